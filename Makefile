@@ -1,0 +1,47 @@
+# Two commands for a fresh machine: `make run` (dashboard on the default data) and `make test`.
+# Both create and use .venv themselves; re-running them only reinstalls when pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint format browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/opslab init
+	$(BIN)/streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
+		--browser.gatherUsageStats false
+
+browser:
+	@bash .ci/ensure-chromium
+
+test: $(VENV)/.installed-dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check pipelines dashboard tests benchmarks
+	$(BIN)/ruff format --check pipelines dashboard tests benchmarks
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format pipelines dashboard tests benchmarks
+	$(BIN)/ruff check --fix pipelines dashboard tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info browser_check_out

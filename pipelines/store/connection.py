@@ -1,0 +1,92 @@
+"""Short DuckDB connections with bounded retry on the single-writer lock.
+
+DuckDB lets one process hold a file read-write at a time, and while it does, no other process
+may open it even read-only. OpsLab's CLI and dashboard share one file, so every unit of work
+opens a connection, does its work and closes it; a caller that finds the file locked retries
+with exponential backoff for a bounded time and then gives up with one sentence that says which
+file is locked, by whom, and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from pipelines.errors import OpsLabError
+
+__all__ = ["StoreError", "StoreLocked", "lock_timeout_s", "open_connection"]
+
+DEFAULT_LOCK_TIMEOUT_S = 15.0
+_PID = re.compile(r"\(PID (\d+)\)")
+
+
+class StoreError(OpsLabError):
+    """A problem with the run-history database, phrased for a person."""
+
+
+class StoreLocked(StoreError):
+    """The database file stayed locked by another process for longer than the bound."""
+
+
+def lock_timeout_s() -> float:
+    """How long to wait for a lock: `OPSLAB_LOCK_TIMEOUT` seconds, else 15 s."""
+    raw = os.environ.get("OPSLAB_LOCK_TIMEOUT")
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise StoreError(f"OPSLAB_LOCK_TIMEOUT must be a number of seconds, not {raw!r}.") from None
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "different configuration" in text
+
+
+def locked_message(path: Path, exc: Exception | None, waited_s: float) -> str:
+    holder = ""
+    if exc is not None and (m := _PID.search(str(exc))):
+        holder = f" by process {m.group(1)}"
+    return (
+        f"The run history {path} is locked{holder} (waited {waited_s:.0f} s): another OpsLab command "
+        "is writing to it, so wait for it to finish or stop it, then try again."
+    )
+
+
+def open_connection(
+    path: Path,
+    *,
+    read_only: bool = False,
+    config: dict[str, object] | None = None,
+    timeout_s: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> duckdb.DuckDBPyConnection:
+    """Open `path`, retrying while another process holds the lock.
+
+    Backoff starts at 20 ms and grows by 1.6x to at most 0.5 s, so a short writer (a step being
+    recorded) is waited out in a few tens of milliseconds and a long one is not hammered.
+    """
+    timeout = lock_timeout_s() if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    delay = 0.02
+    last: Exception | None = None
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=dict(config or {}))
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            if not _is_lock_conflict(exc):
+                raise StoreError(f"Cannot open the run history {path}: {exc}") from exc
+            last = exc
+        if time.monotonic() + delay > deadline:
+            raise StoreLocked(locked_message(path, last, time.monotonic() - start)) from last
+        sleep(delay)
+        delay = min(delay * 1.6, 0.5)

@@ -1,0 +1,114 @@
+"""The `opslab` frame: history round trip, workspaces, errors as one sentence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.runner import Artifact, Step, StepOutcome, run_steps
+from pipelines.store import Store, workspace_history
+
+
+def _seed(store: Store, tmp_path: Path) -> str:
+    art = tmp_path / "a.bin"
+    art.write_bytes(b"hello")
+    result = run_steps(
+        store,
+        [Step("build", lambda ctx: StepOutcome(metrics={"n": 1}, artifacts=[Artifact("build", art)]))],
+        workspace="demo",
+        kind="devops",
+        trigger="commit",
+    )
+    store.insert_rows(
+        "weekly",
+        [
+            {
+                "workspace": "demo",
+                "week": 1,
+                "sim_time": "2011-01-08",
+                "requests": 168,
+                "error_rate": 0.0,
+                "quality": 31.5,
+            }
+        ],
+    )
+    return result.run_id
+
+
+def test_history_json_round_trips_the_store(store: Store, tmp_path: Path, capsys) -> None:
+    run_id = _seed(store, tmp_path)
+    assert main(["--db", str(store.path), "history", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(workspace_history(store, "demo")))
+    for key in ("runs", "deployments", "incidents", "model_versions", "drift", "weekly"):
+        assert key in printed
+    (run,) = printed["runs"]
+    assert run["run_id"] == run_id and run["kind"] == "devops" and run["trigger"] == "commit"
+    assert run["steps"][0]["name"] == "build" and run["steps"][0]["metrics"] == {"n": 1}
+    assert run["artifacts"][0]["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    assert printed["weekly"][0]["requests"] == 168
+
+
+def test_history_table_is_readable(store: Store, tmp_path: Path, capsys) -> None:
+    _seed(store, tmp_path)
+    assert main(["--db", str(store.path), "history"]) == 0
+    out = capsys.readouterr().out
+    assert "runs (1)" in out and "weekly (1)" in out and "devops" in out
+
+
+def test_env_var_chooses_the_database(store: Store, tmp_path: Path, monkeypatch, capsys) -> None:
+    _seed(store, tmp_path)
+    monkeypatch.setenv("OPSLAB_DB", str(store.path))
+    assert main(["workspace", "list"]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_workspace_reset_and_delete(store: Store, tmp_path: Path, capsys) -> None:
+    _seed(store, tmp_path)
+    assert main(["--db", str(store.path), "workspace", "reset", "demo"]) == 0
+    assert store.workspace_is_empty("demo")
+    assert main(["--db", str(store.path), "workspace", "delete", "demo"]) == 0
+    assert main(["--db", str(store.path), "workspace", "delete", "demo"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["history"], "no run history"),
+        (["--workspace", "no such", "history"], "is not valid"),
+    ],
+)
+def test_errors_are_one_sentence_without_a_traceback(tmp_path: Path, argv, needle) -> None:
+    db = tmp_path / "none.duckdb"
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "--db", str(db), *argv], capture_output=True, text=True
+    )
+    assert out.returncode == 2
+    assert needle in out.stderr.lower() and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "--db", str(tmp_path / "n.duckdb"), "--debug", "history"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0 and "Traceback" in out.stderr
+
+
+def test_every_subcommand_has_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for command in ("history", "workspace"):
+        assert command in out.stdout
+        sub = subprocess.run(
+            [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
+        )
+        assert sub.returncode == 0 and "usage" in sub.stdout

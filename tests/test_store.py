@@ -1,0 +1,191 @@
+"""The run-history store: migrations, workspaces, recovery, and two processes on one file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.store import LATEST_VERSION, Store, StoreLocked, migrate
+from pipelines.store.connection import locked_message, open_connection
+from pipelines.store.schema import MIGRATIONS, TABLES, current_version
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def test_new_file_gets_the_latest_schema(store: Store) -> None:
+    store.ensure_workspace("demo")
+    assert store.schema_version() == LATEST_VERSION
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert set(TABLES) <= tables
+
+
+def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    with duckdb.connect(str(path)) as con:
+        assert migrate(con) == LATEST_VERSION
+        assert migrate(con) == LATEST_VERSION
+        rows = con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == sorted(MIGRATIONS)
+
+
+def test_opening_an_older_file_upgrades_it_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        migrate(con, target=1)
+        con.execute("INSERT INTO workspaces (name, created_at) VALUES ('old', now()::TIMESTAMP)")
+        con.execute(
+            "INSERT INTO weekly (workspace, week, sim_time, requests) VALUES ('old', 1, '2011-01-08', 168)"
+        )
+        assert current_version(con) == 1
+    assert "retrain_decision" not in _columns(path, "weekly")
+    store = Store(path)
+    assert store.schema_version() == LATEST_VERSION  # a read upgrades an old file first
+    assert "retrain_decision" in _columns(path, "weekly")
+    weekly = store.select("weekly", "old")
+    assert weekly["requests"].tolist() == [168]
+
+
+def test_reset_empties_one_workspace_and_leaves_the_others(store: Store) -> None:
+    for ws in ("a", "b"):
+        run = store.start_run(workspace=ws, kind="devops", trigger="manual", sim_time=None)
+        store.finish_run(run, "succeeded")
+        store.files_dir(ws).mkdir(parents=True, exist_ok=True)
+        (store.files_dir(ws) / "f.txt").write_text("x")
+    store.reset_workspace("a")
+    assert store.workspace_is_empty("a") and not store.files_dir("a").exists()
+    assert not store.workspace_is_empty("b") and store.files_dir("b").exists()
+    store.delete_workspace("a")
+    assert store.workspace_info("a") is None
+    assert store.list_workspaces()["name"].tolist() == ["b"]
+
+
+def test_workspace_names_are_checked(store: Store) -> None:
+    with pytest.raises(ValueError, match="not valid"):
+        store.ensure_workspace("../etc")
+
+
+_HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from pipelines.store import Store
+    store = Store(sys.argv[1])
+    with store.session():
+        store.ensure_workspace("holder")
+        print("locked", flush=True)
+        time.sleep(float(sys.argv[2]))
+    """
+)
+
+
+@contextlib.contextmanager
+def _hold_lock(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the file read-write for `seconds` (killed at the block's end)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+            yield proc
+        finally:
+            proc.kill()
+
+
+def test_a_second_process_waits_for_the_lock_and_then_writes(store: Store) -> None:
+    store.ensure_workspace("demo")
+    with _hold_lock(store.path, 1.0):
+        started = time.monotonic()
+        store.ensure_workspace("waiter")  # default bound is 15 s
+        waited = time.monotonic() - started
+    assert waited > 0.3
+    assert set(store.list_workspaces()["name"]) == {"demo", "holder", "waiter"}
+
+
+def test_a_lock_held_past_the_bound_fails_with_one_sentence(store: Store, monkeypatch) -> None:
+    store.ensure_workspace("demo")
+    monkeypatch.setenv("OPSLAB_LOCK_TIMEOUT", "0.5")
+    with _hold_lock(store.path, 5.0) as holder, pytest.raises(StoreLocked) as info:
+        store.ensure_workspace("waiter")
+    message = str(info.value)
+    assert str(store.path) in message and f"process {holder.pid}" in message
+    assert message.count(". ") == 0 and message.endswith("try again.")
+
+
+def test_readers_wait_too(store: Store, monkeypatch) -> None:
+    store.ensure_workspace("demo")
+    monkeypatch.setenv("OPSLAB_LOCK_TIMEOUT", "0.3")
+    with _hold_lock(store.path, 5.0), pytest.raises(StoreLocked):
+        store.list_workspaces()
+    assert "demo" in set(store.list_workspaces()["name"])
+
+
+def test_open_connection_backs_off_then_gives_up(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    sleeps: list[float] = []
+    with _hold_lock(path, 5.0), pytest.raises(StoreLocked):
+        open_connection(path, timeout_s=1.0, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    assert sleeps[0] == pytest.approx(0.02) and sleeps == sorted(sleeps) and max(sleeps) <= 0.5
+
+
+def test_locked_message_without_a_pid_is_still_a_sentence(tmp_path: Path) -> None:
+    assert locked_message(tmp_path / "f.duckdb", None, 2).startswith(f"The run history {tmp_path}")
+
+
+_DIE = textwrap.dedent(
+    """
+    import os, sys
+    from pipelines.store import Store
+    store = Store(sys.argv[1])
+    run = store.start_run(workspace="demo", kind="mlops", trigger="manual", sim_time=None)
+    sid = store.start_scenario_run(workspace="demo", scenario="x", seed=1, settings={}, weeks=3)
+    print(run, flush=True)
+    os._exit(9)  # dies without finishing the run
+    """
+)
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(store: Store) -> None:
+    done = store.start_run(workspace="demo", kind="devops", trigger="manual", sim_time=None)
+    store.finish_run(done, "succeeded")
+    out = subprocess.run([sys.executable, "-c", _DIE, str(store.path)], capture_output=True, text=True)
+    dead_run = out.stdout.strip()
+    assert out.returncode == 9 and dead_run
+    fresh = Store(store.path)  # the next writer recovers
+    fresh.ensure_workspace("demo")
+    assert fresh.run(dead_run)["status"] == "interrupted"
+    assert "stopped before it finished" in fresh.run(dead_run)["error"]
+    assert fresh.run(done)["status"] == "succeeded"  # nothing else changed
+    assert fresh.scenario_runs("demo")["status"].tolist() == ["interrupted"]
+
+
+def test_a_live_run_of_this_process_is_not_touched(store: Store) -> None:
+    run = store.start_run(workspace="demo", kind="devops", trigger="manual", sim_time=None)
+    Store(store.path).ensure_workspace("demo")
+    assert store.run(run)["status"] == "running"
+    assert store.run(run)["pid"] == os.getpid()
+
+
+def test_read_only_connections_cannot_write(store: Store) -> None:
+    store.ensure_workspace("demo")
+    from pipelines.store.core import READ_ONLY_CONFIG
+
+    con = open_connection(store.path, read_only=True, config=READ_ONLY_CONFIG)
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute("DELETE FROM workspaces")
+        with pytest.raises(duckdb.Error):
+            con.execute("SET enable_external_access = true")
+    finally:
+        con.close()
