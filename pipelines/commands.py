@@ -13,4 +13,23 @@ __all__ = ["REGISTRARS"]
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
-REGISTRARS: tuple[Registrar, ...] = ()
+
+def _mlops(sub: argparse._SubParsersAction) -> None:
+    from pipelines.mlops.commands import add_mlops
+
+    add_mlops(sub)
+
+
+def _datasets(sub: argparse._SubParsersAction) -> None:
+    from pipelines.mlops.commands import add_datasets
+
+    add_datasets(sub)
+
+
+def _devops(sub: argparse._SubParsersAction) -> None:
+    from pipelines.devops.commands import add_devops
+
+    add_devops(sub)
+
+
+REGISTRARS: tuple[Registrar, ...] = (_devops, _mlops, _datasets)

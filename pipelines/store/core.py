@@ -489,6 +489,8 @@ class Store:
         """Set `fields` on the rows of `table` matching every `where` column; returns the count."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
+        if any(v is None for v in where.values()):
+            raise ValueError("update_rows matches by equality; a None filter would match nothing")
         sets = ", ".join(f"{k} = ?" for k in fields)
         cond = " AND ".join(f"{k} = ?" for k in where)
         with self._write() as con:

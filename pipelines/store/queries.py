@@ -16,9 +16,9 @@ __all__ = [
     "RUNS_BY_METRIC_SQL",
     "WEEKLY_RUN_SUMMARY_SQL",
     "runs_by_metric",
-    "weekly_run_summary",
     "runs_table",
     "step_durations",
+    "weekly_run_summary",
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -92,8 +92,14 @@ def runs_by_metric(
     """Runs of one kind ordered by a step's metric, highest first (e.g. mlops by evaluate.mae)."""
     if not _IDENT.match(metric):
         raise ValueError(f"metric name {metric!r} is not a plain identifier")
-    params = {"workspace": workspace, "kind": kind, "step": step, "metric": metric,
-              "status": status, "limit": int(limit)}  # fmt: skip
+    params = {
+        "workspace": workspace,
+        "kind": kind,
+        "step": step,
+        "metric": metric,
+        "status": status,
+        "limit": int(limit),
+    }
     return _query(store, RUNS_BY_METRIC_SQL, params)
 
 

@@ -196,6 +196,24 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE weekly ADD COLUMN rows INTEGER",
         "ALTER TABLE weekly ADD COLUMN latency_mean_ms DOUBLE",
     ),
+    # v3: lead time is per change, as Four Keys counts it (a deploy can ship several commits), and
+    # the weekly row records the monitoring alarm and the quality it is judged against.
+    3: (
+        """CREATE TABLE changes (
+            workspace VARCHAR NOT NULL,
+            commit_sha VARCHAR NOT NULL,
+            change_id VARCHAR,
+            kind VARCHAR,                     -- feature | refactor | fix | perf-regression | bug-caught | bug-escaped | revert | initial
+            message VARCHAR,
+            committed_sim_time TIMESTAMP NOT NULL,
+            deployment_id VARCHAR,            -- the first production deploy that shipped it
+            deployed_sim_time TIMESTAMP,
+            PRIMARY KEY (workspace, commit_sha)
+        )""",
+        "ALTER TABLE weekly ADD COLUMN alarm VARCHAR",  # drift | quality | NULL
+        "ALTER TABLE weekly ADD COLUMN quality_baseline DOUBLE",
+        "ALTER TABLE weekly ADD COLUMN served_rows_quality INTEGER",
+    ),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
@@ -211,6 +229,7 @@ TABLES = (
     "weekly",
     "drift",
     "scenario_runs",
+    "changes",
 )
 
 

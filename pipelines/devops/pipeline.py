@@ -1,0 +1,219 @@
+"""The DevOps pipeline: checkout → build → test → deploy, on a commit of the workspace repository.
+
+Steps are small functions of the run context; build and test are cached by the tree hash, so an
+unchanged tree (a revert back to known code, a re-run) is not rebuilt or retested. Deploy starts
+the artifact as a real server, health-checks and smoke-tests it, and hands it to `Production`,
+which promotes it and stops the release it replaces.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.devops.build import build_artifact
+from pipelines.devops.errors import DevOpsError
+from pipelines.devops.production import Production
+from pipelines.devops.repo import checkout_tree, commit_time, tree_hash
+from pipelines.devops.service import ServiceProcess, smoke_test
+from pipelines.devops.testing import run_service_tests
+from pipelines.runner import (
+    Artifact,
+    ProgressCallback,
+    RunResult,
+    Step,
+    StepContext,
+    StepFailed,
+    StepOutcome,
+    run_steps,
+)
+from pipelines.store import Store
+
+__all__ = ["STEP_NAMES", "DevOpsSettings", "devops_steps", "run_devops_pipeline"]
+
+STEP_NAMES = ("checkout", "build", "test", "deploy")
+
+
+@dataclass(frozen=True)
+class DevOpsSettings:
+    """Knobs of the DevOps half. Alarm thresholds decide incidents in production.
+
+    Latency is wall-clock and machine-dependent; the default latency alarm is set far above what
+    the service ever needs so that the same scenario gives the same incidents on any machine.
+    """
+
+    test_timeout_s: float = 60
+    health_timeout_s: float = 15
+    smoke_requests: int = 20
+    rows_per_request: int = 8
+    error_rate_alarm: float = 0.05
+    latency_p95_alarm_ms: float = 2000.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.error_rate_alarm <= 1:
+            raise ValueError(f"error-rate alarm must be in (0, 1], not {self.error_rate_alarm}")
+        if self.latency_p95_alarm_ms <= 0 or self.test_timeout_s <= 0 or self.health_timeout_s <= 0:
+            raise ValueError("time limits and the latency alarm must be positive")
+
+
+def _fail(exc: DevOpsError) -> StepFailed:
+    return StepFailed(str(exc))
+
+
+def checkout_commit(ctx: StepContext) -> StepOutcome:
+    repo: Path = ctx.params["repo"]
+    sha: str = ctx.params["commit"]
+    src = ctx.workdir / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    try:
+        checkout_tree(repo, sha, src)
+        tree = tree_hash(repo, sha)
+    except DevOpsError as exc:
+        raise _fail(exc) from exc
+    files = sum(1 for p in src.rglob("*") if p.is_file())
+    return StepOutcome(
+        metrics={"commit": sha, "tree": tree, "files": files}, outputs={"src": str(src), "tree": tree}
+    )
+
+
+def build_release(ctx: StepContext) -> StepOutcome:
+    tree = ctx.output("checkout", "tree")
+    out_dir = ctx.params["artifacts_dir"]
+    try:
+        result = build_artifact(Path(ctx.output("checkout", "src")), out_dir, version=tree[:12])
+    except DevOpsError as exc:
+        raise _fail(exc) from exc
+    return StepOutcome(
+        metrics={"artifact": result.path.name, "sha256": result.sha256, "bytes": result.size},
+        outputs={"artifact": str(result.path), "sha256": result.sha256, "version": result.version},
+        artifacts=[Artifact("build", result.path)],
+    )
+
+
+def test_release(ctx: StepContext) -> StepOutcome:
+    settings: DevOpsSettings = ctx.params["settings"]
+    src = Path(ctx.output("checkout", "src"))
+    artifact = Path(ctx.output("build", "artifact"))
+    try:
+        report = run_service_tests(src, artifact, ctx.workdir / "test", timeout_s=settings.test_timeout_s)
+    except DevOpsError as exc:
+        raise _fail(exc) from exc
+    metrics: dict[str, Any] = {
+        "passed": report.passed,
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "errors": report.errors,
+        "duration_s": round(report.duration_s, 3),
+        "slowest": [[name, round(sec, 4)] for name, sec in report.slowest],
+        "failing": report.failing,
+    }
+    if not report.ok:
+        raise StepFailed(report.reason or "the test suite failed", metrics=metrics, log=report.log_tail)
+    artifacts = [Artifact("junit", report.junit_path)] if report.junit_path else []
+    return StepOutcome(
+        metrics=metrics, outputs={"passed": report.passed}, artifacts=artifacts, log=report.log_tail
+    )
+
+
+def deploy_release(ctx: StepContext) -> StepOutcome:
+    settings: DevOpsSettings = ctx.params["settings"]
+    production: Production = ctx.params["production"]
+    artifact = Path(ctx.output("build", "artifact"))
+    try:
+        server = ServiceProcess.start(
+            artifact,
+            production.model_path(),
+            health_timeout_s=settings.health_timeout_s,
+            port=ctx.params.get("port", 0),
+            log_path=ctx.workdir / "deploy" / "server.log",
+        )
+    except DevOpsError as exc:
+        raise _fail(exc) from exc
+    try:
+        smoke = smoke_test(server.url, n_requests=settings.smoke_requests)
+    except Exception:
+        server.stop()
+        raise
+    metrics = {
+        "requests": smoke.requests,
+        "errors": smoke.errors,
+        "latency_p50_ms": round(smoke.latency_p50_ms, 3),
+        "latency_p95_ms": round(smoke.latency_p95_ms, 3),
+        "url": server.url,
+    }
+    if smoke.errors:
+        log = "\n".join(smoke.error_samples) + "\n" + server.log_tail()
+        server.stop()
+        raise StepFailed(
+            f"smoke test: {smoke.errors} of {smoke.requests} requests failed", metrics=metrics, log=log
+        )
+    sha: str = ctx.params["commit"]
+    deployment_id = production.promote(
+        server,
+        ref=sha[:7],
+        run_id=ctx.run_id,
+        sim_time=ctx.sim_time,
+        commit_sha=sha,
+        commit_time=ctx.params["commit_time"],
+        artifact=artifact,
+        artifact_sha256=ctx.output("build", "sha256"),
+    )
+    metrics["deployment_id"] = deployment_id
+    return StepOutcome(metrics=metrics, outputs={"deployment_id": deployment_id}, log=server.log_tail())
+
+
+def devops_steps() -> list[Step]:
+    def by_tree(ctx: StepContext) -> str:
+        return ctx.output("checkout", "tree")
+
+    return [
+        Step("checkout", checkout_commit),
+        Step(
+            "build", build_release, cache_key=by_tree, cache_valid=lambda out: Path(out["artifact"]).is_file()
+        ),
+        # The test result of a tree is a fact about that tree: a revert to known code reuses it.
+        Step("test", test_release, cache_key=by_tree),
+        Step("deploy", deploy_release),
+    ]
+
+
+def run_devops_pipeline(
+    store: Store,
+    workspace: str,
+    production: Production,
+    *,
+    repo: Path,
+    commit: str,
+    sim_time: datetime | None,
+    settings: DevOpsSettings = DevOpsSettings(),
+    trigger: str = "commit",
+    label: str | None = None,
+    progress: ProgressCallback | None = None,
+    extra_params: Mapping[str, Any] | None = None,
+) -> RunResult:
+    when = commit_time(repo, commit).replace(tzinfo=None)
+    params = {
+        "repo": repo,
+        "commit": commit,
+        "commit_time": when,
+        "settings": settings,
+        "production": production,
+        "artifacts_dir": store.files_dir(workspace) / "artifacts",
+        **dict(extra_params or {}),
+    }
+    return run_steps(
+        store,
+        devops_steps(),
+        workspace=workspace,
+        kind="devops",
+        trigger=trigger,
+        sim_time=sim_time,
+        params=params,
+        input_fingerprint=commit,
+        label=label,
+        progress=progress,
+    )

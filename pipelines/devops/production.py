@@ -1,0 +1,313 @@
+"""Production: the release that serves real traffic, its alarms, incidents and rollbacks.
+
+One long-lived server per release (not one per request): a deploy hands its healthy server over,
+the replaced one is stopped, and its artifact stays on disk for a rollback, which is a real
+redeploy of the previous good release. Traffic is served a day at a time so that an alarm opens
+an incident, rolls back and resolves within the week, on the scenario clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.devops.baseline import build_baseline_model
+from pipelines.devops.errors import DeployError
+from pipelines.devops.service import ServiceProcess, serve_batch
+from pipelines.store import Store
+from pipelines.store import records as rec
+
+__all__ = ["SERVICE_COLUMNS", "Alarm", "DayServing", "Production", "WeekServing", "service_rows"]
+
+# The features the service takes, in the bike-sharing schema.
+SERVICE_COLUMNS = (
+    "season",
+    "yr",
+    "mnth",
+    "hr",
+    "holiday",
+    "weekday",
+    "workingday",
+    "weathersit",
+    "temp",
+    "atemp",
+    "hum",
+    "windspeed",
+)
+
+
+def service_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON rows for POST /predict from a frame of the bike-sharing schema (plain Python types)."""
+    columns = [c for c in SERVICE_COLUMNS if c in frame.columns]
+    out = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in out.to_dict("records")
+    ]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    kind: str  # error-rate | latency
+    message: str
+
+
+@dataclass
+class DayServing:
+    sim_time: datetime
+    release: str | None
+    requests: int
+    rows: int
+    errors: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    predictions: list[float | None]
+    alarm: Alarm | None = None
+
+
+@dataclass
+class WeekServing:
+    days: list[DayServing] = field(default_factory=list)
+    incidents_opened: list[str] = field(default_factory=list)
+    incidents_resolved: list[str] = field(default_factory=list)
+    rollbacks: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return sum(d.requests for d in self.days)
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.days)
+
+    @property
+    def errors(self) -> int:
+        return sum(d.errors for d in self.days)
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+    @property
+    def latency_p50_ms(self) -> float | None:
+        values = [d.latency_p50_ms for d in self.days if d.requests]
+        return statistics.median(values) if values else None
+
+    @property
+    def latency_p95_ms(self) -> float | None:
+        # Daily p95s, not raw latencies, are kept: the week's p95 is the worst day's (conservative).
+        values = [d.latency_p95_ms for d in self.days if d.requests]
+        return max(values) if values else None
+
+    @property
+    def predictions(self) -> list[float | None]:
+        return [p for d in self.days for p in d.predictions]
+
+
+class Production:
+    """The production environment of one workspace, inside this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        workspace: str,
+        *,
+        error_rate_alarm: float = 0.05,
+        latency_p95_alarm_ms: float = 2000.0,
+        rows_per_request: int = 8,
+        health_timeout_s: float = 15,
+    ) -> None:
+        self.store, self.workspace = store, workspace
+        self.error_rate_alarm = error_rate_alarm
+        self.latency_p95_alarm_ms = latency_p95_alarm_ms
+        self.rows_per_request = rows_per_request
+        self.health_timeout_s = health_timeout_s
+        self.server: ServiceProcess | None = None
+        self.release: dict[str, Any] | None = None  # the current release deployment row
+        self._server_model: Path | None = None
+
+    # -- files -----------------------------------------------------------------------------
+    @property
+    def directory(self) -> Path:
+        return self.store.files_dir(self.workspace) / "production"
+
+    def model_path(self) -> Path:
+        """The champion model file when MLOps deployed one, else a baseline built on first use."""
+        champion = self.directory / "model.pkl"
+        if champion.exists():
+            return champion
+        baseline = self.directory / "baseline.json"
+        if not baseline.exists():
+            build_baseline_model(baseline)
+        return baseline
+
+    # -- releases --------------------------------------------------------------------------
+    def promote(
+        self,
+        server: ServiceProcess,
+        *,
+        ref: str,
+        run_id: str | None,
+        sim_time: datetime | None,
+        commit_sha: str | None,
+        commit_time: datetime | None,
+        artifact: Path,
+        artifact_sha256: str,
+        unplanned: bool = False,
+        reason: str | None = None,
+    ) -> str:
+        """Make `server` production: record the deployment, ship pending changes, stop the old one."""
+        with self.store.session():
+            deployment_id = rec.record_deployment(
+                self.store,
+                workspace=self.workspace,
+                kind="release",
+                ref=ref,
+                run_id=run_id,
+                sim_time=sim_time,
+                commit_sha=commit_sha,
+                commit_time=commit_time,
+                artifact_sha256=artifact_sha256,
+                unplanned=unplanned,
+                reason=reason,
+            )
+            if not unplanned:
+                rec.mark_changes_shipped(self.store, self.workspace, deployment_id, sim_time)
+            self.release = rec.deployment(self.store, deployment_id)
+        old, self.server = self.server, server
+        self._server_model = self.model_path()
+        if old is not None and old is not server:
+            old.stop()
+        return deployment_id
+
+    def ensure_running(self) -> ServiceProcess | None:
+        """Start the current release when this process has no server for it (or the model moved)."""
+        if self.release is None:
+            self.release = rec.current_deployment(self.store, self.workspace, "release")
+        if self.release is None:
+            return None
+        if self.server is not None and self.server.is_running() and self._server_model == self.model_path():
+            return self.server
+        artifact = rec.artifact_path(self.store, self.workspace, self.release["artifact_sha256"])
+        if artifact is None or not Path(artifact).exists():
+            raise DeployError(
+                f"the artifact of release {self.release['ref']} is gone from {self.directory.parent}"
+            )
+        self._start(Path(artifact))
+        return self.server
+
+    def _start(self, artifact: Path) -> ServiceProcess:
+        log = self.directory / "logs" / f"{artifact.stem}.log"
+        server = ServiceProcess.start(
+            artifact, self.model_path(), health_timeout_s=self.health_timeout_s, log_path=log
+        )
+        if self.server is not None:
+            self.server.stop()
+        self.server, self._server_model = server, self.model_path()
+        return server
+
+    def rollback(self, *, sim_time: datetime, reason: str) -> str | None:
+        """Redeploy the previous good release for real; the bad one is marked rolled back."""
+        if self.release is None:
+            return None
+        previous = rec.previous_good_release(self.store, self.workspace, self.release["deployment_id"])
+        if previous is None:
+            return None
+        artifact = rec.artifact_path(self.store, self.workspace, previous["artifact_sha256"])
+        if artifact is None:
+            return None
+        bad = self.release["deployment_id"]
+        log = self.directory / "logs" / f"rollback-{previous['ref']}.log"
+        server = ServiceProcess.start(
+            Path(artifact), self.model_path(), health_timeout_s=self.health_timeout_s, log_path=log
+        )
+        deployment_id = self.promote(
+            server,
+            ref=previous["ref"],
+            run_id=None,
+            sim_time=sim_time,
+            commit_sha=previous["commit_sha"],
+            commit_time=previous["commit_time"],
+            artifact=Path(artifact),
+            artifact_sha256=previous["artifact_sha256"],
+            unplanned=True,
+            reason=reason,
+        )
+        rec.mark_deployment_rolled_back(self.store, bad)
+        return deployment_id
+
+    # -- traffic ---------------------------------------------------------------------------
+    def _alarm(self, day: DayServing) -> Alarm | None:
+        if not day.requests:
+            return None
+        rate = day.errors / day.requests
+        if rate > self.error_rate_alarm:
+            return Alarm("error-rate", f"error rate {rate:.0%} > {self.error_rate_alarm:.0%}")
+        if day.latency_p95_ms > self.latency_p95_alarm_ms:
+            return Alarm(
+                "latency", f"p95 latency {day.latency_p95_ms:.0f} ms > {self.latency_p95_alarm_ms:.0f} ms"
+            )
+        return None
+
+    def serve_day(self, rows: Sequence[Mapping[str, Any]], sim_time: datetime) -> DayServing:
+        server = self.ensure_running()
+        release = self.release["ref"] if self.release else None
+        if server is None or not rows:
+            return DayServing(sim_time, release, 0, len(rows), 0, 0.0, 0.0, [None] * len(rows))
+        report = serve_batch(server.url, rows, rows_per_request=self.rows_per_request)
+        day = DayServing(
+            sim_time,
+            release,
+            report.requests,
+            report.rows,
+            report.errors,
+            report.latency_p50_ms,
+            report.latency_p95_ms,
+            list(report.predictions),
+        )
+        day.alarm = self._alarm(day)
+        return day
+
+    def serve_week(self, batch: pd.DataFrame, time_column: str, week_end: datetime) -> WeekServing:
+        """Serve the week's rows a day at a time; alarms open incidents and roll back at once."""
+        week = WeekServing()
+        if batch.empty:
+            return week
+        days = batch.groupby(batch[time_column].dt.floor("D"), sort=True)
+        for day_start, rows in days:
+            day_end = min(day_start.to_pydatetime() + timedelta(days=1), week_end)
+            served = self.serve_day(service_rows(rows), day_end)
+            week.days.append(served)
+            open_now = rec.open_incidents(self.store, self.workspace, kind="service")
+            if served.alarm is not None and not open_now:
+                cause = self.release
+                incident = rec.open_incident(
+                    self.store,
+                    workspace=self.workspace,
+                    kind="service",
+                    sim_time=day_end,
+                    cause=cause["ref"] if cause else None,
+                    cause_deployment_id=cause["deployment_id"] if cause else None,
+                    detected_by=f"{served.alarm.kind} alarm",
+                    summary=served.alarm.message,
+                )
+                week.incidents_opened.append(incident)
+                rollback = self.rollback(sim_time=day_end, reason=f"rollback: {served.alarm.message}")
+                if rollback is not None:
+                    week.rollbacks.append(rollback)
+                    rec.set_incident_rollback(self.store, incident, rollback)
+            elif served.alarm is None and served.requests:
+                for incident in open_now:
+                    rec.resolve_incident(self.store, incident["incident_id"], sim_time=day_end)
+                    week.incidents_resolved.append(incident["incident_id"])
+        return week
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

@@ -1,0 +1,216 @@
+"""Monitoring a batch against the model that serves it: feature drift, prediction drift, quality.
+
+Monitoring compares many small batches with one reference, so each model version's reference
+(the data it learnt from, and its predictions on that data) is profiled once, pickled beside the
+model file, and reused for every batch: a weekly batch then costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.drift import ReferenceProfile, dataset_drift
+from pipelines.mlops.sources import Dataset, DataSourceError, window
+from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict
+from pipelines.store import Store
+from pipelines.store import records as rec
+
+__all__ = [
+    "PREDICTION",
+    "BatchReport",
+    "ModelCache",
+    "ModelHandle",
+    "add_monitor_command",
+    "drift_rows",
+    "monitor_batch",
+    "realized_quality",
+]
+
+PREDICTION = "prediction"  # the drift row of the model's output (prediction drift)
+
+
+@dataclass
+class ModelHandle:
+    version: int
+    path: Path
+    model: Any
+    features: ReferenceProfile
+    predictions: ReferenceProfile
+    baseline: float | None  # holdout value of the primary metric when it was trained
+    window_end: pd.Timestamp | None
+
+
+@dataclass
+class BatchReport:
+    drift: pd.DataFrame  # one row per feature, then the prediction row
+    drift_share: float
+    dataset_drift: bool
+    predictions: np.ndarray
+
+
+class ModelCache:
+    """Models and their reference profiles by version, loaded once per process."""
+
+    def __init__(self, store: Store, workspace: str, dataset: Dataset) -> None:
+        self.store, self.workspace, self.dataset = store, workspace, dataset
+        self._handles: dict[int, ModelHandle] = {}
+
+    def get(self, version: int) -> ModelHandle:
+        if version not in self._handles:
+            self._handles[version] = self._load(version)
+        return self._handles[version]
+
+    def _load(self, version: int) -> ModelHandle:
+        row = rec.model_version(self.store, self.workspace, version)
+        if row is None:
+            raise DataSourceError(f"model version {version} is not in the registry of {self.workspace!r}")
+        path = Path(row["path"])
+        model = load_model(path)
+        profile_path = path.with_suffix(".profile.pkl")
+        if profile_path.exists():
+            with open(profile_path, "rb") as handle:
+                features, predictions = pickle.load(handle)
+        else:
+            ds = self.dataset
+            times = ds.frame[ds.time_column]
+            reference = ds.frame.loc[
+                (times >= pd.Timestamp(row["window_start"])) & (times <= pd.Timestamp(row["window_end"]))
+            ]
+            features = ReferenceProfile.from_frame(
+                reference, columns=list(ds.features), categorical=list(ds.categorical)
+            )
+            predictions = ReferenceProfile.from_frame(
+                pd.DataFrame({PREDICTION: predict(model, reference)}), columns=[PREDICTION]
+            )
+            tmp = profile_path.with_suffix(".tmp")
+            with open(tmp, "wb") as handle:
+                pickle.dump((features, predictions), handle, protocol=5)
+            tmp.replace(profile_path)
+        metric = PRIMARY_METRIC[self.dataset.task]
+        baseline = row["metrics"].get(metric)
+        end = pd.Timestamp(row["window_end"]) if row["window_end"] is not None else None
+        return ModelHandle(version, path, model, features, predictions, baseline, end)
+
+
+def monitor_batch(
+    handle: ModelHandle, dataset: Dataset, batch: pd.DataFrame, share: float = 0.5
+) -> BatchReport:
+    """Drift of `batch` against the model's reference; dataset drift when `share` of features drift."""
+    features = handle.features.compare(batch)
+    drifted, drift_share = dataset_drift(features, share)
+    predictions = predict(handle.model, batch)
+    prediction_row = handle.predictions.compare(pd.DataFrame({PREDICTION: predictions}))
+    table = pd.concat([features, prediction_row], ignore_index=True)
+    return BatchReport(table, drift_share, drifted, predictions)
+
+
+def realized_quality(handle: ModelHandle, dataset: Dataset, labelled: pd.DataFrame) -> float | None:
+    """The primary metric of the model on a batch whose labels have arrived."""
+    labelled = labelled.loc[labelled[dataset.target].notna()]
+    if labelled.empty:
+        return None
+    metrics = evaluate_model(handle.model, labelled, task=dataset.task, target=dataset.target)
+    return metrics.get(PRIMARY_METRIC[dataset.task])
+
+
+def drift_rows(
+    report: BatchReport,
+    *,
+    workspace: str,
+    week: int | None,
+    sim_time: pd.Timestamp,
+    version: int,
+    run_id: str | None = None,
+) -> pd.DataFrame:
+    """The drift table in the store's shape."""
+    table = report.drift
+    return pd.DataFrame(
+        {
+            "workspace": workspace,
+            "week": week,
+            "sim_time": pd.Timestamp(sim_time),
+            "run_id": run_id,
+            "model_version": version,
+            "feature": table["feature"].astype(str),
+            "test": table["test"],
+            "statistic": table["statistic"],
+            "threshold": table["threshold"],
+            "drifted": table["drifted"],
+            "p_value": table["p_value"],
+            "psi": table["psi"],
+            "reason": table["reason"],
+            "n_reference": table["n_reference"],
+            "n_current": table["n_current"],
+        }
+    )
+
+
+# -- `opslab mlops monitor` ------------------------------------------------------------------
+def _monitor(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.cli_support import print_json, print_table
+    from pipelines.errors import OpsLabError
+    from pipelines.mlops.commands import dataset_from_args
+
+    dataset = dataset_from_args(args)
+    version = rec.alias_version(store, args.workspace, "champion") if store.exists() else None
+    if version is None:
+        raise OpsLabError(
+            f"Workspace {args.workspace!r} has no champion model to monitor yet: run `opslab mlops run` first."
+        )
+    try:
+        batch = window(dataset, args.as_of, args.batch_weeks, min_rows=1)
+    except DataSourceError as exc:
+        raise OpsLabError(str(exc)) from exc
+    cache = ModelCache(store, args.workspace, dataset)
+    handle = cache.get(version)
+    report = monitor_batch(handle, dataset, batch)
+    quality = realized_quality(handle, dataset, batch)
+    first = cache.get(1) if version != 1 else handle
+    never = realized_quality(first, dataset, batch)
+    sim_time = pd.Timestamp(args.as_of)
+    rec.record_drift(
+        store, drift_rows(report, workspace=args.workspace, week=None, sim_time=sim_time, version=version)
+    )
+    metric = PRIMARY_METRIC[dataset.task]
+    summary = {
+        "as_of": sim_time.isoformat(),
+        "rows": len(batch),
+        "model_version": version,
+        "dataset_drift": report.dataset_drift,
+        "drift_share": report.drift_share,
+        f"quality_{metric}": quality,
+        f"never_retrained_{metric}": never,
+        "drift": report.drift.drop(
+            columns=[c for c in report.drift.columns if c.startswith("n_missing")]
+        ).to_dict("records"),
+    }
+    if args.json:
+        print_json(summary)
+        return 0
+    print(
+        f"batch of {len(batch)} rows to {sim_time.date()} against champion v{version}: "
+        f"{'DATASET DRIFT' if report.dataset_drift else 'no dataset drift'} "
+        f"({report.drift_share:.0%} of features drifted)"
+    )
+    if quality is not None:
+        print(f"{metric}: champion {quality:.4g}, never-retrained v1 {never:.4g}")
+    print_table(report.drift, ["feature", "test", "statistic", "threshold", "drifted", "psi", "psi_band"])
+    return 0
+
+
+def add_monitor_command(msub: argparse._SubParsersAction) -> None:
+    from pipelines.mlops.commands import _parse_as_of, add_data_options
+
+    mon = msub.add_parser("monitor", help="drift and quality of a batch against the champion model")
+    add_data_options(mon)
+    mon.add_argument("--as-of", type=_parse_as_of, required=True, help="end of the batch (e.g. 2012-06-01)")
+    mon.add_argument("--batch-weeks", type=float, default=1, help="batch length in weeks (default 1)")
+    mon.add_argument("--json", action="store_true")
+    mon.set_defaults(handler=_monitor)

@@ -1,0 +1,356 @@
+"""The MLOps pipeline: ingest → validate → train → evaluate → register → deploy.
+
+Each step is a small function of the run context; `mlops_steps` is the declarative wiring and
+`run_mlops_pipeline` hands it to the runner, which records everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.mlops.sources import Dataset, DataSourceError, fingerprint, window
+from pipelines.mlops.training import (
+    LOWER_IS_BETTER,
+    PRIMARY_METRIC,
+    ModelSettings,
+    evaluate_model,
+    load_model,
+    save_model,
+    split_holdout,
+    train_model,
+)
+from pipelines.mlops.validation import validate_frame
+from pipelines.runner import (
+    Artifact,
+    ProgressCallback,
+    RunResult,
+    Step,
+    StepContext,
+    StepFailed,
+    StepOutcome,
+    StepSkipped,
+    file_sha256,
+    run_steps,
+)
+from pipelines.store import Store
+from pipelines.store import records as rec
+
+__all__ = [
+    "STEP_NAMES",
+    "TRIGGERS",
+    "MLOpsSettings",
+    "gate_decision",
+    "mlops_steps",
+    "production_model_path",
+    "run_mlops_pipeline",
+    "settings_hash",
+]
+
+STEP_NAMES = ("ingest", "validate", "train", "evaluate", "register", "deploy")
+TRIGGERS = ("manual", "schedule", "drift", "performance")
+
+
+@dataclass(frozen=True)
+class MLOpsSettings:
+    """Knobs of one training run; their hash is recorded with every model version."""
+
+    window_weeks: float = 8
+    holdout_fraction: float = 0.2
+    # The challenger is promoted when it beats the champion's primary metric by this relative margin.
+    gate_margin: float = 0.02
+    min_rows: int = 100
+    seed: int = 7
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+    def __post_init__(self) -> None:
+        if self.window_weeks <= 0:
+            raise ValueError(f"window weeks must be positive, not {self.window_weeks}")
+        if not 0 <= self.gate_margin < 1:
+            raise ValueError(f"gate margin must be in [0, 1), not {self.gate_margin}")
+
+
+def settings_hash(settings: MLOpsSettings) -> str:
+    return hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def production_model_path(store: Store, workspace: str) -> Path:
+    """The file the service loads; a model deploy replaces it atomically."""
+    return store.files_dir(workspace) / "production" / "model.pkl"
+
+
+def gate_decision(
+    metric: str, challenger: float | None, champion: float | None, margin: float
+) -> tuple[bool, str]:
+    """Promote the challenger only when it beats the champion by `margin` (relative) on `metric`."""
+    if challenger is None:
+        return False, f"the challenger has no {metric} on the holdout"
+    if champion is None:
+        return True, f"no champion yet: the first model becomes champion ({metric} {challenger:.4g})"
+    lower = LOWER_IS_BETTER[metric]
+    needed = champion * (1 - margin) if lower else champion * (1 + margin)
+    better = challenger <= needed if lower else challenger >= needed
+    relation = "≤" if lower else "≥"
+    verdict = "promote" if better else "keep the champion"
+    return better, (
+        f"{verdict}: challenger {metric} {challenger:.4g} vs champion {champion:.4g} "
+        f"(needs {relation} {needed:.4g}, margin {margin:.0%})"
+    )
+
+
+# -- steps ----------------------------------------------------------------------------------------
+def ingest_window(ctx: StepContext) -> StepOutcome:
+    dataset: Dataset = ctx.params["dataset"]
+    settings: MLOpsSettings = ctx.params["settings"]
+    try:
+        frame = window(dataset, ctx.params["as_of"], settings.window_weeks, min_rows=settings.min_rows)
+    except DataSourceError as exc:
+        raise StepFailed(str(exc)) from exc
+    times = frame[dataset.time_column]
+    digest = fingerprint(frame)
+    metrics = {
+        "rows": len(frame),
+        "columns": len(frame.columns),
+        "window_start": times.min().isoformat(),
+        "window_end": times.max().isoformat(),
+        "fingerprint": digest,
+        "dataset": dataset.name,
+    }
+    return StepOutcome(
+        metrics=metrics,
+        outputs={"frame": frame, "fingerprint": digest, "start": times.min(), "end": times.max()},
+    )
+
+
+def validate_window(ctx: StepContext) -> StepOutcome:
+    dataset: Dataset = ctx.params["dataset"]
+    frame = ctx.output("ingest", "frame")
+    reference = ctx.params.get("reference")
+    report = validate_frame(frame, dataset_or_schema=dataset, reference=reference)
+    metrics = report.to_dict()
+    if not report.ok:
+        raise StepFailed(
+            f"the data is not fit to train on: {report.failures[0].message}"
+            + (f" (and {len(report.failures) - 1} more problems)" if len(report.failures) > 1 else ""),
+            metrics=metrics,
+            log=report.summary(),
+        )
+    return StepOutcome(metrics=metrics, log=report.summary())
+
+
+def train_challenger(ctx: StepContext) -> StepOutcome:
+    dataset: Dataset = ctx.params["dataset"]
+    settings: MLOpsSettings = ctx.params["settings"]
+    train, holdout = split_holdout(
+        ctx.output("ingest", "frame"), dataset.time_column, settings.holdout_fraction
+    )
+    if dataset.task == "classification" and train[dataset.target].nunique() < 2:
+        raise StepFailed(f"the training part has a single class of {dataset.target}: nothing to learn")
+    started = time.perf_counter()
+    model = train_model(
+        train,
+        task=dataset.task,
+        target=dataset.target,
+        numeric=dataset.numeric,
+        categorical=dataset.categorical,
+        seed=settings.seed,
+        settings=settings.model,
+    )
+    fit_s = time.perf_counter() - started
+    train_metrics = evaluate_model(model, train, task=dataset.task, target=dataset.target)
+    path = save_model(model, ctx.workdir / "challenger.pkl", {"dataset": dataset.name, "task": dataset.task})
+    metrics = {
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+        "fit_seconds": round(fit_s, 4),
+        **{f"train_{k}": v for k, v in train_metrics.items()},
+    }
+    return StepOutcome(metrics=metrics, outputs={"model": model, "path": path, "holdout": holdout})
+
+
+def evaluate_challenger(ctx: StepContext) -> StepOutcome:
+    dataset: Dataset = ctx.params["dataset"]
+    settings: MLOpsSettings = ctx.params["settings"]
+    store: Store = ctx.params["store"]
+    holdout: pd.DataFrame = ctx.output("train", "holdout")
+    if holdout.empty:
+        raise StepFailed("the holdout is empty: widen the window or lower the holdout fraction")
+    metric = PRIMARY_METRIC[dataset.task]
+    challenger = evaluate_model(
+        ctx.output("train", "model"), holdout, task=dataset.task, target=dataset.target
+    )
+    champion_version = rec.alias_version(store, ctx.workspace, "champion")
+    champion: dict[str, float] = {}
+    if champion_version is not None:
+        row = rec.model_version(store, ctx.workspace, champion_version)
+        if row is not None and Path(row["path"]).exists():
+            champion = evaluate_model(
+                load_model(row["path"]), holdout, task=dataset.task, target=dataset.target
+            )
+    promote, reason = gate_decision(
+        metric, challenger.get(metric), champion.get(metric), settings.gate_margin
+    )
+    metrics: dict[str, Any] = {
+        **challenger,
+        **{f"champion_{k}": v for k, v in champion.items()},
+        "champion_version": champion_version,
+        "gate_metric": metric,
+        "gate_margin": settings.gate_margin,
+        "gate_decision": "promote" if promote else "keep",
+        "gate_reason": reason,
+    }
+    return StepOutcome(
+        metrics=metrics, outputs={"promote": promote, "reason": reason, "metrics": challenger}, log=reason
+    )
+
+
+def register_version(ctx: StepContext) -> StepOutcome:
+    dataset: Dataset = ctx.params["dataset"]
+    settings: MLOpsSettings = ctx.params["settings"]
+    store: Store = ctx.params["store"]
+    version = rec.next_model_version(store, ctx.workspace)
+    target = store.files_dir(ctx.workspace) / "models" / f"v{version}.pkl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ctx.output("train", "path"), target)
+    sha = file_sha256(target)
+    metrics = ctx.output("evaluate", "metrics")
+    with store.session():
+        rec.add_model_version(
+            store,
+            workspace=ctx.workspace,
+            version=version,
+            run_id=ctx.run_id,
+            path=str(target),
+            sha256=sha,
+            metrics=metrics,
+            dataset=dataset.name,
+            task=dataset.task,
+            window_start=ctx.output("ingest", "start").to_pydatetime(),
+            window_end=ctx.output("ingest", "end").to_pydatetime(),
+            data_fingerprint=ctx.output("ingest", "fingerprint"),
+            settings_hash=settings_hash(settings),
+            sim_time=ctx.sim_time,
+        )
+        rec.move_alias(
+            store,
+            workspace=ctx.workspace,
+            alias="challenger",
+            version=version,
+            sim_time=ctx.sim_time,
+            reason="newly trained",
+            run_id=ctx.run_id,
+        )
+        if ctx.output("evaluate", "promote"):
+            rec.move_alias(
+                store,
+                workspace=ctx.workspace,
+                alias="champion",
+                version=version,
+                sim_time=ctx.sim_time,
+                reason=ctx.output("evaluate", "reason"),
+                run_id=ctx.run_id,
+            )
+    return StepOutcome(
+        metrics={"version": version, "sha256": sha, "champion": bool(ctx.output("evaluate", "promote"))},
+        outputs={"version": version, "path": target, "sha256": sha},
+        artifacts=[Artifact("model", target)],
+    )
+
+
+def deploy_champion(ctx: StepContext) -> StepOutcome:
+    store: Store = ctx.params["store"]
+    if not ctx.output("evaluate", "promote"):
+        raise StepSkipped(f"not deployed: {ctx.output('evaluate', 'reason')}")
+    version = ctx.output("register", "version")
+    production = production_model_path(store, ctx.workspace)
+    production.parent.mkdir(parents=True, exist_ok=True)
+    tmp = production.with_suffix(".pkl.tmp")
+    shutil.copyfile(ctx.output("register", "path"), tmp)
+    tmp.replace(production)  # atomic: the running service never reads half a model
+    deployment_id = rec.record_deployment(
+        store,
+        workspace=ctx.workspace,
+        kind="model",
+        ref=f"v{version}",
+        run_id=ctx.run_id,
+        sim_time=ctx.sim_time,
+        artifact_sha256=ctx.output("register", "sha256"),
+        commit_time=ctx.params.get("data_arrived_at"),
+        reason=f"trigger: {ctx.params['trigger']}",
+    )
+    return StepOutcome(metrics={"version": version, "deployment_id": deployment_id, "path": str(production)})
+
+
+def mlops_steps() -> list[Step]:
+    return [
+        Step("ingest", ingest_window),
+        Step("validate", validate_window),
+        Step("train", train_challenger),
+        Step("evaluate", evaluate_challenger),
+        Step("register", register_version),
+        Step("deploy", deploy_champion),
+    ]
+
+
+def champion_reference(store: Store, workspace: str, dataset: Dataset) -> pd.DataFrame | None:
+    """The data the current champion learnt from: the reference for validation and drift."""
+    version = rec.alias_version(store, workspace, "champion")
+    row = rec.model_version(store, workspace, version) if version is not None else None
+    if row is None or row["window_end"] is None:
+        return None
+    times = dataset.frame[dataset.time_column]
+    mask = (times >= pd.Timestamp(row["window_start"])) & (times <= pd.Timestamp(row["window_end"]))
+    return dataset.frame.loc[mask]
+
+
+def run_mlops_pipeline(
+    store: Store,
+    workspace: str,
+    dataset: Dataset,
+    *,
+    as_of: datetime | pd.Timestamp,
+    settings: MLOpsSettings = MLOpsSettings(),
+    trigger: str = "manual",
+    data_arrived_at: datetime | None = None,
+    progress: ProgressCallback | None = None,
+    extra_params: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Train a challenger on the window ending at `as_of`, gate it, register it, maybe deploy it."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
+    as_of = pd.Timestamp(as_of)
+    params = {
+        "dataset": dataset,
+        "settings": settings,
+        "as_of": as_of,
+        "store": store,
+        "trigger": trigger,
+        "reference": champion_reference(store, workspace, dataset),
+        "data_arrived_at": data_arrived_at,
+        **dict(extra_params or {}),
+    }
+    result = run_steps(
+        store,
+        mlops_steps(),
+        workspace=workspace,
+        kind="mlops",
+        trigger=trigger,
+        sim_time=as_of.to_pydatetime(),
+        params=params,
+        config_hash=settings_hash(settings),
+        label=f"{dataset.name} window {settings.window_weeks:g} weeks to {as_of.date()}",
+        progress=progress,
+    )
+    digest = result.outputs.get("ingest", {}).get("fingerprint")
+    if digest:
+        store.update_run(result.run_id, input_fingerprint=digest)
+    return result
