@@ -1,0 +1,94 @@
+"""What a lifecycle key is, how it is placed in a tier, and how it reads to a person.
+
+Shared by the DORA keys (`pipelines.devops.metrics`) and their ML mirrors
+(`pipelines.mlops.metrics`), so both halves of the dashboard show the same shape of number: a value,
+a unit, a human string, a tier with the table it came from, the formula and the SQL behind it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "TIERS",
+    "Band",
+    "KeyResult",
+    "classify",
+    "describe_bands",
+    "format_duration",
+    "format_number",
+    "format_percent",
+]
+
+TIERS = ("elite", "high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """One key, computed: a value (None when undefined, with a `note` saying why) and its context."""
+
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    display: str
+    tier: str | None
+    tier_source: str
+    formula: str
+    sql: str
+    n: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Band:
+    """A tier and the upper bound of its values; the last band of a table has no bound.
+
+    `inclusive` says whether a value equal to the bound still belongs to the band ("less than one
+    hour" is exclusive; "5 %", a level's typical change failure rate, is inclusive).
+    """
+
+    tier: str
+    upper: float | None
+    inclusive: bool
+    text: str
+
+
+def classify(value: float | None, bands: Sequence[Band]) -> str | None:
+    """The first band (best first) whose bound the value does not pass; None for no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    for band in bands:
+        if band.upper is None:
+            return band.tier
+        if value < band.upper or (band.inclusive and value == band.upper):
+            return band.tier
+    return None
+
+
+def format_number(value: float) -> str:
+    """At most one decimal, none when it is zero: 40.0 -> '40', 2.5 -> '2.5', 33.333 -> '33.3'."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_percent(value: float) -> str:
+    return f"{format_number(value)} %"
+
+
+def format_duration(days: float) -> str:
+    """A duration given in days, in the unit a person would say it: minutes, hours or days."""
+    if days < 1 / 24:
+        minutes = days * 24 * 60
+        return f"{format_number(minutes)} min"
+    if days < 1:
+        hours = days * 24
+        return f"{format_number(hours)} hour{'' if format_number(hours) == '1' else 's'}"
+    return f"{format_number(days)} day{'' if format_number(days) == '1' else 's'}"
+
+
+def describe_bands(bands: Sequence[Band]) -> Mapping[str, str]:
+    """tier -> the band's wording, for a legend beside the number."""
+    return {band.tier: band.text for band in bands}

@@ -1,0 +1,372 @@
+"""The SQL behind DORA's five keys and their ML mirrors, and the functions that run it.
+
+Each query is a module-level string with `$name` parameters, so the dashboard can show the exact SQL
+that computed a number. Every query is scoped to `$workspace` and uses scenario time (`*sim_time`)
+only, never wall-clock time. `$since` / `$until` bound the history window (NULL: all of it; both ends
+inclusive). `pipelines.devops.metrics` and `pipelines.mlops.metrics` turn the frames into keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pipelines.store.core import Store
+from pipelines.store.schema import migrate
+
+__all__ = [
+    "CHANGE_FAILURE_RATE_SQL",
+    "DATA_TO_PRODUCTION_LEAD_TIME_SQL",
+    "DEPLOYMENT_FREQUENCY_SQL",
+    "DEPLOYMENT_REWORK_RATE_SQL",
+    "DRIFT_EPISODES_SQL",
+    "FAILED_DEPLOYMENT_RECOVERY_TIME_SQL",
+    "HIGHER_IS_BETTER_METRICS",
+    "LEAD_TIME_FOR_CHANGES_SQL",
+    "LOWER_IS_BETTER_METRICS",
+    "MODEL_CHANGE_FAILURE_RATE_SQL",
+    "MODEL_STALENESS_SQL",
+    "RETRAINING_FREQUENCY_SQL",
+    "RETRAIN_TRIGGERS",
+    "change_failure_rate_counts",
+    "data_to_production_lead_time_summary",
+    "deployment_frequency_summary",
+    "deployment_rework_counts",
+    "drift_episodes",
+    "failed_deployment_recovery_summary",
+    "lead_time_for_changes_summary",
+    "model_change_failure_counts",
+    "model_staleness_by_week",
+    "retraining_frequency_summary",
+    "run_key_sql",
+]
+
+# The quality metrics monitoring records (`weekly.quality_metric`) and which way is better.
+LOWER_IS_BETTER_METRICS = ("mae", "rmse", "mse", "mape", "log_loss")
+HIGHER_IS_BETTER_METRICS = ("accuracy", "f1", "roc_auc", "r2", "precision", "recall")
+# Runs that retrain without a person asking: the retraining policy's own decisions.
+RETRAIN_TRIGGERS = ("schedule", "drift", "performance")
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# -- frequency (Four Keys' bucket rule) ----------------------------------------------------------
+# The bucket rule is Four Keys' deployment-frequency query (dora-team/fourkeys,
+# dashboard/fourkeys_dashboard.json, panel "Deployment Frequency"), translated to DuckDB with two
+# deliberate differences: weeks are 7-day buckets counted from the window's start (the scenario
+# clock's weeks) instead of calendar weeks, and the window is the workspace's history instead of
+# the last three months of wall-clock time.
+_FREQUENCY_TEMPLATE = """
+WITH events AS (
+{events}
+), bounds AS (
+    -- the history window: the scenario weeks recorded, stretched to cover every event
+    SELECT coalesce(CAST($since AS TIMESTAMP), min(t)) AS origin,
+           coalesce(CAST($until AS TIMESTAMP), max(t)) AS last
+    FROM (SELECT sim_time AS t FROM weekly WHERE workspace = $workspace
+          UNION ALL
+          SELECT sim_time FROM events)
+), counted AS (
+    SELECT e.sim_time FROM events e, bounds b WHERE e.sim_time BETWEEN b.origin AND b.last
+), weeks AS (
+    SELECT unnest(generate_series(origin, last, INTERVAL 7 DAY)) AS week_start FROM bounds
+), event_days AS (
+    SELECT DISTINCT time_bucket(INTERVAL 7 DAY, c.sim_time, b.origin) AS week_start,
+           date_trunc('day', c.sim_time) AS day
+    FROM counted c, bounds b
+), per_week AS (
+    SELECT w.week_start,
+           count(d.day) AS days_with_event,
+           CASE WHEN count(d.day) > 0 THEN 1 ELSE 0 END AS week_with_event
+    FROM weeks w LEFT JOIN event_days d USING (week_start)
+    GROUP BY w.week_start
+), per_week_month AS (
+    -- per week, how many weeks of its month had an event (Four Keys' monthly_deploys)
+    SELECT *, sum(week_with_event) OVER (PARTITION BY date_trunc('month', week_start))
+                  AS weeks_with_event_in_month
+    FROM per_week
+)
+SELECT (SELECT count(*) FROM counted) AS events,
+       count(*) AS weeks,
+       (SELECT count(*) FROM counted) / nullif(count(*), 0) AS per_week,
+       quantile_cont(days_with_event, 0.5) AS median_days_per_week,
+       quantile_cont(week_with_event, 0.5) AS median_week_with_event,
+       quantile_cont(weeks_with_event_in_month, 0.5) AS median_weeks_with_event_per_month,
+       CASE WHEN quantile_cont(days_with_event, 0.5) >= 3 THEN 'daily'
+            WHEN quantile_cont(week_with_event, 0.5) >= 1 THEN 'weekly'
+            WHEN quantile_cont(weeks_with_event_in_month, 0.5) >= 1 THEN 'monthly'
+            ELSE 'yearly'
+       END AS bucket
+FROM per_week_month
+"""
+
+DEPLOYMENT_FREQUENCY_SQL = _FREQUENCY_TEMPLATE.format(
+    events="""    -- planned production releases: rollback redeploys and hotfixes are rework, not throughput
+    SELECT sim_time FROM deployments
+    WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+      AND NOT unplanned AND sim_time IS NOT NULL"""
+)
+
+RETRAINING_FREQUENCY_SQL = _FREQUENCY_TEMPLATE.format(
+    events=f"""    -- retrains the policy decided on (not manual runs) that finished
+    SELECT sim_time FROM runs
+    WHERE workspace = $workspace AND kind = 'mlops' AND trigger IN ({_sql_list(RETRAIN_TRIGGERS)})
+      AND status = 'succeeded' AND sim_time IS NOT NULL"""
+)
+
+# -- DORA ----------------------------------------------------------------------------------------
+LEAD_TIME_FOR_CHANGES_SQL = """
+-- per change (commit), first production deploy that shipped it minus its commit, in days
+SELECT count(*) AS changes,
+       quantile_cont((epoch(deployed_sim_time) - epoch(committed_sim_time)) / 86400.0, 0.5)
+           AS median_days,
+       (SELECT count(*) FROM changes
+        WHERE workspace = $workspace AND deployed_sim_time IS NULL) AS not_shipped
+FROM changes
+WHERE workspace = $workspace
+  AND deployed_sim_time IS NOT NULL
+  AND deployed_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND deployed_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+CHANGE_FAILURE_RATE_SQL = """
+WITH deploys AS (
+    -- planned production releases in the window, each flagged failed or not
+    SELECT d.deployment_id,
+           d.rolled_back
+           OR EXISTS (SELECT 1 FROM incidents i
+                      WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id)
+               AS failed
+    FROM deployments d
+    WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+      AND NOT d.unplanned
+      AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+      AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+)
+SELECT count(*) AS deploys,
+       count(*) FILTER (WHERE failed) AS failed,
+       100.0 * count(*) FILTER (WHERE failed) / nullif(count(*), 0) AS percent
+FROM deploys
+"""
+
+FAILED_DEPLOYMENT_RECOVERY_TIME_SQL = """
+-- incidents caused by a production release, opened in the window: opened -> resolved, in days
+SELECT count(*) FILTER (WHERE i.resolved_sim_time IS NOT NULL) AS resolved,
+       count(*) FILTER (WHERE i.resolved_sim_time IS NULL) AS still_open,
+       quantile_cont((epoch(i.resolved_sim_time) - epoch(i.opened_sim_time)) / 86400.0, 0.5)
+           FILTER (WHERE i.resolved_sim_time IS NOT NULL) AS median_days
+FROM incidents i
+JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
+WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+  AND i.opened_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+DEPLOYMENT_REWORK_RATE_SQL = """
+-- every production release deploy in the window; unplanned ones were caused by an incident
+SELECT count(*) AS deploys,
+       count(*) FILTER (WHERE unplanned) AS unplanned,
+       100.0 * count(*) FILTER (WHERE unplanned) / nullif(count(*), 0) AS percent
+FROM deployments
+WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+  AND sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+# -- ML lifecycle ----------------------------------------------------------------------------------
+# A model deployment's `ref` is the model version as "v<n>" (pipelines/mlops/pipeline.py).
+DATA_TO_PRODUCTION_LEAD_TIME_SQL = """
+-- planned production model deploys: deploy time minus the end of the data window it learnt from
+SELECT count(*) AS deploys,
+       quantile_cont((epoch(d.sim_time) - epoch(mv.window_end)) / 86400.0, 0.5) AS median_days
+FROM deployments d
+JOIN model_versions mv
+  ON mv.workspace = d.workspace AND mv.version = TRY_CAST(ltrim(d.ref, 'v') AS INTEGER)
+WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'model'
+  AND NOT d.unplanned AND mv.window_end IS NOT NULL
+  AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+MODEL_CHANGE_FAILURE_RATE_SQL = """
+WITH deploys AS (
+    -- planned production model deploys, failed when rolled back or the cause of an incident
+    SELECT d.deployment_id,
+           d.rolled_back
+           OR EXISTS (SELECT 1 FROM incidents i
+                      WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id)
+               AS failed
+    FROM deployments d
+    WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'model'
+      AND NOT d.unplanned
+      AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+      AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+)
+SELECT count(*) AS deploys,
+       count(*) FILTER (WHERE failed) AS failed,
+       100.0 * count(*) FILTER (WHERE failed) / nullif(count(*), 0) AS percent
+FROM deploys
+"""
+
+# Gaps and islands: a week is "recovered" when it has no alarm and its quality is back within
+# $margin of the baseline. Numbering the weeks by how many recovered weeks came strictly before
+# them cuts the history into islands that each end with one recovered week; an island holding an
+# alarm is one episode, from its first alarm week to its closing recovered week. An island without
+# a recovered week is the last one: its episode is still open.
+DRIFT_EPISODES_SQL = f"""
+WITH w AS (
+    SELECT week, sim_time, alarm, quality, quality_baseline, quality_metric,
+           coalesce(alarm IS NULL AND CASE
+               WHEN quality_metric IN ({_sql_list(LOWER_IS_BETTER_METRICS)})
+                   THEN quality <= quality_baseline * (1 + $margin)
+               WHEN quality_metric IN ({_sql_list(HIGHER_IS_BETTER_METRICS)})
+                   THEN quality >= quality_baseline * (1 - $margin)
+           END, false) AS recovered
+    FROM weekly
+    WHERE workspace = $workspace
+      AND sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+      AND sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+), islands AS (
+    SELECT *, coalesce(sum(CASE WHEN recovered THEN 1 ELSE 0 END) OVER (
+                  ORDER BY week ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS island
+    FROM w
+), episodes AS (
+    SELECT island,
+           min(week) FILTER (WHERE alarm IS NOT NULL) AS alarm_week,
+           min(sim_time) FILTER (WHERE alarm IS NOT NULL) AS alarm_sim_time,
+           arg_min(alarm, week) FILTER (WHERE alarm IS NOT NULL) AS first_alarm,
+           count(*) FILTER (WHERE alarm IS NOT NULL) AS alarm_weeks,
+           max(week) FILTER (WHERE recovered) AS recovered_week,
+           max(sim_time) FILTER (WHERE recovered) AS recovered_sim_time
+    FROM islands
+    GROUP BY island
+)
+SELECT alarm_week, alarm_sim_time, first_alarm, alarm_weeks, recovered_week, recovered_sim_time,
+       (epoch(recovered_sim_time) - epoch(alarm_sim_time)) / 86400.0 AS days_to_recover
+FROM episodes
+WHERE alarm_week IS NOT NULL
+ORDER BY alarm_week
+"""
+
+MODEL_STALENESS_SQL = """
+-- per week: how old the data behind the serving model is (week time minus its window's end)
+SELECT w.week, w.sim_time, w.model_version, mv.window_end,
+       (epoch(w.sim_time) - epoch(mv.window_end)) / 86400.0 AS staleness_days
+FROM weekly w
+JOIN model_versions mv ON mv.workspace = w.workspace AND mv.version = w.model_version
+WHERE w.workspace = $workspace AND mv.window_end IS NOT NULL
+  AND w.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND w.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY w.week
+"""
+
+
+# -- running them --------------------------------------------------------------------------------
+def run_key_sql(store: Store, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Run one key query with the parameters it names (DuckDB refuses unused ones).
+
+    A store whose file does not exist yet is an empty history: the query runs against an empty
+    in-memory schema, so every key gets a correctly typed, empty answer instead of an error.
+    """
+    used = set(_PARAM.findall(sql))
+    missing = used - set(params)
+    if missing:
+        raise ValueError(f"query parameters not given: {', '.join(sorted(missing))}")
+    bound = {k: v for k, v in params.items() if k in used}
+    if not store.exists():
+        con = duckdb.connect()
+        try:
+            migrate(con)
+            return con.execute(sql, bound).df()
+        finally:
+            con.close()
+    with store._read() as con:  # the store's own read path: read-only, lock retry, upgrade
+        return con.execute(sql, bound).df()
+
+
+def _window(workspace: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    return {"workspace": workspace, "since": start, "until": end}
+
+
+def deployment_frequency_summary(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: events (planned production release deploys), weeks, per_week, the medians, bucket."""
+    return run_key_sql(store, DEPLOYMENT_FREQUENCY_SQL, _window(workspace, start, end))
+
+
+def lead_time_for_changes_summary(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: changes shipped in the window, their median lead time in days, changes not shipped."""
+    return run_key_sql(store, LEAD_TIME_FOR_CHANGES_SQL, _window(workspace, start, end))
+
+
+def change_failure_rate_counts(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: planned production release deploys, how many failed, the percentage."""
+    return run_key_sql(store, CHANGE_FAILURE_RATE_SQL, _window(workspace, start, end))
+
+
+def failed_deployment_recovery_summary(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: release-caused incidents resolved, still open, median days to resolve."""
+    return run_key_sql(store, FAILED_DEPLOYMENT_RECOVERY_TIME_SQL, _window(workspace, start, end))
+
+
+def deployment_rework_counts(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: all production release deploys, the unplanned ones, the percentage."""
+    return run_key_sql(store, DEPLOYMENT_REWORK_RATE_SQL, _window(workspace, start, end))
+
+
+def retraining_frequency_summary(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row, as `deployment_frequency_summary`, over succeeded policy-triggered retrain runs."""
+    return run_key_sql(store, RETRAINING_FREQUENCY_SQL, _window(workspace, start, end))
+
+
+def data_to_production_lead_time_summary(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: planned production model deploys with a known data window, median days."""
+    return run_key_sql(store, DATA_TO_PRODUCTION_LEAD_TIME_SQL, _window(workspace, start, end))
+
+
+def model_change_failure_counts(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row: planned production model deploys, how many failed, the percentage."""
+    return run_key_sql(store, MODEL_CHANGE_FAILURE_RATE_SQL, _window(workspace, start, end))
+
+
+def drift_episodes(
+    store: Store,
+    workspace: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    margin: float = 0.1,
+) -> pd.DataFrame:
+    """One row per alarm episode; `recovered_week` and `days_to_recover` are NULL while it is open."""
+    return run_key_sql(store, DRIFT_EPISODES_SQL, {**_window(workspace, start, end), "margin": margin})
+
+
+def model_staleness_by_week(
+    store: Store, workspace: str, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """One row per week with a serving model: its version, window end and staleness in days."""
+    return run_key_sql(store, MODEL_STALENESS_SQL, _window(workspace, start, end))
