@@ -32,4 +32,11 @@ def _devops(sub: argparse._SubParsersAction) -> None:
     add_devops(sub)
 
 
-REGISTRARS: tuple[Registrar, ...] = (_devops, _mlops, _datasets)
+def _scenario(sub: argparse._SubParsersAction) -> None:
+    from pipelines.scenario.commands import add_init, add_scenario
+
+    add_scenario(sub)
+    add_init(sub)
+
+
+REGISTRARS: tuple[Registrar, ...] = (_devops, _mlops, _scenario, _datasets)

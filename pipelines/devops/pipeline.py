@@ -49,7 +49,7 @@ class DevOpsSettings:
     test_timeout_s: float = 60
     health_timeout_s: float = 15
     smoke_requests: int = 20
-    rows_per_request: int = 8
+    rows_per_request: int = 24  # a day of hourly rows per request
     error_rate_alarm: float = 0.05
     latency_p95_alarm_ms: float = 2000.0
 
@@ -161,6 +161,7 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
         commit_time=ctx.params["commit_time"],
         artifact=artifact,
         artifact_sha256=ctx.output("build", "sha256"),
+        effective_at=ctx.sim_time if ctx.params.get("deferred_promotion") else None,
     )
     metrics["deployment_id"] = deployment_id
     return StepOutcome(metrics=metrics, outputs={"deployment_id": deployment_id}, log=server.log_tail())

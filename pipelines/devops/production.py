@@ -9,6 +9,7 @@ an incident, rolls back and resolves within the week, on the scenario clock.
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -129,6 +130,9 @@ class Production:
         self.health_timeout_s = health_timeout_s
         self.server: ServiceProcess | None = None
         self.release: dict[str, Any] | None = None  # the current release deployment row
+        self._pending: list[tuple[datetime, ServiceProcess, dict[str, Any] | None]] = []
+        self._lock = threading.Lock()
+        self._open_incidents: list[str] | None = None  # this process owns them while it serves
         self._server_model: Path | None = None
 
     # -- files -----------------------------------------------------------------------------
@@ -160,8 +164,14 @@ class Production:
         artifact_sha256: str,
         unplanned: bool = False,
         reason: str | None = None,
+        effective_at: datetime | None = None,
     ) -> str:
-        """Make `server` production: record the deployment, ship pending changes, stop the old one."""
+        """Make `server` production: record the deployment, ship pending changes, stop the old one.
+
+        With `effective_at` (blue/green on the scenario clock) the healthy server waits beside the
+        current one and takes the traffic from that time on: `serve_day` switches it in, so a
+        pipeline can run ahead of the traffic without changing who served which day.
+        """
         with self.store.session():
             deployment_id = rec.record_deployment(
                 self.store,
@@ -178,12 +188,28 @@ class Production:
             )
             if not unplanned:
                 rec.mark_changes_shipped(self.store, self.workspace, deployment_id, sim_time)
-            self.release = rec.deployment(self.store, deployment_id)
-        old, self.server = self.server, server
+            release = rec.deployment(self.store, deployment_id)
+        if effective_at is not None:
+            with self._lock:
+                self._pending.append((effective_at, server, release))
+                self._pending.sort(key=lambda item: item[0])
+            return deployment_id
+        self._switch(server, release)
+        return deployment_id
+
+    def _switch(self, server: ServiceProcess, release: dict[str, Any] | None) -> None:
+        old, self.server, self.release = self.server, server, release
         self._server_model = self.model_path()
         if old is not None and old is not server:
             old.stop()
-        return deployment_id
+
+    def apply_due(self, until: datetime) -> None:
+        """Switch in every waiting release whose deploy time is before `until`."""
+        with self._lock:
+            due = [item for item in self._pending if item[0] < until]
+            self._pending = [item for item in self._pending if item[0] >= until]
+        for _, server, release in due:
+            self._switch(server, release)
 
     def ensure_running(self) -> ServiceProcess | None:
         """Start the current release when this process has no server for it (or the model moved)."""
@@ -255,6 +281,7 @@ class Production:
         return None
 
     def serve_day(self, rows: Sequence[Mapping[str, Any]], sim_time: datetime) -> DayServing:
+        self.apply_due(sim_time)
         server = self.ensure_running()
         release = self.release["ref"] if self.release else None
         if server is None or not rows:
@@ -283,31 +310,45 @@ class Production:
             day_end = min(day_start.to_pydatetime() + timedelta(days=1), week_end)
             served = self.serve_day(service_rows(rows), day_end)
             week.days.append(served)
-            open_now = rec.open_incidents(self.store, self.workspace, kind="service")
-            if served.alarm is not None and not open_now:
-                cause = self.release
-                incident = rec.open_incident(
-                    self.store,
-                    workspace=self.workspace,
-                    kind="service",
-                    sim_time=day_end,
-                    cause=cause["ref"] if cause else None,
-                    cause_deployment_id=cause["deployment_id"] if cause else None,
-                    detected_by=f"{served.alarm.kind} alarm",
-                    summary=served.alarm.message,
-                )
-                week.incidents_opened.append(incident)
-                rollback = self.rollback(sim_time=day_end, reason=f"rollback: {served.alarm.message}")
-                if rollback is not None:
-                    week.rollbacks.append(rollback)
-                    rec.set_incident_rollback(self.store, incident, rollback)
-            elif served.alarm is None and served.requests:
-                for incident in open_now:
-                    rec.resolve_incident(self.store, incident["incident_id"], sim_time=day_end)
-                    week.incidents_resolved.append(incident["incident_id"])
+            self.handle_alarm(served, week)
         return week
 
+    def handle_alarm(self, day: DayServing, week: WeekServing) -> None:
+        """An alarm with no open incident opens one and rolls back; a quiet day resolves them."""
+        if self._open_incidents is None:
+            self._open_incidents = [
+                i["incident_id"] for i in rec.open_incidents(self.store, self.workspace, kind="service")
+            ]
+        open_now = self._open_incidents
+        if day.alarm is not None and not open_now:
+            cause = self.release
+            incident = rec.open_incident(
+                self.store,
+                workspace=self.workspace,
+                kind="service",
+                sim_time=day.sim_time,
+                cause=cause["ref"] if cause else None,
+                cause_deployment_id=cause["deployment_id"] if cause else None,
+                detected_by=f"{day.alarm.kind} alarm",
+                summary=day.alarm.message,
+            )
+            week.incidents_opened.append(incident)
+            open_now.append(incident)
+            rollback = self.rollback(sim_time=day.sim_time, reason=f"rollback: {day.alarm.message}")
+            if rollback is not None:
+                week.rollbacks.append(rollback)
+                rec.set_incident_rollback(self.store, incident, rollback)
+        elif day.alarm is None and day.requests:
+            for incident in open_now:
+                rec.resolve_incident(self.store, incident, sim_time=day.sim_time)
+                week.incidents_resolved.append(incident)
+            open_now.clear()
+
     def close(self) -> None:
+        with self._lock:
+            waiting, self._pending = self._pending, []
+        for _, server, _ in waiting:
+            server.stop()
         if self.server is not None:
             self.server.stop()
             self.server = None

@@ -182,6 +182,9 @@ class ServiceProcess:
         ]
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # A request predicts a few rows: OpenMP spinning up threads for that cost 20 ms a request
+        # against 6 ms with one thread (measured with a HistGradientBoosting champion).
+        env.setdefault("OMP_NUM_THREADS", "1")
         with open(log_path, "wb") as log:  # one log per start: its tail explains this start
             process = subprocess.Popen(
                 command,

@@ -100,11 +100,30 @@ class ModelCache:
 
 
 def monitor_batch(
-    handle: ModelHandle, dataset: Dataset, batch: pd.DataFrame, share: float = 0.5
+    handle: ModelHandle,
+    dataset: Dataset,
+    batch: pd.DataFrame,
+    share: float = 0.5,
+    *,
+    share_columns: list[str] | None = None,
+    distance_threshold: float | None = None,
 ) -> BatchReport:
-    """Drift of `batch` against the model's reference; dataset drift when `share` of features drift."""
-    features = handle.features.compare(batch)
-    drifted, drift_share = dataset_drift(features, share)
+    """Drift of `batch` against the model's reference; dataset drift when `share` of features drift.
+
+    `share_columns` are the features the dataset-drift share counts (all by default; the scenario
+    leaves out calendar columns, which drift against any fixed window by construction).
+    `distance_threshold` replaces the rule's 0.1 for the distance tests (a what-if knob).
+    """
+    overrides = None
+    if distance_threshold is not None:
+        overrides = {
+            name: distance_threshold
+            for name, column in handle.features.columns.items()
+            if column.test in ("wasserstein", "jensenshannon")
+        }
+    features = handle.features.compare(batch, threshold_overrides=overrides)
+    counted = features.loc[features["feature"].isin(share_columns)] if share_columns else features
+    drifted, drift_share = dataset_drift(counted, share)
     predictions = predict(handle.model, batch)
     prediction_row = handle.predictions.compare(pd.DataFrame({PREDICTION: predictions}))
     table = pd.concat([features, prediction_row], ignore_index=True)

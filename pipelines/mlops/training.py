@@ -101,7 +101,10 @@ def _features(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
     `model.predict` on a frame built from JSON rows with the same column names."""
     out = frame[list(numeric) + list(categorical)].copy()
     for column in categorical:
-        out[column] = out[column].astype(object)
+        # Number-coded categories (season 1-4) stay numbers, so rows from JSON match them;
+        # text categories become plain Python objects (pandas 3's string dtype is not accepted).
+        is_number = pd.api.types.is_numeric_dtype(out[column]) and not pd.api.types.is_bool_dtype(out[column])
+        out[column] = out[column].astype(np.float64 if is_number else object)
     return out
 
 

@@ -115,3 +115,43 @@ def runs_table(store: Store, workspace: str, kind: str | None = None, limit: int
 
 def step_durations(store: Store, workspace: str, kind: str | None = None) -> pd.DataFrame:
     return _query(store, STEP_DURATIONS_SQL, {"workspace": workspace, "kind": kind})
+
+
+SCENARIO_COUNTS_SQL = """
+SELECT
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'devops') AS devops_runs,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'devops' AND status = 'failed') AS devops_runs_failed,
+  (SELECT count(*) FROM runs r WHERE workspace = $workspace AND kind = 'devops' AND status = 'failed'
+     AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND s.name = 'test' AND s.status = 'failed'))
+     AS devops_runs_failed_at_test,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops') AS mlops_runs,
+  (SELECT count(*) FROM runs r WHERE workspace = $workspace AND kind = 'mlops' AND status = 'failed'
+     AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND s.name = 'validate' AND s.status = 'failed'))
+     AS mlops_runs_failed_at_validate,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops'
+     AND trigger IN ('schedule', 'drift', 'performance') AND sim_time > (SELECT min(sim_time) FROM runs
+     WHERE workspace = $workspace AND kind = 'mlops')) AS retrains,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops' AND trigger = 'drift') AS retrains_drift,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops' AND trigger = 'performance')
+     AS retrains_performance,
+  (SELECT count(*) FROM incidents WHERE workspace = $workspace AND kind = 'service') AS service_incidents,
+  (SELECT count(*) FROM incidents WHERE workspace = $workspace AND kind = 'model') AS model_incidents,
+  (SELECT count(*) FROM deployments WHERE workspace = $workspace AND rolled_back) AS rollbacks,
+  (SELECT count(*) FROM deployments WHERE workspace = $workspace AND kind = 'release' AND NOT unplanned) AS releases,
+  (SELECT count(*) FROM deployments WHERE workspace = $workspace AND kind = 'model' AND NOT unplanned)
+     AS model_deploys,
+  (SELECT count(*) FROM weekly WHERE workspace = $workspace) AS weeks,
+  (SELECT count(DISTINCT week) FROM drift WHERE workspace = $workspace AND feature = 'temp' AND drifted)
+     AS temp_drift_weeks,
+  (SELECT avg(quality) FROM weekly WHERE workspace = $workspace) AS mean_quality,
+  (SELECT avg(quality_never_retrained) FROM weekly WHERE workspace = $workspace) AS mean_quality_never_retrained,
+  (SELECT avg(quality_never_retrained - quality) FROM weekly WHERE workspace = $workspace
+     AND week > (SELECT max(week) / 2 FROM weekly WHERE workspace = $workspace)) AS gain_second_half,
+  (SELECT any_value(quality_metric) FROM weekly WHERE workspace = $workspace) AS quality_metric
+"""
+
+
+def scenario_counts(store: Store, workspace: str) -> dict[str, object]:
+    """Counts that tell a scenario's story (what its presets promise is checked against these)."""
+    frame = _query(store, SCENARIO_COUNTS_SQL, {"workspace": workspace})
+    return {k: (None if v != v else v) for k, v in frame.iloc[0].to_dict().items()}  # NaN -> None

@@ -1,0 +1,193 @@
+"""Scenario settings: frozen data. A preset is a value of `ScenarioSettings`, not a code path.
+
+A user copies a preset and changes knobs with `dataclasses.replace` (the CLI's `--set` does this
+for them); `settings_hash` identifies the exact settings a history was made with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.devops.pipeline import DevOpsSettings
+from pipelines.mlops.pipeline import MLOpsSettings
+from pipelines.mlops.policy import RetrainPolicy
+from pipelines.mlops.simulator import DriftInjection, SimulatorSettings, UpstreamChange
+
+__all__ = [
+    "CALENDAR_COLUMNS",
+    "ChangeAt",
+    "Expectation",
+    "ScenarioSettings",
+    "settings_dict",
+    "settings_hash",
+]
+
+# Calendar columns are functions of the date: against a fixed window they always "drift", so they
+# are recorded in the drift table but left out of the dataset-drift share.
+CALENDAR_COLUMNS = frozenset({"season", "yr", "mnth", "hr", "holiday", "weekday", "workingday"})
+
+
+@dataclass(frozen=True)
+class ChangeAt:
+    """A scripted change committed in scenario week `week` on `weekday` (0 = Monday) at `hour`."""
+
+    change: str
+    week: int
+    weekday: int = 1
+    hour: int = 10
+
+    def __post_init__(self) -> None:
+        if self.week < 1 or not 0 <= self.weekday <= 6 or not 0 <= self.hour <= 23:
+            raise ValueError(f"change {self.change!r}: week must be >= 1, weekday 0-6 and hour 0-23")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An outcome a preset promises, checked against the scenario's summary (see `summarize`)."""
+
+    key: str
+    op: str  # >=, <=, ==, >, <
+    value: float
+    says: str
+
+    def holds(self, summary: dict[str, Any]) -> bool:
+        actual = summary.get(self.key)
+        if actual is None:
+            return False
+        return {
+            ">=": actual >= self.value,
+            "<=": actual <= self.value,
+            "==": actual == self.value,
+            ">": actual > self.value,
+            "<": actual < self.value,
+        }[self.op]
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    name: str
+    narrative: str
+    weeks: int = 96
+    seed: int = 7
+    data: str = "simulated"  # simulated | bike-sharing | a CSV/Parquet path
+    time_column: str | None = None
+    target: str | None = None
+    task: str | None = None
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    changes: tuple[ChangeAt, ...] = ()
+    review_hours: float = 20.0  # commit → pipeline on the scenario clock (review, merge, queue)
+    mlops: MLOpsSettings = field(default_factory=MLOpsSettings)
+    policy: RetrainPolicy = field(default_factory=RetrainPolicy)
+    label_delay_weeks: int = 1
+    drift_threshold: float | None = None  # None: the rule's own thresholds (0.05 p-value / 0.1 distance)
+    dataset_drift_share: float = 0.5
+    model_rollback_margin: float = 0.1  # a new model worse than its predecessor by this is rolled back
+    devops: DevOpsSettings = field(default_factory=DevOpsSettings)
+    expectations: tuple[Expectation, ...] = ()
+    fallback_note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.weeks < 1:
+            raise ValueError(f"a scenario needs at least 1 week, not {self.weeks}")
+        if self.label_delay_weeks < 0:
+            raise ValueError("label delay must be 0 or more weeks")
+        if self.drift_threshold is not None and not 0 < self.drift_threshold < 10:
+            raise ValueError(f"drift threshold must be positive, not {self.drift_threshold}")
+        if not 0 < self.dataset_drift_share <= 1:
+            raise ValueError("dataset drift share must be in (0, 1]")
+
+    @property
+    def warmup_weeks(self) -> float:
+        """Data before the clock starts: the first model's training window."""
+        return self.mlops.window_weeks
+
+    def with_weeks(self, weeks: int) -> ScenarioSettings:
+        """The same story told in `weeks`: change weeks and drift onsets scaled, order kept."""
+        if weeks == self.weeks:
+            return self
+        factor = weeks / self.weeks
+        warm = int(self.warmup_weeks)
+
+        def scale(week: int) -> int:
+            return max(1, round(week * factor))
+
+        def scale_sim(week: int) -> int:  # simulator weeks count the warm-up too
+            return warm + max(0, round((week - warm) * factor))
+
+        def scale_len(n: int | None) -> int | None:
+            return None if n is None else max(1, round(n * factor))
+
+        changes: list[ChangeAt] = []
+        for c in self.changes:  # keep the order: each change strictly after the one before it
+            moved = dataclasses.replace(c, week=min(scale(c.week), weeks))
+            if changes:
+                last = changes[-1]
+                if (moved.week, moved.weekday, moved.hour) <= (last.week, last.weekday, last.hour):
+                    if last.week < weeks:
+                        moved = dataclasses.replace(moved, week=last.week + 1)
+                    else:
+                        moved = dataclasses.replace(moved, week=last.week, weekday=last.weekday,
+                                                    hour=min(23, last.hour + 1))  # fmt: skip
+            changes.append(moved)
+        sim = dataclasses.replace(
+            self.simulator,
+            weeks=warm + weeks + 1,
+            injections=tuple(
+                dataclasses.replace(
+                    i, onset_week=scale_sim(i.onset_week), duration_weeks=scale_len(i.duration_weeks)
+                )
+                for i in self.simulator.injections
+            ),
+            upstream_changes=tuple(
+                dataclasses.replace(
+                    u, onset_week=scale_sim(u.onset_week), duration_weeks=scale_len(u.duration_weeks)
+                )
+                for u in self.simulator.upstream_changes
+            ),
+        )
+        return dataclasses.replace(self, weeks=weeks, changes=tuple(changes), simulator=sim)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def settings_dict(settings: ScenarioSettings) -> dict[str, Any]:
+    return _plain(settings)
+
+
+def settings_hash(settings: ScenarioSettings) -> str:
+    payload = {k: v for k, v in settings_dict(settings).items() if k not in ("narrative", "expectations")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def from_dict(data: dict[str, Any]) -> ScenarioSettings:
+    """Rebuild settings from `settings_dict` output (a workspace's recorded settings)."""
+    sim = dict(data.get("simulator") or {})
+    sim["injections"] = tuple(DriftInjection(**i) for i in sim.get("injections", ()))
+    sim["upstream_changes"] = tuple(UpstreamChange(**u) for u in sim.get("upstream_changes", ()))
+    mlops = dict(data.get("mlops") or {})
+    from pipelines.mlops.training import ModelSettings
+
+    mlops["model"] = ModelSettings(**mlops.get("model", {}))
+    return ScenarioSettings(
+        **{
+            k: v
+            for k, v in data.items()
+            if k not in ("simulator", "changes", "mlops", "policy", "devops", "expectations")
+        },
+        simulator=SimulatorSettings(**sim),
+        changes=tuple(ChangeAt(**c) for c in data.get("changes", ())),
+        mlops=MLOpsSettings(**mlops),
+        policy=RetrainPolicy(**(data.get("policy") or {})),
+        devops=DevOpsSettings(**(data.get("devops") or {})),
+        expectations=tuple(Expectation(**e) for e in data.get("expectations", ())),
+    )
