@@ -36,3 +36,35 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
     monkeypatch.delenv("OPSLAB_DB", raising=False)
     monkeypatch.delenv("OPSLAB_DATA_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real, short history for the dashboard's tests: bad-friday-deploy in 7 weeks, retraining on a
+    schedule, in workspace `demo` (played once per test session, ~15 s)."""
+    import dataclasses
+
+    from pipelines.scenario.engine import run_scenario
+    from pipelines.scenario.presets import get_preset
+
+    path = tmp_path_factory.mktemp("scenario") / "opslab.duckdb"
+    settings = get_preset("bad-friday-deploy").with_weeks(7)
+    settings = dataclasses.replace(
+        settings, policy=dataclasses.replace(settings.policy, kind="schedule", every_weeks=2, cooldown_weeks=0)
+    )
+    run_scenario(Store(path), "demo", settings)
+    return path
+
+
+@pytest.fixture
+def app_env(scenario_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the dashboard at the scenario history and start each AppTest with empty caches."""
+    import streamlit as st
+
+    monkeypatch.setenv("OPSLAB_DB", str(scenario_db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return scenario_db
+
+
+APP = REPO / "dashboard" / "app.py"

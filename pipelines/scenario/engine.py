@@ -35,6 +35,7 @@ from pipelines.paths import data_dir
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
 from pipelines.store import Store
 from pipelines.store import records as rec
+from pipelines.store.connection import yield_to_readers
 
 __all__ = ["ScenarioError", "ScenarioProgress", "ScenarioResult", "load_scenario_data", "run_scenario"]
 
@@ -177,6 +178,7 @@ def run_scenario(
                 shipping.raise_error()
                 finishing = (week, state.serve_week(week, week_start, week_start + timedelta(weeks=1)))
                 store.progress_scenario_run(scenario_run, week - 1)
+            yield_to_readers(store.path)  # a dashboard page waiting to read gets its turn
         if finishing is not None:
             with store.session():
                 state.finish_week(*finishing)

@@ -9,6 +9,7 @@ file is locked, by whom, and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -59,6 +60,30 @@ def locked_message(path: Path, exc: Exception | None, waited_s: float) -> str:
     )
 
 
+def wait_file(path: Path) -> Path:
+    """A reader that finds the file locked touches this; a long writer yields when it is fresh."""
+    return path.with_name(path.name + ".wait")
+
+
+def _ask_writer_to_yield(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only directory: the reader just waits longer
+        wait_file(path).touch()
+
+
+def yield_to_readers(path: Path, pause_s: float = 0.15, fresh_s: float = 3.0) -> bool:
+    """Called by a long writer between units of work with no connection open: if a reader asked
+    in the last `fresh_s` seconds, pause so it can get in. Costs one stat otherwise."""
+    marker = wait_file(path)
+    try:
+        asked = time.time() - marker.stat().st_mtime < fresh_s
+    except OSError:
+        return False
+    if asked:
+        marker.unlink(missing_ok=True)
+        time.sleep(pause_s)
+    return asked
+
+
 def open_connection(
     path: Path,
     *,
@@ -86,6 +111,8 @@ def open_connection(
             if not _is_lock_conflict(exc):
                 raise StoreError(f"Cannot open the run history {path}: {exc}") from exc
             last = exc
+            if read_only:
+                _ask_writer_to_yield(path)
         if time.monotonic() + delay > deadline:
             raise StoreLocked(locked_message(path, last, time.monotonic() - start)) from last
         sleep(delay)

@@ -1,0 +1,50 @@
+"""The sidebar: workspace picker (a workspace per workshop seat), where the data lives, credits."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, state
+from pipelines.paths import check_workspace_name
+
+__all__ = ["render"]
+
+
+def _switch() -> None:
+    choice = st.session_state.get("workspace_picker")
+    if choice:
+        state.set_workspace(choice)
+
+
+def _create() -> None:
+    name = (st.session_state.get("new_workspace") or "").strip()
+    if not name:
+        return
+    try:
+        state.set_workspace(check_workspace_name(name))
+    except ValueError as exc:
+        st.session_state.workspace_error = str(exc)
+    st.session_state.new_workspace = ""
+
+
+def render() -> None:
+    db = state.db_path()
+    with st.sidebar:
+        names = []
+        try:
+            names = data.workspaces(db, data.db_version(db))["name"].tolist()
+        except Exception as exc:  # a busy or unreadable file must not take the sidebar down
+            st.caption(f"Workspaces unavailable: {exc}")
+        current = state.workspace()
+        options = sorted(set(names) | {current})
+        st.selectbox("Workspace", options, index=options.index(current), key="workspace_picker",
+                     on_change=_switch, help="Each browser session can use its own workspace.")  # fmt: skip
+        st.text_input("New workspace", key="new_workspace", on_change=_create,
+                      placeholder="e.g. seat-07, then Enter")  # fmt: skip
+        if error := st.session_state.pop("workspace_error", None):
+            st.error(error)
+        st.caption(f"Run history: `{db}`")
+        st.caption(
+            "Data: simulated bike-demand world (built in); UCI Bike Sharing, Fanaee-T & Gama (2013), "
+            "CC BY 4.0, when fetched."
+        )

@@ -1,0 +1,54 @@
+"""One colour grammar for both lifecycles, set once (STYLE.md 7).
+
+Okabe-Ito colours, safe for the common colour-vision deficiencies. DevOps is blue and MLOps is
+orange everywhere; a status has the same colour in both; a release is always a triangle and a
+retrain always a diamond.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+__all__ = ["LIFECYCLE", "MARKER", "STATUS", "apply", "lifecycle_colour", "status_colour"]
+
+LIFECYCLE = {"devops": "#0072B2", "mlops": "#E69F00"}
+STATUS = {
+    "succeeded": "#009E73",
+    "cached": "#56B4E9",
+    "failed": "#D55E00",
+    "skipped": "#999999",
+    "running": "#F0E442",
+    "interrupted": "#CC79A7",
+}
+MARKER = {
+    "release": "triangle-up",
+    "rollback": "triangle-down",
+    "failed": "x",
+    "retrain": "diamond",
+    "incident": "square",
+}
+NEVER_RETRAINED = "#999999"
+DRIFT = "#CC79A7"
+TIERS = {"elite": "#009E73", "high": "#56B4E9", "medium": "#E69F00", "low": "#D55E00"}
+
+
+def lifecycle_colour(kind: str) -> str:
+    return LIFECYCLE.get(kind, "#666666")
+
+
+def status_colour(status: str) -> str:
+    return STATUS.get(status, "#666666")
+
+
+def apply(fig: go.Figure, *, height: int | None = None) -> go.Figure:
+    """The common look: white background, light grid, legend on top, compact margins."""
+    fig.update_layout(
+        template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        hoverlabel={"namelength": -1},
+        font={"size": 13},
+    )
+    if height:
+        fig.update_layout(height=height)
+    return fig
