@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -21,11 +22,16 @@ class ProgressPrinter:
         self.stream = stream or sys.stderr
         self.width = width
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        # The dashboard runs the CLI as a subprocess and reads its progress as JSON lines.
+        self.jsonl = os.environ.get("OPSLAB_PROGRESS") == "jsonl"
         self._last_plain = ""
 
     def update(self, done: float, total: float, label: str) -> None:
         fraction = 0.0 if total <= 0 else min(1.0, done / total)
-        if self.tty:
+        if self.jsonl:
+            self.stream.write(json.dumps({"done": done, "total": total, "label": label}) + "\n")
+            self.stream.flush()
+        elif self.tty:
             filled = round(fraction * self.width)
             bar = "#" * filled + "-" * (self.width - filled)
             self.stream.write(f"\r[{bar}] {fraction:4.0%} {label[:70]:<70}")
@@ -35,7 +41,7 @@ class ProgressPrinter:
             self._last_plain = label
 
     def close(self) -> None:
-        if self.tty:
+        if self.tty and not self.jsonl:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -1,14 +1,64 @@
-"""Overview: the two lifecycles side by side."""
+"""Overview: the two lifecycles side by side, each difference tied to a live figure."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import data, state, ui
+from dashboard.figures import overview as figures
 
-st.title("OpsLab: DevOps and MLOps, side by side")
-st.info(
-    f"Workspace **{state.workspace()}** has no history yet. Run `make run` (it plays the "
-    "default scenario on first start) or `opslab scenario run full-story` in a terminal, then reload.",
-    icon="ℹ️",
+db, ws = state.db_path(), state.workspace()
+version = data.db_version(db)
+
+st.title("DevOps and MLOps, side by side")
+st.caption(
+    "One product, a bike-demand prediction service, shipped by two lifecycles on one clock: its code "
+    "through DevOps, its model through MLOps. Both ran for real in this workspace."
 )
+if not data.has_history(db, ws, version):
+    ui.empty_state(ws)
+    st.stop()
+
+info = data.workspace_info(db, ws, version) or {}
+settings = info.get("settings") or {}
+if settings.get("narrative"):
+    st.markdown(f"**Scenario {info.get('scenario')}** (seed {info.get('seed')}). {settings['narrative']}")
+
+steps = data.steps(db, ws, version)
+runs = data.runs(db, ws, version)
+weekly = data.weekly(db, ws, version)
+deployments = data.table(db, ws, "deployments", version)
+
+counts = steps.assign(failed=steps["status"].eq("failed")).groupby(["kind", "name"], as_index=False)
+counts = counts.agg(runs=("status", "size"), failed=("failed", "sum"))
+st.plotly_chart(figures.lifecycle_loops(counts), width="stretch", key="overview_loops",
+                config={"displayModeBar": False})  # fmt: skip
+
+st.subheader("The headline keys")
+st.markdown("**DevOps: DORA's five keys**")
+ui.key_cards(data.dora(db, ws, version), columns=5)
+st.markdown("**MLOps: their mirrors, measured the same way**")
+ui.key_cards(data.ml(db, ws, version), columns=5)
+st.caption(
+    "Each ML key sits under the DORA key it mirrors. Hover a key for its formula; the DevOps and MLOps pages "
+    "show the SQL behind each one. DORA tiers come from DORA's 2023 table; the ML bands are OpsLab's own."
+)
+
+st.subheader("Four differences, measured here")
+DIFFERENCES = [
+    ("Primary asset", "DevOps ships **code**: a release is a build of a commit. MLOps ships a **model built from "
+     "data**: the same code with new data is a new model.", figures.assets_over_time(deployments)),
+    ("What triggers change", "Code changes when someone **commits**. A model is retrained on a **schedule**, when the "
+     "data **drifts**, or when its **quality decays**, even if no line of code changed.", figures.triggers(runs)),
+    ("What is tested", "The service's **test suite** checks functionality. The model's pipeline checks **data** "
+     "(validation) and **accuracy** (the promotion gate against the champion).", figures.tested_what(steps)),
+    ("What is monitored", "The service is watched for **errors and latency**. The model is watched for **drift** and, "
+     "once labels arrive, **realized quality**.", figures.monitoring_signals(weekly)),
+]  # fmt: skip
+for index, (title, text, figure) in enumerate(DIFFERENCES):
+    words, chart = st.columns([1, 2])
+    with words:
+        st.markdown(f"#### {title}")
+        st.markdown(text)
+    with chart:
+        st.plotly_chart(figure, width="stretch", key=f"overview_difference_{index}")

@@ -41,9 +41,17 @@ def _columns(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
-def dataset_from_args(args: argparse.Namespace) -> Dataset:
+def dataset_from_args(args: argparse.Namespace, store: Store | None = None) -> Dataset:
     from pipelines.mlops.simulator import SimulatorSettings
 
+    if args.data == "workspace":  # the data the workspace's scenario played
+        from pipelines.scenario.engine import load_scenario_data
+        from pipelines.scenario.settings import from_dict
+
+        info = store.workspace_info(args.workspace) if store is not None and store.exists() else None
+        if not info or not info.get("settings"):
+            raise OpsLabError(f"Workspace {args.workspace!r} has no scenario, so --data workspace has nothing to use.")
+        return load_scenario_data(from_dict(info["settings"]))[0]
     return load_dataset(
         args.data,
         time_column=args.time_column,
@@ -86,7 +94,7 @@ def _print_run(result: RunResult) -> None:
 
 
 def _mlops_run(args: argparse.Namespace, store: Store) -> int:
-    dataset = dataset_from_args(args)
+    dataset = dataset_from_args(args, store)
     times = dataset.frame[dataset.time_column]
     as_of = pd.Timestamp(args.as_of) if args.as_of else times.max()
     settings = MLOpsSettings(window_weeks=args.window_weeks, gate_margin=args.gate_margin, seed=args.seed)

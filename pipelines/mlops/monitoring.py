@@ -177,7 +177,7 @@ def _monitor(args: argparse.Namespace, store: Store) -> int:
     from pipelines.errors import OpsLabError
     from pipelines.mlops.commands import dataset_from_args
 
-    dataset = dataset_from_args(args)
+    dataset = dataset_from_args(args, store)
     version = rec.alias_version(store, args.workspace, "champion") if store.exists() else None
     if version is None:
         raise OpsLabError(

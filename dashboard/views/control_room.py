@@ -1,0 +1,190 @@
+"""Control room: play a scenario or your own variation, run one pipeline, reset the workspace."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import control, data, state
+from dashboard.jobs import JobManager
+from pipelines.devops.changes import list_changes
+from pipelines.errors import OpsLabError
+from pipelines.mlops.policy import POLICIES
+from pipelines.mlops.simulator import CONCEPT_FEATURES, COVARIATE_FEATURES, DRIFT_PATTERNS, DRIFT_TYPES
+from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS
+
+
+@st.cache_resource
+def jobs() -> JobManager:
+    return JobManager()
+
+
+db, ws = state.db_path(), state.workspace()
+version = data.db_version(db)
+st.title("Control room")
+st.caption(
+    f"Everything here runs for real in workspace **{ws}**: the same `opslab` command a terminal would run, "
+    "in the background, so the rest of the app stays usable while it works."
+)
+
+
+def start(args: list[str], label: str) -> None:
+    try:
+        jobs().start(ws, db, args, label)
+        st.session_state.cr_announced = False
+    except OpsLabError as exc:
+        st.error(str(exc))
+
+
+# -- the live panel ------------------------------------------------------------------------------
+job = jobs().get(ws)
+
+
+@st.fragment(run_every=1.0 if job is not None and job.running else None)
+def live_panel() -> None:
+    current = jobs().get(ws)
+    if current is None:
+        st.caption("No run started from the browser in this workspace yet.")
+        return
+    status = current.status
+    box = {"running": "running", "succeeded": "complete"}.get(status, "error")
+    with st.status(f"{current.label}: {status} ({current.elapsed:.0f} s)", state=box, expanded=True):
+        st.progress(current.fraction, text=current.step)
+        if current.running:
+            st.button("Stop (like Ctrl-C)", key="cr_stop", on_click=current.stop)
+        if current.error:
+            st.error(current.error)
+        result = current.result()
+        if isinstance(result, dict) and result.get("expectations"):
+            for item in result["expectations"]:
+                st.markdown(f"{'✅' if item['held'] else '⬜'} {item['says']}")
+        if result and isinstance(result, dict) and result.get("note"):
+            st.info(result["note"])
+        elif current.lines and not current.running:
+            st.code("\n".join(list(current.lines)[-6:]), language=None)
+    if not current.running and not st.session_state.get("cr_announced", True):
+        st.session_state.cr_announced = True
+        st.rerun()  # the whole page, so the new history shows everywhere
+    if not current.running and status == "succeeded":
+        st.page_link("views/timeline.py", label="See it on the Timeline", icon="🕰️")
+
+
+live_panel()
+busy = job is not None and job.running
+
+scenario_tab, single_tab, workspace_tab = st.tabs(["Play a scenario", "Run one pipeline", "Workspace"])
+
+# -- scenarios -----------------------------------------------------------------------------------
+with scenario_tab:
+    names = list(PRESETS)
+    preset = PRESETS[st.selectbox("Preset", names, index=names.index(DEFAULT_PRESET), key="cr_preset")]
+    st.caption(preset.narrative)
+    c1, c2, c3 = st.columns(3)
+    seed = c1.number_input("Seed", min_value=0, max_value=10_000, value=preset.seed, key="cr_seed")
+    weeks = c2.number_input("Weeks", min_value=1, max_value=200, value=preset.weeks, key="cr_weeks")
+    cadence = c3.number_input("Release every N weeks (0: the preset's schedule)", 0, 26, 0, key="cr_cadence")
+
+    st.markdown("**Data source**")
+    source = st.radio("Data", ["the preset's", "simulated", "bike-sharing", "upload a CSV or Parquet file"],
+                      horizontal=True, key="cr_source", label_visibility="collapsed")  # fmt: skip
+    data_arg = time_col = target_col = None
+    if source == "simulated" or source == "bike-sharing":
+        data_arg = source
+    elif source.startswith("upload"):
+        upload = st.file_uploader("Your data (a time column and a target)", type=["csv", "parquet"], key="cr_upload")
+        if upload is not None:
+            try:
+                path = control.save_upload(Path(db).parent / f"{Path(db).name}.files" / "uploads", upload.name,
+                                           upload.getvalue())  # fmt: skip
+                head = (pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50))
+            except (ValueError, OSError, pd.errors.ParserError) as exc:
+                st.error(f"That file cannot be read as a table: {exc}")
+            else:
+                columns = list(head.columns)
+                p1, p2 = st.columns(2)
+                time_col = p1.selectbox("Time column", columns, key="cr_time_column")
+                target_col = p2.selectbox("Target", columns, index=len(columns) - 1, key="cr_target")
+                st.dataframe(head.head(5), hide_index=True, width="stretch")
+                data_arg = str(path)
+                st.caption("The sample service speaks the bike-sharing schema, so with your data the DevOps "
+                           "half sits this one out; the MLOps half runs on your file.")  # fmt: skip
+
+    with st.expander("Drift injection (simulated data)"):
+        kind = st.selectbox("Type", ["none", *DRIFT_TYPES], key="cr_drift_type")
+        d1, d2, d3, d4 = st.columns(4)
+        pattern = d1.selectbox("Pattern", DRIFT_PATTERNS, key="cr_drift_pattern")
+        onset = d2.number_input("Onset (simulator week)", 1, 200, 56, key="cr_drift_onset")
+        magnitude = d3.number_input("Magnitude", 0.0, 5.0, 1.0, step=0.1, key="cr_drift_magnitude")
+        features = CONCEPT_FEATURES if kind == "concept" else COVARIATE_FEATURES
+        feature = d4.selectbox("Feature", features, key="cr_drift_feature")
+    with st.expander("Retraining policy, drift threshold, label delay"):
+        r1, r2, r3, r4 = st.columns(4)
+        policy = r1.selectbox("Policy", POLICIES, index=POLICIES.index(preset.policy.kind), key="cr_policy")
+        every = r2.number_input("Every k weeks (schedule)", 1, 52, preset.policy.every_weeks, key="cr_every")
+        drift_weeks = r3.number_input("Drift weeks in a row", 1, 12, preset.policy.drift_weeks, key="cr_drift_weeks")
+        margin = r4.number_input("Quality margin", 0.01, 2.0, preset.policy.quality_margin, step=0.05,
+                                 key="cr_margin")  # fmt: skip
+        t1, t2 = st.columns(2)
+        threshold = t1.slider("Drift distance threshold", 0.05, 1.0, preset.drift_threshold or 0.1, 0.05,
+                              key="cr_threshold", help="0.1 is Evidently's default for Wasserstein and Jensen-Shannon")  # fmt: skip
+        delay = t2.number_input("Label delay (weeks)", 0, 8, preset.label_delay_weeks, key="cr_delay")
+
+    replace = st.checkbox(f"Replace the history of workspace {ws} if it has one", key="cr_replace")
+    if st.button("Play it", type="primary", key="cr_run_scenario", disabled=busy):
+        if source.startswith("upload") and data_arg is None:
+            st.error("Upload a CSV or Parquet file first, or pick another data source.")
+        else:
+            injection = None
+            if kind != "none":
+                injection = control.Injection(kind, pattern, int(onset), float(magnitude), feature)
+            knobs = control.ScenarioKnobs(
+                preset=preset.name, seed=int(seed), weeks=int(weeks), release_every=int(cadence) or None,
+                injection=injection, policy=policy, every_weeks=int(every), drift_weeks=int(drift_weeks),
+                quality_margin=float(margin), drift_threshold=float(threshold), label_delay_weeks=int(delay),
+                data=data_arg, time_column=time_col, target=target_col, replace=replace,
+            )  # fmt: skip
+            start(control.scenario_args(knobs), f"scenario {preset.name}")
+            st.rerun()
+
+# -- single pipelines ----------------------------------------------------------------------------
+with single_tab:
+    st.markdown("**DevOps: commit a scripted change and run checkout → build → test → deploy**")
+    shipped = data.table(db, ws, "changes", version) if data.has_history(db, ws, version) else pd.DataFrame()
+    done = set(shipped["change_id"].dropna()) if not shipped.empty else set()
+    choices = {f"{c.id} ({c.kind})": c.id for c in list_changes() if c.id not in done}
+    if choices:
+        label = st.selectbox("Change", list(choices), key="cr_change")
+        if st.button("Commit and run the pipeline", key="cr_devops_change_run", disabled=busy):
+            start(control.devops_args(choices[label]), f"devops {choices[label]}")
+            st.rerun()
+    else:
+        st.caption("Every scripted change is committed in this workspace.")
+    if st.button("Run the pipeline on HEAD", key="cr_devops_head", disabled=busy):
+        start(control.devops_args(None), "devops HEAD")
+        st.rerun()
+
+    st.markdown("**MLOps: retrain now on the workspace's data**")
+    info = data.workspace_info(db, ws, version)
+    if not info or not info.get("settings"):
+        st.caption("Play a scenario first: a retrain uses the data the workspace's scenario played.")
+    else:
+        weekly = data.weekly(db, ws, version)
+        last = pd.Timestamp(weekly["sim_time"].max()).date() if not weekly.empty else date(2011, 6, 1)
+        m1, m2, m3 = st.columns(3)
+        as_of = m1.date_input("Train on data up to", value=last, key="cr_as_of")
+        window = m2.number_input("Window (weeks)", 1, 104, 8, key="cr_window")
+        trigger = m3.selectbox("Trigger", ["manual", "schedule", "drift", "performance"], key="cr_trigger")
+        if st.button("Retrain", key="cr_mlops_run", disabled=busy):
+            start(control.mlops_args(as_of=str(as_of), window_weeks=float(window), trigger=trigger), "mlops retrain")
+            st.rerun()
+
+# -- workspace -----------------------------------------------------------------------------------
+with workspace_tab:
+    st.markdown(f"Reset empties workspace **{ws}**: every run, model, deployment and file it has.")
+    sure = st.checkbox(f"Yes, empty workspace {ws}", key="cr_reset_confirm")
+    if st.button("Reset the workspace", key="cr_reset", disabled=busy or not sure):
+        start(control.reset_args(ws), f"reset {ws}")
+        st.rerun()
