@@ -97,6 +97,8 @@ class Job:
                 self.lines.append(line)
         self.proc.wait()
         reader.join(timeout=5)
+        self.proc.stderr.close()
+        self.proc.stdout.close()
         self.finished = time.monotonic()
 
     def _read_stdout(self) -> None:
