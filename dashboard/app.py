@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import sidebar, state
+from pipelines.errors import OpsLabError
 
 VIEWS = Path(__file__).parent / "views"
+log = logging.getLogger("opslab.dashboard")
 
 st.set_page_config(page_title="OpsLab", page_icon="🔁", layout="wide")
 state.init()
 
 PAGES = [
     st.Page(VIEWS / "overview.py", title="Overview", icon="🏠", url_path="overview", default=True),
+    st.Page(VIEWS / "control_room.py", title="Control room", icon="🎛️", url_path="control"),
 ]
 page = st.navigation(PAGES)
-state.sidebar()
-page.run()
+sidebar.render()
+try:
+    page.run()
+except OpsLabError as exc:  # expected: bad input, a busy database, a missing file
+    st.error(str(exc), icon="⚠️")
+except Exception as exc:  # a bug: one sentence on screen, the traceback in the server log
+    log.exception("page %s failed", page.title)
+    st.error(
+        f"This page hit an unexpected error ({type(exc).__name__}: {exc}). The details are in the "
+        "server log; other pages still work.",
+        icon="🛑",
+    )
