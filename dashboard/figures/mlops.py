@@ -1,0 +1,349 @@
+"""Figures of the MLOps page: pure `DataFrame -> Figure` builders, no Streamlit (STYLE.md 6).
+
+One colour grammar (dashboard.theme): MLOps is orange, a status has its usual colour, a retrain is
+always a diamond and the never-retrained counterfactual is the grey dashed line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import theme
+from pipelines.mlops.training import LOWER_IS_BETTER
+
+__all__ = [
+    "PIPELINE_STEPS",
+    "champion_figure",
+    "gate_figure",
+    "metric_label",
+    "moves_table",
+    "quality_figure",
+    "registry_table",
+    "runs_table",
+    "steps_figure",
+    "steps_summary",
+]
+
+PIPELINE_STEPS = ("ingest", "validate", "train", "evaluate", "register", "deploy")
+_METRIC_NAMES = {
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+}
+
+
+def metric_label(metric: str | None) -> str:
+    """'MAE (lower is better)': the metric and which way is good, for axis titles and captions."""
+    if not metric:
+        return "quality"
+    name = _METRIC_NAMES.get(metric, metric)
+    lower = LOWER_IS_BETTER.get(metric)
+    if lower is None:
+        return name
+    return f"{name} ({'lower' if lower else 'higher'} is better)"
+
+
+def _ms(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def steps_figure(steps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> go.Figure:
+    """One run's steps, top to bottom in pipeline order, bar length = duration, colour = status."""
+    frame = pd.DataFrame(list(steps) if not isinstance(steps, pd.DataFrame) else steps)
+    if frame.empty or "name" not in frame.columns:
+        raise ValueError("steps_figure needs the run's steps (name, status, duration_ms)")
+    frame = frame.copy()
+    if "position" in frame.columns:
+        frame = frame.sort_values("position")
+    frame["duration_ms"] = pd.to_numeric(frame.get("duration_ms"), errors="coerce").fillna(0.0)
+    order = list(frame["name"])
+    fig = go.Figure()
+    for status, group in frame.groupby("status", sort=False):
+        fig.add_trace(
+            go.Bar(
+                name=str(status),
+                y=group["name"],
+                x=group["duration_ms"],
+                orientation="h",
+                marker_color=theme.status_colour(str(status)),
+                text=[_ms(d) for d in group["duration_ms"]],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}: %{x:.1f} ms<extra>" + str(status) + "</extra>",
+                showlegend=True,
+            )
+        )
+    longest = float(frame["duration_ms"].max() or 1.0)
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], title=None)
+    fig.update_xaxes(title="duration (ms, wall clock)", range=[0, longest * 1.2])
+    theme.apply(fig, height=60 + 34 * len(order))
+    fig.update_layout(barmode="overlay", bargap=0.3, legend_title_text="status")
+    return fig
+
+
+def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
+    """The promotion gate: challenger vs champion on the same holdout, with the bar it had to clear."""
+    metric = evaluate_metrics.get("gate_metric")
+    challenger = evaluate_metrics.get(metric) if metric else None
+    if metric is None or challenger is None:
+        raise ValueError("gate_figure needs the evaluate step's metrics (gate_metric and its value)")
+    champion = evaluate_metrics.get(f"champion_{metric}")
+    margin = float(evaluate_metrics.get("gate_margin") or 0.0)
+    promoted = evaluate_metrics.get("gate_decision") == "promote"
+    names = ["challenger"]
+    values = [float(challenger)]
+    colours = [theme.LIFECYCLE["mlops"]]
+    version = evaluate_metrics.get("champion_version")
+    if champion is not None:
+        names.append(f"champion v{version}" if version is not None else "champion")
+        values.append(float(champion))
+        colours.append(theme.NEVER_RETRAINED)
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:.4g}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.4g}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    if champion is not None:
+        lower = LOWER_IS_BETTER.get(metric, True)
+        needed = float(champion) * (1 - margin if lower else 1 + margin)
+        fig.add_vline(
+            x=needed,
+            line_dash="dot",
+            line_color=theme.STATUS["succeeded"] if promoted else theme.STATUS["failed"],
+            annotation_text=f"needs {'≤' if lower else '≥'} {needed:.4g}",
+            annotation_position="top",
+        )
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1])
+    fig.update_xaxes(title=f"{metric_label(metric)} on the same holdout", range=[0, max(values) * 1.25])
+    theme.apply(fig, height=190)
+    fig.update_layout(margin={"t": 30})
+    return fig
+
+
+def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.Figure:
+    """Which version was champion over sim time (a step line), with every newly trained challenger.
+
+    A promoted retrain is a filled diamond on the champion line; a challenger the gate kept out is
+    an open grey diamond at its own version.
+    """
+    if moves.empty or not {"alias", "version", "sim_time"} <= set(moves.columns):
+        raise ValueError("champion_figure needs the alias moves (alias, version, sim_time)")
+    moves = moves.sort_values("sim_time", kind="stable")
+    champion = moves.loc[moves["alias"] == "champion"]
+    challengers = moves.loc[moves["alias"] == "challenger"]
+    promoted = set(champion["version"].astype(int))
+    fig = go.Figure()
+    if not champion.empty:
+        times = list(champion["sim_time"])
+        versions = list(champion["version"].astype(int))
+        if end is not None and pd.Timestamp(end) > times[-1]:
+            times.append(pd.Timestamp(end))
+            versions.append(versions[-1])
+        fig.add_trace(
+            go.Scatter(
+                name="champion",
+                x=times,
+                y=versions,
+                mode="lines",
+                line={"shape": "hv", "color": theme.LIFECYCLE["mlops"], "width": 3},
+                hovertemplate="%{x|%Y-%m-%d}: champion v%{y}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                name="promoted (retrain)",
+                x=champion["sim_time"],
+                y=champion["version"].astype(int),
+                mode="markers",
+                marker={
+                    "symbol": theme.MARKER["retrain"],
+                    "size": 11,
+                    "color": theme.LIFECYCLE["mlops"],
+                    "line": {"color": "#333333", "width": 1},
+                },
+                customdata=champion[["reason"]].fillna("") if "reason" in champion else None,
+                hovertemplate="v%{y} became champion on %{x|%Y-%m-%d}<br>%{customdata[0]}<extra></extra>",
+            )
+        )
+    kept = challengers.loc[~challengers["version"].astype(int).isin(promoted)]
+    if not kept.empty:
+        fig.add_trace(
+            go.Scatter(
+                name="kept out by the gate",
+                x=kept["sim_time"],
+                y=kept["version"].astype(int),
+                mode="markers",
+                marker={
+                    "symbol": theme.MARKER["retrain"] + "-open",
+                    "size": 11,
+                    "color": theme.NEVER_RETRAINED,
+                    "line": {"width": 2},
+                },
+                hovertemplate="v%{y} trained on %{x|%Y-%m-%d}, not promoted<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="sim time (scenario clock)")
+    top = int(moves["version"].max())
+    fig.update_yaxes(
+        title="model version", dtick=1 if top <= 10 else 2 if top <= 24 else None, rangemode="tozero"
+    )
+    theme.apply(fig, height=300)
+    return fig
+
+
+def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -> go.Figure:
+    """Realized quality of production vs the never-retrained first model, with retrain diamonds.
+
+    `weekly` needs sim_time, quality, quality_never_retrained (and quality_metric for the axis);
+    `retrains` the MLOps runs (sim_time, trigger, status): a diamond for each, an x when it failed.
+    """
+    needed = {"sim_time", "quality", "quality_never_retrained"}
+    if not needed <= set(weekly.columns):
+        raise ValueError(f"quality_figure needs weekly columns {sorted(needed)}")
+    frame = weekly.sort_values("sim_time")
+    metric = None
+    if "quality_metric" in frame.columns and frame["quality_metric"].notna().any():
+        metric = str(frame["quality_metric"].dropna().iloc[0])
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            name="never retrained (first model)",
+            x=frame["sim_time"],
+            y=frame["quality_never_retrained"],
+            mode="lines",
+            line={"color": theme.NEVER_RETRAINED, "dash": "dash", "width": 2},
+            connectgaps=False,
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>never retrained</extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            name="production (with retraining)",
+            x=frame["sim_time"],
+            y=frame["quality"],
+            mode="lines",
+            line={"color": theme.LIFECYCLE["mlops"], "width": 3},
+            connectgaps=False,
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>production</extra>",
+        )
+    )
+    if retrains is not None and not retrains.empty:
+        labelled = frame.loc[frame["quality"].notna(), ["sim_time", "quality"]]
+        marks = retrains.sort_values("sim_time")[["sim_time", "trigger", "status"]].copy()
+        marks["sim_time"] = pd.to_datetime(marks["sim_time"]).astype(frame["sim_time"].dtype)
+        if not labelled.empty:
+            marks = pd.merge_asof(marks, labelled, on="sim_time", direction="nearest")
+        else:
+            marks["quality"] = None
+        for failed, group in marks.groupby(marks["status"] == "failed", sort=True):
+            symbol = theme.MARKER["failed"] if failed else theme.MARKER["retrain"]
+            fig.add_trace(
+                go.Scatter(
+                    name="retrain failed" if failed else "retrain",
+                    x=group["sim_time"],
+                    y=group["quality"],
+                    mode="markers",
+                    marker={
+                        "symbol": symbol,
+                        "size": 11,
+                        "color": theme.STATUS["failed"] if failed else theme.LIFECYCLE["mlops"],
+                        "line": {"color": "#333333", "width": 1},
+                    },
+                    customdata=group[["trigger", "status"]],
+                    hovertemplate="%{x|%Y-%m-%d}: retrain (%{customdata[0]}), %{customdata[1]}<extra></extra>",
+                )
+            )
+    fig.update_xaxes(title="sim time (scenario clock)")
+    fig.update_yaxes(title=metric_label(metric))
+    theme.apply(fig, height=340)
+    return fig
+
+
+# -- tables: the same data the figures draw, shaped for st.dataframe ------------------------------
+def steps_summary(steps: object) -> str:
+    """'6 ✓', '5 ✓ · deploy skipped' or '1 ✓ · validate failed' from the runs table's ['name:status', ...]."""
+    pairs = [(*str(s).split(":", 1), "")[:2] for s in (steps if steps is not None else [])]
+    if not pairs:
+        return ""
+    ok = sum(status == "succeeded" for _, status in pairs)
+    failed = [name for name, status in pairs if status in ("failed", "interrupted")]
+    if failed:  # the steps after a failure are skipped because of it: name only the failure
+        return f"{ok} ✓ · {failed[0]} failed"
+    others = ", ".join(f"{name} {status}" for name, status in pairs if status != "succeeded")
+    return f"{ok} ✓" + (f" · {others}" if others else "")
+
+
+def runs_table(runs: pd.DataFrame, versions: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """MLOps runs with the version each registered and whether the gate promoted it."""
+    promoted = set(moves.loc[moves["alias"] == "champion", "run_id"]) if not moves.empty else set()
+    made = dict(zip(versions["run_id"], versions["version"], strict=False)) if not versions.empty else {}
+    return pd.DataFrame(
+        {
+            "sim time": runs["sim_time"],
+            "trigger": runs["trigger"],
+            "status": runs["status"],
+            "steps": runs["steps"].map(steps_summary),
+            "model": runs["run_id"].map(lambda r: f"v{made[r]}" if r in made else "–"),
+            "champion": runs["run_id"].map(lambda r: "promoted" if r in promoted else "–"),
+            "label": runs["label"],
+            "run": runs["run_id"],
+        }
+    )
+
+
+def registry_table(versions: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """Model versions, newest first: current alias, window, holdout metrics, sha256 (short)."""
+    current = moves.sort_values("moved_at").groupby("alias")["version"].last() if not moves.empty else {}
+    aliases: dict[int, list[str]] = {}
+    for alias, version in dict(current).items():
+        aliases.setdefault(int(version), []).append(str(alias))
+    metrics = pd.DataFrame(list(versions["metrics"]), index=versions.index).round(4).add_prefix("holdout ")
+    table = pd.DataFrame(
+        {
+            "version": versions["version"].map(lambda v: f"v{v}"),
+            "alias": versions["version"].map(lambda v: ", ".join(sorted(aliases.get(int(v), [])))),
+            "sim time": versions["sim_time"],
+            "window": [
+                f"{a:%Y-%m-%d} → {b:%Y-%m-%d}" if pd.notna(a) and pd.notna(b) else "–"
+                for a, b in zip(versions["window_start"], versions["window_end"], strict=True)
+            ],
+        },
+        index=versions.index,
+    )
+    extra = pd.DataFrame(
+        {"sha256": versions["sha256"].str[:12], "run": versions["run_id"]}, index=versions.index
+    )
+    return pd.concat([table, metrics, extra], axis=1).iloc[::-1].reset_index(drop=True)
+
+
+def moves_table(moves: pd.DataFrame) -> pd.DataFrame:
+    """Alias moves, newest first: which alias went to which version from which, and why."""
+    shown = moves.sort_values("moved_at", ascending=False)
+    return pd.DataFrame(
+        {
+            "sim time": shown["sim_time"],
+            "alias": shown["alias"],
+            "version": shown["version"].map(lambda v: f"v{v}"),
+            "previous": shown["previous_version"].map(lambda v: "–" if pd.isna(v) else f"v{v}"),
+            "reason": shown["reason"],
+        }
+    ).reset_index(drop=True)

@@ -1,0 +1,175 @@
+"""MLOps: the model's lifecycle. Keys, quality vs never retrained, runs with their gate, the registry."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, state, ui
+from dashboard.figures import mlops as fig
+
+db, ws = state.db_path(), state.workspace()
+version = data.db_version(db)
+
+st.title("🧠 MLOps")
+st.caption(
+    "The model's lifecycle: ingest → validate → train → evaluate → register → deploy. A model decays "
+    "while the world drifts even when no code changes, so retraining is part of the loop."
+)
+if not data.has_history(db, ws, version):
+    ui.empty_state(ws)
+    st.stop()
+
+
+def _pick_row() -> None:
+    """A click on the runs table picks that run in the selectbox (one source of truth)."""
+    rows = st.session_state.mlops_runs.selection.rows
+    if rows:
+        st.session_state.mlops_run = st.session_state.mlops_run_ids[rows[0]]
+
+
+# -- the keys --------------------------------------------------------------------------------
+st.subheader("ML lifecycle keys")
+keys = data.ml(db, ws, version)
+ui.key_cards(keys)
+with st.expander("How each key is computed (formula and SQL)"):
+    ui.key_details(keys)
+
+# -- quality over time -------------------------------------------------------------------------
+weekly = data.weekly(db, ws, version)
+runs = data.runs(db, ws, version, "mlops")
+st.subheader("Quality over time")
+metric = None
+if "quality_metric" in weekly and weekly["quality_metric"].notna().any():
+    metric = str(weekly["quality_metric"].dropna().iloc[0])
+if weekly.empty or weekly["quality"].notna().sum() == 0:
+    st.info("No realized quality yet: labels arrive a week or more after each batch.")
+else:
+    st.caption(
+        f"Realized **{fig.metric_label(metric)}** of the model in production on each week's batch once its "
+        "labels arrive, against the first model never retrained (grey, dashed) scored on the same batches. "
+        "Diamonds are retrains."
+    )
+    st.plotly_chart(fig.quality_figure(weekly, runs), width="stretch", key="mlops_quality")
+
+# -- runs and the chosen run -----------------------------------------------------------------
+st.subheader("Runs")
+if runs.empty:
+    st.info("No MLOps runs in this workspace yet.")
+else:
+    versions = data.table(db, ws, "model_versions", version)
+    moves = data.table(db, ws, "alias_moves", version)
+    table = fig.runs_table(runs, versions, moves)
+    ids = list(runs["run_id"])
+    st.session_state.mlops_run_ids = ids
+    wanted = st.query_params.get("run")
+    if wanted and wanted != st.session_state.get("mlops_deeplink"):
+        st.session_state.mlops_deeplink = wanted  # a deep link is honoured once, then the user picks
+        if wanted in ids:
+            st.session_state.mlops_run = wanted
+    if st.session_state.get("mlops_run") not in ids:
+        st.session_state.mlops_run = ids[0]
+    st.caption("Newest first. Click a row, or pick a run below.")
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        height=min(36 + 35 * len(table), 280),
+        on_select=_pick_row,
+        selection_mode="single-row",
+        key="mlops_runs",
+        column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD")},
+    )
+    labels = {
+        r.run_id: f"{r.sim_time:%Y-%m-%d} · {r.trigger} · {r.status} · {r.run_id}" for r in runs.itertuples()
+    }
+    chosen = st.selectbox("Run", ids, format_func=labels.get, key="mlops_run")
+    detail = data.run_detail(db, chosen, version)
+    if detail is None:
+        st.warning(f"Run {chosen} is no longer in the history.")
+    else:
+        run, steps = detail["run"], detail["steps"]
+        by_name = {s["name"]: s for s in steps}
+        left, right = st.columns([1, 1], gap="large")
+        with left:
+            st.markdown(f"**Steps** · {run['status']} · {run['duration_ms'] or 0:,.0f} ms wall clock")
+            if steps:
+                st.plotly_chart(fig.steps_figure(steps), width="stretch", key="mlops_steps")
+            if run.get("error"):
+                st.caption(f"Stopped: {run['error']}")
+        with right:
+            evaluate = by_name.get("evaluate")
+            gate = (evaluate or {}).get("metrics") or {}
+            st.markdown("**Promotion gate**")
+            if gate.get("gate_decision"):
+                gate_metric = gate.get("gate_metric")
+                decision = "Promoted to champion" if gate["gate_decision"] == "promote" else "Champion kept"
+                box = st.success if gate["gate_decision"] == "promote" else st.warning
+                box(f"**{decision}.** {gate.get('gate_reason', '')}")
+                champ = gate.get(f"champion_{gate_metric}")
+                c1, c2 = st.columns(2)
+                c1.metric(f"challenger {gate_metric}", f"{gate.get(gate_metric, float('nan')):.4g}")
+                if champ is not None:
+                    delta = gate.get(gate_metric, 0.0) - champ
+                    lower = fig.metric_label(gate_metric).endswith("(lower is better)")
+                    c2.metric(
+                        f"champion v{gate.get('champion_version')} {gate_metric}",
+                        f"{champ:.4g}",
+                        delta=f"{delta:+.4g} challenger − champion",
+                        delta_color="inverse" if lower else "normal",
+                    )
+                st.plotly_chart(fig.gate_figure(gate), width="stretch", key="mlops_gate")
+            else:
+                st.info("This run never reached the gate: it stopped before `evaluate`.")
+            validate = by_name.get("validate")
+            if validate and validate["status"] == "failed":
+                st.warning("**Validation stopped this retrain**: the data is not fit to train on.")
+                st.code(
+                    validate.get("log_tail") or validate.get("error") or "", language="text", wrap_lines=True
+                )
+                failed = (validate.get("metrics") or {}).get("failed") or []
+                if failed:
+                    st.dataframe(pd.DataFrame(failed), width="stretch", hide_index=True, key="mlops_failed")
+            for step in steps:
+                if step["status"] == "failed" and step["name"] != "validate" and step.get("error"):
+                    st.warning(f"**{step['name']} failed:** {step['error']}")
+
+# -- the registry --------------------------------------------------------------------------------
+st.subheader("Model registry")
+versions = data.table(db, ws, "model_versions", version)
+moves = data.table(db, ws, "alias_moves", version)
+if versions.empty:
+    st.info("No model version registered yet.")
+else:
+    end = weekly["sim_time"].max() if not weekly.empty else None
+    if not moves.empty:
+        st.caption("Which version was champion over time. Open diamonds: challengers the gate kept out.")
+        st.plotly_chart(fig.champion_figure(moves, end), width="stretch", key="mlops_champion")
+    registry = fig.registry_table(versions, moves)
+    reg_tab, move_tab = st.tabs(["Versions", "Alias moves"])
+    with reg_tab:
+        st.caption(
+            "Newest first. Holdout metrics are measured on the newest part of each version's training window."
+        )
+        st.dataframe(
+            registry,
+            width="stretch",
+            hide_index=True,
+            height=min(36 + 35 * len(registry), 320),
+            key="mlops_registry",
+            column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD")},
+        )
+    with move_tab:
+        st.caption("Newest first: every move of the champion and challenger aliases, and why.")
+        if moves.empty:
+            st.caption("No alias has moved yet.")
+        else:
+            shown = fig.moves_table(moves)
+            st.dataframe(
+                shown,
+                width="stretch",
+                hide_index=True,
+                height=min(36 + 35 * len(shown), 320),
+                key="mlops_moves",
+                column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD")},
+            )

@@ -1,0 +1,169 @@
+"""The MLOps page's figure and table builders on tiny frames, without Streamlit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import theme
+from dashboard.figures import mlops as fig
+
+T = pd.Timestamp
+
+
+def _steps(validate: str = "succeeded") -> list[dict]:
+    after = "skipped" if validate == "failed" else "succeeded"
+    statuses = ["succeeded", validate, after, after, after, after]
+    return [
+        {"name": name, "position": i, "status": status, "duration_ms": 10.0 * (i + 1)}
+        for i, (name, status) in enumerate(zip(fig.PIPELINE_STEPS, statuses, strict=True))
+    ]
+
+
+def test_steps_figure_colours_each_status_and_keeps_pipeline_order() -> None:
+    figure = fig.steps_figure(_steps("failed"))
+    names = {trace.name: trace for trace in figure.data}
+    assert set(names) == {"succeeded", "failed", "skipped"}
+    assert names["failed"].marker.color == theme.STATUS["failed"]
+    assert list(names["failed"].y) == ["validate"]
+    assert list(figure.layout.yaxis.categoryarray) == list(fig.PIPELINE_STEPS)[::-1]  # ingest on top
+
+
+def test_steps_figure_refuses_no_steps() -> None:
+    with pytest.raises(ValueError, match="steps"):
+        fig.steps_figure([])
+
+
+def test_gate_figure_draws_challenger_champion_and_the_bar_to_clear() -> None:
+    metrics = {
+        "gate_metric": "mae",
+        "mae": 30.0,
+        "champion_mae": 40.0,
+        "champion_version": 3,
+        "gate_margin": 0.02,
+        "gate_decision": "promote",
+    }
+    figure = fig.gate_figure(metrics)
+    assert list(figure.data[0].y) == ["challenger", "champion v3"]
+    assert list(figure.data[0].x) == [30.0, 40.0]
+    line = figure.layout.shapes[0]
+    assert line.x0 == pytest.approx(39.2)  # 40 * (1 - 0.02): lower is better for MAE
+    assert "lower is better" in figure.layout.xaxis.title.text
+
+
+def test_gate_figure_of_the_first_model_has_no_champion() -> None:
+    figure = fig.gate_figure({"gate_metric": "mae", "mae": 22.5, "gate_decision": "promote"})
+    assert list(figure.data[0].y) == ["challenger"]
+    assert not figure.layout.shapes
+
+
+def test_gate_figure_needs_the_gate() -> None:
+    with pytest.raises(ValueError, match="gate_metric"):
+        fig.gate_figure({"rows": 10})
+
+
+def _moves() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "alias": ["challenger", "champion", "challenger", "challenger", "champion"],
+            "version": [1, 1, 2, 3, 3],
+            "previous_version": pd.array([None, None, 1, 2, 1], dtype="Int32"),
+            "sim_time": [T("2011-01-03"), T("2011-01-03"), T("2011-02-07"), T("2011-03-07"), T("2011-03-07")],
+            "moved_at": pd.date_range("2026-01-01", periods=5, freq="s"),
+            "reason": ["newly trained", "first", "newly trained", "newly trained", "promote: better"],
+            "run_id": ["r1", "r1", "r2", "r3", "r3"],
+        }
+    )
+
+
+def test_champion_figure_steps_through_versions_and_shows_kept_challengers() -> None:
+    figure = fig.champion_figure(_moves(), end=T("2011-04-04"))
+    traces = {trace.name: trace for trace in figure.data}
+    assert list(traces["champion"].y) == [1, 3, 3]  # extended to the end of the history
+    assert traces["champion"].line.shape == "hv"
+    assert traces["promoted (retrain)"].marker.symbol == theme.MARKER["retrain"]
+    assert list(traces["kept out by the gate"].y) == [2]
+
+
+def test_champion_figure_refuses_an_empty_registry() -> None:
+    with pytest.raises(ValueError):
+        fig.champion_figure(pd.DataFrame())
+
+
+def test_quality_figure_has_production_never_retrained_and_retrain_markers() -> None:
+    weekly = pd.DataFrame(
+        {
+            "sim_time": pd.date_range("2011-01-10", periods=4, freq="7D"),
+            "quality": [np.nan, 20.0, 25.0, 21.0],
+            "quality_never_retrained": [np.nan, 20.0, 30.0, 35.0],
+            "quality_metric": ["mae"] * 4,
+        }
+    )
+    runs = pd.DataFrame(
+        {
+            "sim_time": [T("2011-01-24"), T("2011-01-31")],
+            "trigger": ["drift", "drift"],
+            "status": ["succeeded", "failed"],
+        }
+    )
+    figure = fig.quality_figure(weekly, runs)
+    traces = {trace.name: trace for trace in figure.data}
+    assert traces["never retrained (first model)"].line.dash == "dash"
+    assert traces["never retrained (first model)"].line.color == theme.NEVER_RETRAINED
+    assert traces["retrain"].marker.symbol == theme.MARKER["retrain"]
+    assert list(traces["retrain"].y) == [25.0]  # on the production line at that week
+    assert traces["retrain failed"].marker.symbol == theme.MARKER["failed"]
+    assert figure.layout.yaxis.title.text == "MAE (lower is better)"
+
+
+def test_quality_figure_needs_the_weekly_columns() -> None:
+    with pytest.raises(ValueError, match="quality"):
+        fig.quality_figure(pd.DataFrame({"sim_time": []}))
+
+
+def test_metric_label_says_which_way_is_good() -> None:
+    assert fig.metric_label("r2") == "R² (higher is better)"
+    assert fig.metric_label(None) == "quality"
+
+
+def test_tables_summarise_runs_registry_and_moves() -> None:
+    runs = pd.DataFrame(
+        {
+            "run_id": ["r3", "r2", "r1", "r0"],
+            "sim_time": [T("2011-03-07"), T("2011-02-07"), T("2011-01-03"), T("2011-01-01")],
+            "trigger": ["drift", "drift", "schedule", "schedule"],
+            "status": ["succeeded", "succeeded", "succeeded", "failed"],
+            "label": ["w"] * 4,
+            "steps": [
+                [f"{s['name']}:{s['status']}" for s in _steps()],
+                [*[f"{s['name']}:{s['status']}" for s in _steps()][:5], "deploy:skipped"],
+                [f"{s['name']}:{s['status']}" for s in _steps()],
+                [f"{s['name']}:{s['status']}" for s in _steps("failed")],
+            ],
+        }
+    )
+    versions = pd.DataFrame(
+        {
+            "version": [1, 2, 3],
+            "run_id": ["r1", "r2", "r3"],
+            "sim_time": [T("2011-01-03"), T("2011-02-07"), T("2011-03-07")],
+            "window_start": [T("2010-11-08"), T("2010-12-13"), T("2011-01-10")],
+            "window_end": [T("2011-01-03"), T("2011-02-07"), T("2011-03-07")],
+            "metrics": [{"mae": 20.123456}, {"mae": 25.0}, {"mae": 19.0}],
+            "sha256": ["a" * 64, "b" * 64, "c" * 64],
+        }
+    )
+    table = fig.runs_table(runs, versions, _moves())
+    assert list(table["steps"]) == ["6 ✓", "5 ✓ · deploy skipped", "6 ✓", "1 ✓ · validate failed"]
+    assert list(table["model"]) == ["v3", "v2", "v1", "–"]
+    assert list(table["champion"]) == ["promoted", "–", "promoted", "–"]
+    registry = fig.registry_table(versions, _moves())
+    assert list(registry["version"]) == ["v3", "v2", "v1"]
+    assert registry.loc[0, "alias"] == "challenger, champion"
+    assert registry.loc[2, "holdout mae"] == pytest.approx(20.1235)
+    assert registry.loc[0, "sha256"] == "c" * 12
+    assert registry.loc[0, "window"] == "2011-01-10 → 2011-03-07"
+    moves = fig.moves_table(_moves())
+    assert list(moves["previous"])[:2] == ["v1", "v2"]
+    assert moves.loc[len(moves) - 1, "previous"] == "–"
