@@ -19,6 +19,8 @@ state.init()
 PAGES = [
     st.Page(VIEWS / "overview.py", title="Overview", icon="🏠", url_path="overview", default=True),
     st.Page(VIEWS / "control_room.py", title="Control room", icon="🎛️", url_path="control"),
+    st.Page(VIEWS / "timeline.py", title="Timeline", icon="🕰️", url_path="timeline"),
+    st.Page(VIEWS / "devops.py", title="DevOps", icon="🚀", url_path="devops"),
     st.Page(VIEWS / "mlops.py", title="MLOps", icon="🧠", url_path="mlops"),
     st.Page(VIEWS / "drift.py", title="Drift", icon="🌊", url_path="drift"),
 ]

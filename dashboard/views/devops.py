@@ -1,0 +1,132 @@
+"""DevOps: the code pipeline's runs, one run's steps, trends, the DORA keys, deployments, incidents."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, state, ui
+from dashboard.figures import devops as figs
+
+db, ws = state.db_path(), state.workspace()
+version = data.db_version(db)
+
+st.title("DevOps: shipping code")
+st.caption(
+    "Every commit runs checkout → build → test → deploy for real; production behaviour changes only "
+    "when a release changes it. Times are on the scenario clock; durations are real wall-clock time."
+)
+if not data.has_history(db, ws, version):
+    ui.empty_state(ws)
+    st.stop()
+
+keys = data.dora(db, ws, version)
+ui.key_cards(keys)
+
+runs = data.runs(db, ws, version, "devops")
+if runs.empty:
+    st.info(
+        "No DevOps pipeline has run in this workspace yet. Ship a change from the Control room.", icon="ℹ️"
+    )
+    st.stop()
+table = figs.runs_frame(runs)
+ids = runs["run_id"].tolist()
+label_of = {r["run_id"]: figs.run_choice_label(r) for r in runs.to_dict("records")}
+
+# The chosen run lives in the selectbox; `?run=ID` (a deep link, or a Timeline click) wins when it
+# names a DevOps run, and every choice is written back to the URL so the page can be shared.
+if (link := st.query_params.get("run")) in label_of:
+    st.session_state.devops_run = link
+elif st.session_state.get("devops_run") not in label_of:
+    st.session_state.devops_run = ids[0]
+
+
+def _choose(run_id: str) -> None:
+    st.session_state.devops_run = run_id
+    st.query_params["run"] = run_id
+
+
+def _picked_row() -> None:
+    rows = st.session_state.devops_runs.selection.rows
+    if rows:
+        _choose(table.iloc[rows[0]]["run id"])
+
+
+st.subheader("Pipeline runs")
+st.caption(f"{len(runs)} runs, newest first. Click a row (or use the picker below) to open its steps.")
+st.dataframe(table, width="stretch", hide_index=True, on_select=_picked_row, selection_mode="single-row",
+             key="devops_runs", height=min(36 * (len(table) + 1) + 3, 320),
+             column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                            "change": st.column_config.TextColumn(width="medium")})  # fmt: skip
+run_id = st.selectbox("Run", ids, format_func=label_of.get, key="devops_run",
+                      on_change=lambda: _choose(st.session_state.devops_run))  # fmt: skip
+
+detail = data.run_detail(db, run_id, version)
+if detail is None:
+    st.error(f"Run {run_id} is no longer in the history; pick another one.")
+    st.stop()
+run, steps = detail["run"], detail["steps"]
+status_badge = {"succeeded": "green", "failed": "red"}.get(run["status"], "gray")
+st.markdown(f"#### {run.get('label') or run_id}  :{status_badge}-badge[{run['status']}]")
+st.caption(f"Run `{run_id}` · triggered by a {run['trigger']} · commit `{(run.get('input_fingerprint') or '')[:12]}` · "
+           f"scenario time {run['sim_time']:%a %d %b %Y %H:%M} · took {figs.format_ms(run.get('duration_ms'))}")  # fmt: skip
+if run.get("error"):
+    st.warning(f"This run failed: {run['error']}", icon="⚠️")
+if steps:
+    st.plotly_chart(figs.step_chain_figure(steps), width="stretch", key="devops_step_chain",
+                    config={"displayModeBar": False})  # fmt: skip
+    for step in steps:
+        with st.expander(figs.step_title(step)):
+            if step.get("error"):  # the run's own failure, not the page's: a warning, not an error box
+                (st.caption if step["status"] == "skipped" else st.warning)(step["error"])
+            if step.get("metrics"):
+                st.json(step["metrics"], expanded=1)
+            if step.get("log_tail"):
+                st.caption("Log tail")
+                st.code(step["log_tail"], language="text")
+            if step.get("cache_key") and isinstance(step["cache_key"], str):
+                st.caption(f"Cache key `{step['cache_key']}`")
+if not detail["artifacts"].empty:
+    st.caption(
+        "Artifacts this run produced (sha256 identifies the exact bytes that were tested and deployed)"
+    )
+    st.dataframe(
+        figs.artifacts_frame(detail["artifacts"]), width="stretch", hide_index=True, key="devops_artifacts"
+    )
+
+st.subheader("Trends")
+left, right = st.columns(2)
+with left:
+    st.caption(
+        "Pipeline duration per run (wall clock); hover for the per-step breakdown. A vermilion dot is a failed run."
+    )
+    st.plotly_chart(figs.duration_trend_figure(runs, data.steps(db, ws, version, "devops")), width="stretch",
+                    key="devops_duration_trend")  # fmt: skip
+with right:
+    weekly_runs = data.weekly_runs(db, ws, version)
+    devops_weeks = weekly_runs[weekly_runs["kind"] == "devops"]
+    rate = (devops_weeks["runs"] * devops_weeks["success_rate"]).sum() / max(devops_weeks["runs"].sum(), 1)
+    st.caption(
+        f"Runs per scenario week by outcome; {rate:.0%} of all runs succeeded. Hover for the week's success rate."
+    )
+    st.plotly_chart(figs.weekly_outcome_figure(weekly_runs), width="stretch", key="devops_weekly_outcome")
+
+st.subheader("Production deployments and incidents")
+deployments = data.table(db, ws, "deployments", version)
+st.caption("Every release that reached production, newest first; a rollback is an unplanned deploy.")
+st.dataframe(figs.deployments_frame(deployments, runs), width="stretch", hide_index=True, key="devops_deployments",
+             column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                            "replaced at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
+incidents = figs.incidents_frame(data.table(db, ws, "incidents", version))
+if incidents.empty:
+    st.caption("No service incident so far: no release broke production badly enough to trip an alarm.")
+else:
+    st.caption("Service incidents: an error-rate or latency alarm opened them, a rollback closed them.")
+    st.dataframe(incidents, width="stretch", hide_index=True, key="devops_incidents",
+                 column_config={"opened": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "resolved": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
+
+st.subheader("How the DORA keys are computed")
+st.caption(
+    "Each key's formula, the tier table it is placed in, and the SQL that computed it over this workspace."
+)
+ui.key_details(keys)
