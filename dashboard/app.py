@@ -23,6 +23,8 @@ PAGES = [
     st.Page(VIEWS / "devops.py", title="DevOps", icon="🚀", url_path="devops"),
     st.Page(VIEWS / "mlops.py", title="MLOps", icon="🧠", url_path="mlops"),
     st.Page(VIEWS / "drift.py", title="Drift", icon="🌊", url_path="drift"),
+    st.Page(VIEWS / "history.py", title="History", icon="🗄️", url_path="history"),
+    st.Page(VIEWS / "learn.py", title="Learn", icon="🎓", url_path="learn"),
 ]
 page = st.navigation(PAGES)
 sidebar.render()

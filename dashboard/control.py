@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Injection", "ScenarioKnobs", "devops_args", "mlops_args", "reset_args", "save_upload", "scenario_args"]
+__all__ = [
+    "Injection",
+    "ScenarioKnobs",
+    "devops_args",
+    "mlops_args",
+    "reset_args",
+    "save_upload",
+    "scenario_args",
+]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-__all__ = ["DRIFT", "LIFECYCLE", "MARKER", "NEVER_RETRAINED", "STATUS", "TIERS", "apply", "lifecycle_colour", "status_colour"]
+__all__ = [
+    "DRIFT",
+    "LIFECYCLE",
+    "MARKER",
+    "NEVER_RETRAINED",
+    "STATUS",
+    "TIERS",
+    "apply",
+    "lifecycle_colour",
+    "status_colour",
+]
 
 LIFECYCLE = {"devops": "#0072B2", "mlops": "#E69F00"}
 STATUS = {

@@ -50,7 +50,8 @@ def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scenario") / "opslab.duckdb"
     settings = get_preset("bad-friday-deploy").with_weeks(7)
     settings = dataclasses.replace(
-        settings, policy=dataclasses.replace(settings.policy, kind="schedule", every_weeks=2, cooldown_weeks=0)
+        settings,
+        policy=dataclasses.replace(settings.policy, kind="schedule", every_weeks=2, cooldown_weeks=0),
     )
     run_scenario(Store(path), "demo", settings)
     return path

@@ -77,7 +77,9 @@ def triggers(runs: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for kind in ("devops", "mlops"):
         rows = counts.loc[counts["kind"] == kind]
-        fig.add_trace(go.Bar(x=rows["trigger"], y=rows["runs"], name=kind, marker_color=theme.lifecycle_colour(kind)))
+        fig.add_trace(
+            go.Bar(x=rows["trigger"], y=rows["runs"], name=kind, marker_color=theme.lifecycle_colour(kind))
+        )
     fig.update_yaxes(title="pipeline runs")
     return theme.apply(fig, height=280)
 

@@ -94,12 +94,16 @@ with scenario_tab:
     if source == "simulated" or source == "bike-sharing":
         data_arg = source
     elif source.startswith("upload"):
-        upload = st.file_uploader("Your data (a time column and a target)", type=["csv", "parquet"], key="cr_upload")
+        upload = st.file_uploader(
+            "Your data (a time column and a target)", type=["csv", "parquet"], key="cr_upload"
+        )
         if upload is not None:
             try:
                 path = control.save_upload(Path(db).parent / f"{Path(db).name}.files" / "uploads", upload.name,
                                            upload.getvalue())  # fmt: skip
-                head = (pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50))
+                head = (
+                    pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50)
+                )
             except (ValueError, OSError, pd.errors.ParserError) as exc:
                 st.error(f"That file cannot be read as a table: {exc}")
             else:
@@ -124,7 +128,9 @@ with scenario_tab:
         r1, r2, r3, r4 = st.columns(4)
         policy = r1.selectbox("Policy", POLICIES, index=POLICIES.index(preset.policy.kind), key="cr_policy")
         every = r2.number_input("Every k weeks (schedule)", 1, 52, preset.policy.every_weeks, key="cr_every")
-        drift_weeks = r3.number_input("Drift weeks in a row", 1, 12, preset.policy.drift_weeks, key="cr_drift_weeks")
+        drift_weeks = r3.number_input(
+            "Drift weeks in a row", 1, 12, preset.policy.drift_weeks, key="cr_drift_weeks"
+        )
         margin = r4.number_input("Quality margin", 0.01, 2.0, preset.policy.quality_margin, step=0.05,
                                  key="cr_margin")  # fmt: skip
         t1, t2 = st.columns(2)
@@ -178,7 +184,10 @@ with single_tab:
         window = m2.number_input("Window (weeks)", 1, 104, 8, key="cr_window")
         trigger = m3.selectbox("Trigger", ["manual", "schedule", "drift", "performance"], key="cr_trigger")
         if st.button("Retrain", key="cr_mlops_run", disabled=busy):
-            start(control.mlops_args(as_of=str(as_of), window_weeks=float(window), trigger=trigger), "mlops retrain")
+            start(
+                control.mlops_args(as_of=str(as_of), window_weeks=float(window), trigger=trigger),
+                "mlops retrain",
+            )
             st.rerun()
 
 # -- workspace -----------------------------------------------------------------------------------

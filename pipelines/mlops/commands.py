@@ -50,7 +50,9 @@ def dataset_from_args(args: argparse.Namespace, store: Store | None = None) -> D
 
         info = store.workspace_info(args.workspace) if store is not None and store.exists() else None
         if not info or not info.get("settings"):
-            raise OpsLabError(f"Workspace {args.workspace!r} has no scenario, so --data workspace has nothing to use.")
+            raise OpsLabError(
+                f"Workspace {args.workspace!r} has no scenario, so --data workspace has nothing to use."
+            )
         return load_scenario_data(from_dict(info["settings"]))[0]
     return load_dataset(
         args.data,

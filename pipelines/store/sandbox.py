@@ -61,7 +61,7 @@ def run_readonly_query(path: Path, workspace: str, sql: str, *, max_rows: int = 
         for table in TABLES:
             column = "name" if table == "workspaces" else "workspace"
             con.execute(
-                f'CREATE TEMP VIEW {table} AS SELECT * FROM "{catalog}".main.{table} WHERE {column} = \'{name}\''
+                f"CREATE TEMP VIEW {table} AS SELECT * FROM \"{catalog}\".main.{table} WHERE {column} = '{name}'"
             )
         con.execute("SET lock_configuration = true")
         try:

@@ -1,0 +1,63 @@
+"""Cached loaders for the History and Learn pages (same pattern as `dashboard.data`).
+
+Each takes the database path and a `version` (`data.db_version(db)`), so an answer is reused until
+the file changes. A query DuckDB refuses raises `QueryError` and is not cached.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pipelines.exercises import CheckResult, run_check
+from pipelines.store import Store
+from pipelines.store.exercise_sql import table_columns, table_row_counts
+from pipelines.store.sandbox import run_readonly_query
+
+__all__ = ["check", "csv_bytes", "parquet_bytes", "query", "row_counts", "schema"]
+
+MAX_ROWS = 10_000
+
+
+def _store(db: str) -> Store:
+    os.environ.setdefault("OPSLAB_LOCK_TIMEOUT", "8")
+    return Store(Path(db))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def schema(db: str, version: tuple[int, int]) -> pd.DataFrame:
+    return table_columns(_store(db))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def row_counts(db: str, workspace: str, version: tuple[int, int]) -> dict[str, int]:
+    frame = table_row_counts(_store(db), workspace)
+    return {str(t): int(n) for t, n in zip(frame["table"], frame["rows"], strict=True)}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def query(db: str, workspace: str, sql: str, version: tuple[int, int]) -> pd.DataFrame:
+    return run_readonly_query(Path(db), workspace, sql, max_rows=MAX_ROWS)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def check(db: str, workspace: str, exercise_id: str, version: tuple[int, int]) -> CheckResult:
+    return run_check(_store(db), workspace, exercise_id)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes | None:
+    """The frame as Parquet, or None when Parquet cannot hold it (e.g. two columns of one name)."""
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer, engine="pyarrow", index=False)
+    except (ValueError, TypeError, NotImplementedError):  # pyarrow's Arrow errors derive from these
+        return None
+    return buffer.getvalue()

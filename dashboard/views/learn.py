@@ -1,0 +1,115 @@
+"""Learn: the glossary, guided exercises checked against your workspace, and MLOps maturity levels."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, data_learn, state, ui
+from dashboard.learn_content import (
+    GLOSSARY,
+    LEVELS,
+    MATURITY_SOURCE,
+    PRACTICES,
+    assess_maturity,
+    search_glossary,
+)
+from pipelines.errors import OpsLabError
+from pipelines.exercises import EXERCISES
+
+db, ws = state.db_path(), state.workspace()
+version = data.db_version(db)
+st.title("Learn")
+st.caption(
+    "The words both lifecycles use, exercises that make each difference happen in your own workspace, "
+    "and a self-assessment against Google's MLOps maturity levels."
+)
+glossary_tab, exercises_tab, maturity_tab = st.tabs(["Glossary", "Guided exercises", "Maturity levels"])
+
+# -- glossary -----------------------------------------------------------------------------------
+with glossary_tab:
+    found = search_glossary(st.text_input("Search the glossary", key="glossary_search",
+                                          placeholder="e.g. drift, rollback, DORA"))  # fmt: skip
+    st.caption(f"{len(found)} of {len(GLOSSARY)} terms")
+    if not found:
+        st.info("No term matches: try one word, such as drift or deployment.")
+    ordered = sorted(found, key=lambda t: t.term.lower())
+    middle = (len(ordered) + 1) // 2  # read down the left column, then the right
+    for half, terms in zip(st.columns(2, gap="large"), (ordered[:middle], ordered[middle:]), strict=True):
+        for term in terms:
+            see = f" *See: {term.see}.*" if term.see else ""
+            half.markdown(f"**{term.term}** · :gray[{term.lifecycle}]  \n{term.meaning}{see}")
+
+
+# -- exercises ----------------------------------------------------------------------------------
+def run_check(exercise_id: str) -> None:
+    """A button callback, so the verdict (and the expander's ✅) shows in the same rerun."""
+    try:
+        verdict = data_learn.check(db, ws, exercise_id, version)
+    except OpsLabError as exc:  # a busy or unreadable history: say so where the verdict goes
+        st.session_state[f"check_result_{exercise_id}"] = (ws, None, str(exc), version)
+    else:
+        st.session_state[f"check_result_{exercise_id}"] = (ws, verdict.passed, verdict.evidence, version)
+
+
+with exercises_tab:
+    st.markdown(
+        f"Each exercise runs in workspace **{ws}** (pick another in the sidebar). Do it in a terminal or in the "
+        "**Control room**, then press its check: it reads the workspace's history and shows what it found. "
+        "`--replace` empties the workspace first."
+    )
+    if not data.has_history(db, ws, version):
+        ui.empty_state(ws)
+    for number, exercise in enumerate(EXERCISES, start=1):
+        result_key = f"check_result_{exercise.id}"
+        known = st.session_state.get(result_key)
+        if known and known[0] == ws and known[3] != version:  # the history moved on: check again
+            run_check(exercise.id)
+            known = st.session_state[result_key]
+        mark = " ✅" if known and known[0] == ws and known[1] else ""
+        # A key keeps the expander open when its label gains the ✅.
+        with st.expander(
+            f"{number}. {exercise.title}{mark}", expanded=number == 1, key=f"exercise_{exercise.id}"
+        ):
+            st.markdown(f"**Goal.** {exercise.goal}")
+            st.markdown("**In a terminal**")
+            st.code("\n".join(exercise.commands(ws)), language="bash", wrap_lines=True)
+            st.markdown("**Or in the Control room**")
+            st.markdown("\n".join(f"- {line}" for line in exercise.control_steps(ws)))
+            st.markdown(f"**Then look.** {exercise.watch.replace('{ws}', ws)}")
+            if exercise.note:
+                st.caption(exercise.note)
+            st.button(
+                "Check my workspace", key=f"check_{exercise.id}", on_click=run_check, args=(exercise.id,)
+            )
+            if known and known[0] == ws:
+                if known[1] is None:
+                    st.error(known[2], icon="⚠️")
+                elif known[1]:
+                    st.success(f"**Passed.** {known[2]}", icon="✅")
+                else:
+                    st.info(f"**Not yet.** {known[2]}", icon="⏳")
+
+# -- maturity -----------------------------------------------------------------------------------
+with maturity_tab:
+    st.markdown(f"Three levels of automation, after {MATURITY_SOURCE}.")
+    # The checkboxes below are keyed, so their state is known before they are drawn: mark the card.
+    verdict = assess_maturity({p.id: bool(st.session_state.get(f"maturity_{p.id}")) for p in PRACTICES})
+    for column, level in zip(st.columns(len(LEVELS)), LEVELS, strict=True):
+        with column.container(border=True):
+            mine = " :blue-badge[your answers]" if level.number == verdict.level else ""
+            st.markdown(f"**Level {level.number}: {level.name}**{mine}")
+            st.write(level.summary)
+    st.subheader("Where is your team?")
+    st.caption("Tick what your team does today. Each practice names the OpsLab page that shows it working.")
+    for practice in PRACTICES:
+        st.checkbox(f"{practice.text} (level {practice.level})", key=f"maturity_{practice.id}")
+        st.caption(f"In OpsLab: {practice.opslab}")
+    st.metric("Your answers correspond to", f"Level {verdict.level}: {LEVELS[verdict.level].name}")
+    st.markdown(verdict.said)
+    if verdict.missing:
+        st.markdown(f"**Next, for level {verdict.level + 1}:**")
+        st.markdown("\n".join(f"- {p.text} *In OpsLab: {p.opslab}.*" for p in verdict.missing))
+    st.caption(
+        "OpsLab itself sits at level 1 for its model (continuous training, validation, a gate, a registry, "
+        "run metadata, monitoring) and shows level 2's CI/CD loop on the service's code."
+    )

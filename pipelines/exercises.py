@@ -1,0 +1,408 @@
+"""Guided exercises for the Learn page: what to do, and a check of what the learner's workspace shows.
+
+Each check is a pure function `(store, workspace) -> CheckResult`: it reads the run history through
+named queries (`pipelines.store.exercise_sql`) and says passed or not yet, with the evidence it
+found, e.g. "run 3fa21c0… failed at test with 2 failing tests". Commands are templates with a
+`{ws}` placeholder for the learner's workspace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pipelines.drift import DISTANCE_THRESHOLD
+from pipelines.mlops.training import LOWER_IS_BETTER
+from pipelines.scenario.presets import PRESETS
+from pipelines.scenario.settings import CALENDAR_COLUMNS
+from pipelines.store import Store, from_json
+from pipelines.store.exercise_sql import (
+    drift_threshold_what_if,
+    failed_at_step,
+    retraining_comparison,
+    retrains_since,
+    rollback_incidents,
+    without_retraining,
+)
+
+__all__ = [
+    "EXERCISES",
+    "CheckResult",
+    "Exercise",
+    "check_break_the_build",
+    "check_concept_drift",
+    "check_drift_threshold",
+    "check_escaped_bug_rollback",
+    "check_retraining_off",
+    "check_validation_stops_bad_data",
+    "get_exercise",
+    "run_check",
+]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    goal: str
+    cli: tuple[str, ...]  # shell commands, `{ws}` stands for the learner's workspace
+    control_room: tuple[str, ...]  # the same in the browser, one instruction per line
+    watch: str  # where the outcome shows in the dashboard
+    check: Callable[[Store, str], CheckResult]
+    note: str = ""
+
+    def commands(self, workspace: str) -> tuple[str, ...]:
+        return tuple(c.replace("{ws}", workspace) for c in self.cli)
+
+    def control_steps(self, workspace: str) -> tuple[str, ...]:
+        return tuple(c.replace("{ws}", workspace) for c in self.control_room)
+
+
+# -- small helpers -------------------------------------------------------------------------------
+def _short(ident: object) -> str:
+    return f"{str(ident)[:7]}…"
+
+
+def _day(value: object) -> str:
+    if value is None or pd.isna(value):
+        return "?"
+    return f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def _text(value: object, default: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    return str(value)
+
+
+def _settings(store: Store, workspace: str) -> dict[str, Any]:
+    info = store.workspace_info(workspace)
+    return dict((info or {}).get("settings") or {})
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+# -- the checks ----------------------------------------------------------------------------------
+def check_break_the_build(store: Store, workspace: str) -> CheckResult:
+    """Passed when a DevOps run failed at its `test` step (and so never reached deploy)."""
+    failed = failed_at_step(store, workspace, kind="devops", step="test")
+    if failed.empty:
+        return CheckResult(False, f"No DevOps run in workspace {workspace} has failed at `test` yet.")
+    row = failed.iloc[0]
+    metrics: Mapping[str, Any] = from_json(row["metrics"]) if isinstance(row["metrics"], str) else {}
+    failing = list(metrics.get("failing") or [])
+    count = int(metrics.get("failed") or len(failing))
+    names = ", ".join(name.rsplit("::", 1)[-1] for name in failing[:3])
+    evidence = (
+        f"run {_short(row['run_id'])} ({_text(row['label'], 'HEAD')}) failed at test with "
+        f"{_plural(count, 'failing test')}"
+        + (f" ({names})" if names else "")
+        + f" on {_day(row['sim_time'])}, "
+        "so it was never deployed."
+    )
+    if len(failed) > 1:
+        evidence += f" {len(failed) - 1} more run(s) failed at test too."
+    return CheckResult(True, evidence)
+
+
+def check_escaped_bug_rollback(store: Store, workspace: str) -> CheckResult:
+    """Passed when an incident rolled production back to an earlier release."""
+    incidents = rollback_incidents(store, workspace)
+    if incidents.empty:
+        return CheckResult(False, f"No incident in workspace {workspace} has rolled production back yet.")
+    row = incidents.iloc[0]
+    change = _text(row["cause_change"])
+    resolved = row["resolved_sim_time"]
+    evidence = (
+        f"incident {_short(row['incident_id'])} ({_text(row['summary'])}) was opened on "
+        f"{_day(row['opened_sim_time'])} by the {_text(row['detected_by'], 'monitoring')}, caused by release "
+        f"{_text(row['cause'], '?')}" + (f" ({change})" if change else "") + "; production rolled back to "
+        f"{_text(row['rolled_back_to'])} on {_day(row['rollback_sim_time'])}"
+        + (
+            f" and the incident was resolved on {_day(resolved)}."
+            if not pd.isna(resolved)
+            else ", still open."
+        )
+    )
+    return CheckResult(True, evidence)
+
+
+def check_concept_drift(store: Store, workspace: str) -> CheckResult:
+    """Passed when the settings inject sudden concept drift and a performance or drift retrain follows."""
+    settings = _settings(store, workspace)
+    if not settings:
+        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+    simulator = settings.get("simulator") or {}
+    injections = [
+        i
+        for i in simulator.get("injections") or ()
+        if i.get("type") == "concept" and i.get("pattern") == "sudden"
+    ]
+    if not injections:
+        return CheckResult(
+            False, f"The settings of workspace {workspace} have no concept/sudden drift injection yet."
+        )
+    if settings.get("data", "simulated") != "simulated":
+        return CheckResult(
+            False,
+            f"The injection only changes the simulated world, but this workspace played {settings['data']}.",
+        )
+    injection = min(injections, key=lambda i: i.get("onset_week", 0))
+    start = pd.Timestamp(simulator.get("start") or "2011-01-01").floor("h")
+    onset = start + pd.Timedelta(weeks=int(injection.get("onset_week", 0)))
+    said = (
+        f"concept/sudden injection on {injection.get('feature')} (magnitude {injection.get('magnitude')}) "
+        f"from {onset:%Y-%m-%d} (simulator week {injection.get('onset_week')})"
+    )
+    retrains = retrains_since(store, workspace, onset.to_pydatetime(), ("performance", "drift"))
+    if retrains.empty:
+        policy = (settings.get("policy") or {}).get("kind", "?")
+        return CheckResult(
+            False,
+            f"{said} is in the settings, but no retrain triggered by performance or drift followed it "
+            f"(retraining policy: {policy}).",
+        )
+    first = retrains.iloc[0]
+    days = (pd.Timestamp(first["sim_time"]) - onset).days
+    return CheckResult(
+        True,
+        f"{said}; run {_short(first['run_id'])} retrained on {first['trigger']} on {_day(first['sim_time'])}, "
+        f"{days} days after the onset ({_plural(len(retrains), 'such retrain')} in all).",
+    )
+
+
+def _mean_gain(metric: str | None, quality: float, never: float) -> float:
+    """How much better production was than the never-retrained model (positive: retraining paid)."""
+    lower = LOWER_IS_BETTER.get(metric or "mae", True)
+    return never - quality if lower else quality - never
+
+
+def check_retraining_off(store: Store, workspace: str) -> CheckResult:
+    """Passed when a preset that normally retrains was played with policy `never`: one model version,
+    and production's quality equals the never-retrained model's every labelled week."""
+    settings = _settings(store, workspace)
+    if not settings:
+        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+    policy = (settings.get("policy") or {}).get("kind")
+    if policy != "never":
+        return CheckResult(
+            False, f"Workspace {workspace} retrains with policy {policy or '?'}: set policy.kind=never."
+        )
+    preset = PRESETS.get(str(settings.get("name")))
+    if preset is not None and preset.policy.kind == "never":
+        return CheckResult(
+            False,
+            f"{preset.name} never retrains anyway: turn retraining off on a preset that does "
+            "(seasons-change, sudden-shock, full-story).",
+        )
+    facts = without_retraining(store, workspace)
+    versions, labelled = int(facts["model_versions"] or 0), int(facts["labelled_weeks"] or 0)
+    if versions != 1:
+        return CheckResult(
+            False, f"Policy is never, but workspace {workspace} has {_plural(versions, 'model version')}."
+        )
+    if labelled == 0:
+        return CheckResult(False, "Policy is never, but no week has realized quality yet: play more weeks.")
+    gap = float(facts["max_gap"] or 0.0)
+    if gap > 1e-9:
+        return CheckResult(False, f"Production and the never-retrained model differ by up to {gap:.3g}.")
+    metric = _text(facts["metric"], "quality")
+    evidence = (
+        f"policy never, 1 model version; in all {labelled} labelled weeks production's {metric} equals the "
+        f"never-retrained model's (mean {float(facts['mean_quality']):.2f})."
+    )
+    others = retraining_comparison(store, workspace, str(settings.get("name") or ""))
+    others = others[others["policy"] != "never"]
+    if others.empty:
+        evidence += " Play the same scenario with retraining in another workspace to compare."
+    else:
+        other = others.iloc[0]
+        gain = _mean_gain(metric, float(other["mean_quality"]), float(other["mean_quality_never_retrained"]))
+        evidence += (
+            f" Compare workspace {other['workspace']} (policy {other['policy']}): mean {metric} "
+            f"{float(other['mean_quality']):.2f} against {float(other['mean_quality_never_retrained']):.2f} "
+            f"never-retrained, so retraining {'bought' if gain > 0 else 'cost'} {abs(gain):.2f}."
+        )
+    return CheckResult(True, evidence)
+
+
+def check_drift_threshold(store: Store, workspace: str) -> CheckResult:
+    """Passed when the drift threshold differs from the preset's and the drift verdicts moved with it."""
+    settings = _settings(store, workspace)
+    if not settings:
+        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+    preset = PRESETS.get(str(settings.get("name")))
+    default = (preset.drift_threshold if preset else None) or DISTANCE_THRESHOLD
+    chosen = settings.get("drift_threshold") or DISTANCE_THRESHOLD
+    if math.isclose(float(chosen), float(default)):
+        return CheckResult(
+            False,
+            f"The drift threshold is {chosen:g}, the preset's default: set drift_threshold to another value.",
+        )
+    what = drift_threshold_what_if(
+        store,
+        workspace,
+        other_threshold=float(default),
+        share=float(settings.get("dataset_drift_share") or 0.5),
+        excluded=sorted(CALENDAR_COLUMNS),
+    )
+    weeks = int(what["weeks"] or 0)
+    if weeks == 0:
+        return CheckResult(
+            False, f"Threshold {chosen:g} is set, but no week has been monitored for drift yet."
+        )
+    mine, theirs = int(what["dataset_drift_weeks"]), int(what["dataset_drift_weeks_other"])
+    cells, cells_default = int(what["drifted_cells"]), int(what["drifted_cells_other"])
+    if cells == cells_default:
+        return CheckResult(
+            False,
+            f"Threshold {chosen:g} (default {default:g}) flags the same {cells} feature-weeks: move it further.",
+        )
+    direction = "fewer" if cells < cells_default else "more"
+    return CheckResult(
+        True,
+        f"drift threshold {chosen:g} (preset default {default:g}): {mine} of {weeks} weeks with dataset drift "
+        f"and {cells} drifted feature-weeks, against {theirs} weeks and {cells_default} at the default: "
+        f"{direction} alarms.",
+    )
+
+
+def check_validation_stops_bad_data(store: Store, workspace: str) -> CheckResult:
+    """Passed when an MLOps run stopped at `validate`, so broken data never reached training."""
+    failed = failed_at_step(store, workspace, kind="mlops", step="validate")
+    if failed.empty:
+        return CheckResult(False, f"No MLOps run in workspace {workspace} has failed at `validate` yet.")
+    row = failed.iloc[0]
+    error = _text(row["error"], "validation failed")
+    if len(error) > 200:
+        error = error[:200] + "…"
+    return CheckResult(
+        True,
+        f"run {_short(row['run_id'])} (trigger {row['trigger']}) stopped at validate on {_day(row['sim_time'])}: "
+        f"{error}",
+    )
+
+
+# -- the exercises -------------------------------------------------------------------------------
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise(
+        id="break_the_build",
+        title="Break the build",
+        goal="Commit a change whose own tests fail, and watch CI stop it before it reaches production.",
+        cli=(
+            "opslab --workspace {ws} scenario run calm-seas --weeks 12 --changes hour-24-midnight@3 --replace",
+            "# or, on a workspace that already has a history:",
+            "opslab --workspace {ws} devops run --change hour-24-midnight",
+        ),
+        control_room=(
+            "Control room → Run one pipeline → Change: hour-24-midnight (bug-caught) → Commit and run the pipeline.",
+        ),
+        watch="DevOps page: the run is red at test and names the failing tests; no deployment follows. "
+        "Timeline: a failed-pipeline ✕ on the DevOps lane.",
+        check=check_break_the_build,
+    ),
+    Exercise(
+        id="escaped_bug",
+        title="Ship an escaped bug and watch the rollback",
+        goal="Ship a change whose tests pass but which breaks in production: the error-rate alarm opens an "
+        "incident and production rolls back to the previous release.",
+        cli=("opslab --workspace {ws} scenario run bad-friday-deploy --replace",),
+        control_room=(
+            "Control room → Play a scenario → Preset: bad-friday-deploy.",
+            "Tick “Replace the history” if the workspace has one → Play it.",
+        ),
+        watch="Timeline: an incident ■ right after the Friday release and a rollback ▼. DevOps page: change "
+        "failure rate, recovery time and rework rate move above zero.",
+        check=check_escaped_bug_rollback,
+    ),
+    Exercise(
+        id="concept_drift",
+        title="Inject sudden concept drift",
+        goal="Change the relation between inputs and demand overnight (commuting peaks two hours later) and "
+        "see quality, not feature drift, trigger the retrain.",
+        cli=(
+            "opslab --workspace {ws} scenario run calm-seas --weeks 24 "
+            "--inject concept:sudden:onset_week=20:magnitude=1:feature=hr --replace",
+        ),
+        control_room=(
+            "Control room → Play a scenario → Preset: calm-seas, Weeks: 24.",
+            "Drift injection: Type concept, Pattern sudden, Onset 20, Magnitude 1.0, Feature hr.",
+            "Retraining policy: performance (the preset's) → Replace the history → Play it.",
+        ),
+        watch="Timeline: a week after the onset (labels arrive late) production's error jumps, a retrain ◆ "
+        "with trigger performance follows and production recovers, while the never-retrained line stays "
+        "high. Drift page: the input features barely move.",
+        check=check_concept_drift,
+        note="Onset is in simulator weeks, which include the 8-week warm-up: 20 falls in scenario week 13.",
+    ),
+    Exercise(
+        id="retraining_off",
+        title="Turn retraining off and compare",
+        goal="Play a drifting world twice, with and without retraining, and measure what retraining buys.",
+        cli=(
+            "opslab --workspace {ws}-retrain scenario run seasons-change --weeks 24 --replace",
+            "opslab --workspace {ws} scenario run seasons-change --weeks 24 --set policy.kind=never --replace",
+        ),
+        control_room=(
+            "Sidebar → New workspace: {ws}-retrain → Control room → Preset seasons-change, Weeks 24 → Play it.",
+            "Sidebar → back to {ws} → Preset seasons-change, Weeks 24, Retraining policy: never → Play it.",
+        ),
+        watch="Timeline: production's quality line lies on the never-retrained line. MLOps page: one model "
+        "version; staleness grows every week. Switch to {ws}-retrain to see the gap retraining opens.",
+        check=check_retraining_off,
+    ),
+    Exercise(
+        id="drift_threshold",
+        title="Tune a drift threshold",
+        goal="Raise the distance threshold of the drift rule and see how many weeks stop raising an alarm.",
+        cli=(
+            "opslab --workspace {ws} scenario run calm-seas --weeks 12 --set drift_threshold=0.3 --replace",
+        ),
+        control_room=(
+            "Control room → Play a scenario → Preset calm-seas, Weeks 12.",
+            "Retraining policy, drift threshold, label delay → Drift distance threshold: 0.3 → Play it.",
+        ),
+        watch="Drift page: fewer red cells in the feature × week heatmap; its threshold what-if shows the "
+        "same history judged at other thresholds.",
+        check=check_drift_threshold,
+        note="With more than 1000 reference rows the rule uses distances (Wasserstein, Jensen–Shannon); "
+        "the threshold applies to those.",
+    ),
+    Exercise(
+        id="silent_data_bug",
+        title="Let validation stop a silent data bug",
+        goal="An upstream feed switches temperature to Fahrenheit: nothing crashes, but the data's own unit "
+        "tests refuse to train on it.",
+        cli=("opslab --workspace {ws} scenario run silent-data-bug --weeks 16 --replace",),
+        control_room=("Control room → Play a scenario → Preset: silent-data-bug, Weeks 16 → Play it.",),
+        watch="MLOps page: the scheduled retrain stopped at validate and names the temp column. Drift page: "
+        "temp drifts hard from the onset.",
+        check=check_validation_stops_bad_data,
+    ),
+)
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    for exercise in EXERCISES:
+        if exercise.id == exercise_id:
+            return exercise
+    raise KeyError(f"no exercise {exercise_id!r}; they are: {', '.join(e.id for e in EXERCISES)}")
+
+
+def run_check(store: Store, workspace: str, exercise_id: str) -> CheckResult:
+    """Run one exercise's check; an empty or missing history is simply 'not yet'."""
+    if not store.exists():
+        return CheckResult(False, f"There is no run history at {store.path} yet.")
+    return get_exercise(exercise_id).check(store, workspace)

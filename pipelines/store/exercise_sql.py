@@ -1,0 +1,175 @@
+"""The SQL behind the Learn page's exercise checks and the History page's schema panel.
+
+Each query is a module-level string with `$name` parameters, scoped to `$workspace` (except the
+schema, which is the same for every workspace). `pipelines.exercises` turns the frames into verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipelines.store.core import Store
+from pipelines.store.schema import TABLES
+
+__all__ = [
+    "DRIFT_THRESHOLD_WHAT_IF_SQL",
+    "FAILED_AT_STEP_SQL",
+    "RETRAINING_COMPARISON_SQL",
+    "RETRAINS_SINCE_SQL",
+    "ROLLBACK_INCIDENTS_SQL",
+    "SCHEMA_SQL",
+    "TABLE_ROW_COUNTS_SQL",
+    "WITHOUT_RETRAINING_SQL",
+    "drift_threshold_what_if",
+    "failed_at_step",
+    "retraining_comparison",
+    "retrains_since",
+    "rollback_incidents",
+    "table_columns",
+    "table_row_counts",
+    "without_retraining",
+]
+
+FAILED_AT_STEP_SQL = """
+SELECT r.run_id, r.kind, r.trigger, r.sim_time, r.label, s.name AS step, s.metrics, s.error
+FROM runs r JOIN steps s USING (run_id)
+WHERE r.workspace = $workspace AND r.kind = $kind AND r.status = 'failed'
+  AND s.name = $step AND s.status = 'failed'
+ORDER BY r.sim_time NULLS LAST, r.started_at
+"""
+
+ROLLBACK_INCIDENTS_SQL = """
+SELECT i.incident_id, i.kind, i.status, i.opened_sim_time, i.resolved_sim_time, i.cause, i.detected_by,
+       i.summary, c.change_id AS cause_change, rb.ref AS rolled_back_to, rb.sim_time AS rollback_sim_time
+FROM incidents i
+JOIN deployments rb ON rb.deployment_id = i.rollback_deployment_id
+LEFT JOIN deployments bad ON bad.deployment_id = i.cause_deployment_id
+LEFT JOIN changes c ON c.workspace = i.workspace AND c.commit_sha = bad.commit_sha
+WHERE i.workspace = $workspace
+ORDER BY i.opened_sim_time DESC
+"""
+
+RETRAINS_SINCE_SQL = """
+SELECT run_id, trigger, status, sim_time, label
+FROM runs
+WHERE workspace = $workspace AND kind = 'mlops' AND list_contains($triggers, trigger) AND sim_time >= $since
+ORDER BY sim_time
+"""
+
+WITHOUT_RETRAINING_SQL = """
+SELECT (SELECT count(*) FROM model_versions WHERE workspace = $workspace) AS model_versions,
+       (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops') AS mlops_runs,
+       count(*) AS weeks,
+       count(quality) AS labelled_weeks,
+       max(abs(quality - quality_never_retrained)) AS max_gap,
+       any_value(quality_metric) AS metric,
+       avg(quality) AS mean_quality
+FROM weekly
+WHERE workspace = $workspace
+"""
+
+# Other workspaces that played the same scenario: what their retraining bought them.
+RETRAINING_COMPARISON_SQL = """
+SELECT w.name AS workspace,
+       json_extract_string(w.settings, '$.policy.kind') AS policy,
+       count(k.quality) AS labelled_weeks,
+       avg(k.quality) AS mean_quality,
+       avg(k.quality_never_retrained) AS mean_quality_never_retrained,
+       any_value(k.quality_metric) AS metric
+FROM workspaces w JOIN weekly k ON k.workspace = w.name
+WHERE w.scenario = $scenario AND w.name <> $workspace
+GROUP BY ALL
+HAVING count(k.quality) > 0
+ORDER BY w.name
+"""
+
+# Re-judge every distance-tested input feature at another threshold, the way monitoring does:
+# dataset drift when at least `$share` of the features that count drifted.
+DRIFT_THRESHOLD_WHAT_IF_SQL = """
+WITH cells AS (
+    SELECT week, feature, drifted, threshold,
+           CASE WHEN test IN ('wasserstein', 'jensenshannon') AND feature <> 'prediction'
+                THEN statistic >= $other_threshold ELSE drifted END AS drifted_other
+    FROM drift
+    WHERE workspace = $workspace AND feature <> 'prediction'
+), counted AS (
+    SELECT * FROM cells WHERE NOT list_contains($excluded, feature)
+), per_week AS (
+    SELECT week, avg(drifted::INTEGER) AS share, avg(drifted_other::INTEGER) AS share_other
+    FROM counted GROUP BY week
+)
+SELECT (SELECT count(*) FROM per_week) AS weeks,
+       (SELECT count(*) FROM per_week WHERE share >= $share) AS dataset_drift_weeks,
+       (SELECT count(*) FROM per_week WHERE share_other >= $share) AS dataset_drift_weeks_other,
+       (SELECT count(*) FILTER (WHERE drifted) FROM cells) AS drifted_cells,
+       (SELECT count(*) FILTER (WHERE drifted_other) FROM cells) AS drifted_cells_other,
+       (SELECT max(threshold) FROM cells WHERE feature <> 'prediction') AS recorded_threshold
+"""
+
+SCHEMA_SQL = """
+SELECT table_name AS "table", column_name AS "column", data_type AS "type", ordinal_position AS position
+FROM information_schema.columns
+WHERE table_schema = 'main' AND list_contains($tables, table_name)
+ORDER BY list_position($tables, table_name), ordinal_position
+"""
+
+TABLE_ROW_COUNTS_SQL = " UNION ALL ".join(
+    f"SELECT '{t}' AS \"table\", count(*) AS rows FROM {t} WHERE {'name' if t == 'workspaces' else 'workspace'} = $workspace"
+    for t in TABLES
+)
+
+
+def _frame(store: Store, sql: str, params: dict[str, object]) -> pd.DataFrame:
+    with store._read() as con:  # the store's own read path: read-only, retries on a busy file
+        return con.execute(sql, params).df()
+
+
+def failed_at_step(store: Store, workspace: str, *, kind: str, step: str) -> pd.DataFrame:
+    """Failed runs of `kind` whose `step` failed, oldest first, with that step's metrics and error."""
+    return _frame(store, FAILED_AT_STEP_SQL, {"workspace": workspace, "kind": kind, "step": step})
+
+
+def rollback_incidents(store: Store, workspace: str) -> pd.DataFrame:
+    """Incidents that rolled production back, with the change that caused them and the release restored."""
+    return _frame(store, ROLLBACK_INCIDENTS_SQL, {"workspace": workspace})
+
+
+def retrains_since(store: Store, workspace: str, since: object, triggers: Sequence[str]) -> pd.DataFrame:
+    """MLOps runs started by one of `triggers` at or after scenario time `since`."""
+    params = {"workspace": workspace, "since": since, "triggers": list(triggers)}
+    return _frame(store, RETRAINS_SINCE_SQL, params)
+
+
+def without_retraining(store: Store, workspace: str) -> dict[str, object]:
+    """Model versions, labelled weeks and the largest gap between production and never-retrained."""
+    return _frame(store, WITHOUT_RETRAINING_SQL, {"workspace": workspace}).iloc[0].to_dict()
+
+
+def retraining_comparison(store: Store, workspace: str, scenario: str) -> pd.DataFrame:
+    """Other workspaces of the same scenario with their mean realized and never-retrained quality."""
+    return _frame(store, RETRAINING_COMPARISON_SQL, {"workspace": workspace, "scenario": scenario})
+
+
+def drift_threshold_what_if(
+    store: Store, workspace: str, *, other_threshold: float, share: float, excluded: Sequence[str]
+) -> dict[str, object]:
+    """Drifted weeks and feature-weeks as recorded, and as they would be at `other_threshold`."""
+    params = {
+        "workspace": workspace,
+        "other_threshold": float(other_threshold),
+        "share": float(share),
+        "excluded": sorted(excluded),
+    }
+    return _frame(store, DRIFT_THRESHOLD_WHAT_IF_SQL, params).iloc[0].to_dict()
+
+
+def table_columns(store: Store) -> pd.DataFrame:
+    """Every OpsLab table with its columns and types, in schema order (the History page's schema)."""
+    return _frame(store, SCHEMA_SQL, {"tables": list(TABLES)})
+
+
+def table_row_counts(store: Store, workspace: str) -> pd.DataFrame:
+    """How many rows each table holds for the workspace."""
+    return _frame(store, TABLE_ROW_COUNTS_SQL, {"workspace": workspace})

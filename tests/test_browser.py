@@ -1,0 +1,174 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright against a running dashboard.
+
+The server plays a shortened full-story scenario first, then every page is opened with no
+exception or error box; the Control room plays a short scenario and its runs appear on the
+Timeline; a Timeline marker opens its run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.scenario.engine import run_scenario
+from pipelines.scenario.presets import get_preset
+from pipelines.store import Store
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                       .every(c => c.querySelector('.main-svg'))"""
+CHART = '.st-key-timeline_chart [data-testid="stPlotlyChart"] .js-plotly-plot'
+PAGES = ["/", "/control", "/timeline", "/devops", "/mlops", "/drift", "/history", "/learn"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not CHROMIUM.exists():
+    reason = "/usr/bin/chromium is missing: install Debian's chromium package (`make test` does it as root)"
+    if os.environ.get("OPSLAB_REQUIRE_BROWSER"):
+        raise RuntimeError(reason + " (OPSLAB_REQUIRE_BROWSER is set)")
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+@pytest.fixture(scope="module")
+def story_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("browser") / "opslab.duckdb"
+    settings = get_preset("full-story").with_weeks(20)
+    settings = dataclasses.replace(settings, changes=settings.changes[:6] + settings.changes[9:11])
+    run_scenario(Store(path), "demo", settings)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(story_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "OPSLAB_DB": str(story_db)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-2000:]}")
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def _open(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(READY, timeout=60_000)
+    page.wait_for_function(PLOTS_DRAWN, timeout=30_000)
+
+
+def _no_error_boxes(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    errors = page.locator('[data-testid="stAlert"]:has([data-testid="stAlertContentError"])')
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_opens_without_an_error(page, server: str, path: str) -> None:
+    _open(page, server + path + "?workspace=demo")
+    _no_error_boxes(page)
+    assert page.locator("h1").count() >= 1
+
+
+def test_the_control_room_plays_a_scenario_and_the_timeline_shows_it(
+    page, server: str, story_db: Path
+) -> None:
+    _open(page, server + "/control?workspace=seat-01")
+    page.locator(".st-key-cr_preset input").click()
+    page.get_by_role("option", name="calm-seas").click()
+    page.get_by_text("A world without seasons").wait_for(timeout=30_000)  # the preset's narrative
+    weeks = page.locator(".st-key-cr_weeks input")
+    weeks.fill("3")
+    weeks.press("Enter")
+    page.wait_for_selector(READY)
+    page.locator(".st-key-cr_run_scenario button").click()
+    page.wait_for_selector('[data-testid="stExpander"]:has-text("succeeded")', timeout=120_000)
+    _no_error_boxes(page)
+    runs = Store(story_db).select("runs", "seat-01")
+    assert len(runs) >= 2 and set(runs["status"]) == {"succeeded"}
+    _open(page, server + "/timeline?workspace=seat-01")
+    _no_error_boxes(page)
+    drawn = page.evaluate(
+        """() => Object.fromEntries(document.querySelector('CHART')._fullData
+                   .filter(t => t.mode && t.mode.includes('markers')).map(t => [t.name, t.x.length]))""".replace(
+            "CHART", CHART
+        )
+    )
+    released = Store(story_db).select("deployments", "seat-01", where={"kind": "release"})
+    assert drawn.get("release deployed") == len(released) > 0  # the runs of the new play are on the Timeline
+
+
+# The pixel position and run id of marker k of the trace named `name`, from plotly's own layout.
+MARKER_JS = """([name, k]) => {
+  const gd = document.querySelector('CHART');
+  const i = gd._fullData.findIndex(t => t.name === name);
+  if (i < 0) return null;
+  const t = gd._fullData[i];
+  const xa = gd._fullLayout[t.xaxis.replace('x', 'xaxis')], ya = gd._fullLayout[t.yaxis.replace('y', 'yaxis')];
+  const box = gd.getBoundingClientRect();
+  return {x: box.left + xa._offset + xa.d2p(t.x[k]), y: box.top + ya._offset + ya.d2p(t.y[k]),
+          run: t.customdata[k], n: t.x.length};
+}""".replace("CHART", CHART)
+
+
+def test_clicking_a_timeline_marker_opens_its_run(page, server: str) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    _open(page, server + "/timeline?workspace=demo")
+    page.locator(CHART).scroll_into_view_if_needed()
+    marker = page.evaluate(MARKER_JS, ["release deployed", 1])
+    assert marker and marker["run"], "no release marker with a run id"
+    page.mouse.move(marker["x"], marker["y"])
+    page.mouse.click(marker["x"], marker["y"])
+    page.wait_for_url(f"**/devops?**run={marker['run']}**", timeout=30_000)
+    page.wait_for_selector(READY, timeout=30_000)
+    page.get_by_text(marker["run"]).first.wait_for(timeout=30_000)
+    _no_error_boxes(page)
+    page.locator('a[data-testid="stSidebarNavLink"][href*="timeline"]').click()  # back: no bounce to the run
+    page.wait_for_url("**/timeline**", timeout=30_000)
+    page.wait_for_selector(CHART + " .main-svg", timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert "/timeline" in page.url
