@@ -8,8 +8,9 @@ a unit, a human string, a tier with the table it came from, the formula and the 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "TIERS",
@@ -92,3 +93,87 @@ def format_duration(days: float) -> str:
 def describe_bands(bands: Sequence[Band]) -> Mapping[str, str]:
     """tier -> the band's wording, for a legend beside the number."""
     return {band.tier: band.text for band in bands}
+
+
+NO_DATA = "no data"
+
+
+def summary_row(frame: Any) -> dict[str, Any]:
+    """The single row of a key's summary query, NaN/NA as None."""
+    import pandas as pd
+
+    row = frame.iloc[0].to_dict() if not frame.empty else {}
+    return {
+        k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
+        for k, v in row.items()
+    }
+
+
+def undefined_key(
+    key: str, label: str, unit: str, formula: str, sql: str, note: str, *, tier_source: str, n: int = 0
+) -> KeyResult:
+    """A key with no value yet (no deploys, no retrains...): the note says why; never an exception."""
+    return KeyResult(
+        key=key,
+        label=label,
+        value=None,
+        unit=unit,
+        display=NO_DATA,
+        tier=None,
+        tier_source=tier_source,
+        formula=formula,
+        sql=sql,
+        n=n,
+        note=note,
+    )
+
+
+def bucketed_frequency(
+    row: Mapping[str, Any],
+    *,
+    key: str,
+    label: str,
+    unit: str,
+    formula: str,
+    sql: str,
+    events: str,
+    tier_of: Callable[[str, float], str | None],
+    tier_source: str,
+    note_extra: str = "",
+) -> KeyResult:
+    """A frequency key from a Four Keys bucket summary row (`events`, `weeks`, `bucket`).
+
+    Shared by DORA's deployment frequency and its ML mirror, retraining frequency, so both are
+    measured the same way: value = events a week, display = the bucket, tier from `tier_of`.
+    """
+    weeks, count = int(row.get("weeks") or 0), int(row.get("events") or 0)
+    if weeks == 0:
+        return undefined_key(
+            key,
+            label,
+            unit,
+            formula,
+            sql,
+            "no history in this window yet: run a scenario first",
+            tier_source=tier_source,
+        )
+    if count == 0:
+        return undefined_key(
+            key, label, unit, formula, sql, f"no {events} in {weeks} weeks", tier_source=tier_source
+        )
+    bucket = str(row["bucket"])
+    per_week = count / weeks
+    note = f"{count} {events} over {weeks} weeks ({format_number(per_week)} a week)" + note_extra
+    return KeyResult(
+        key=key,
+        label=label,
+        value=per_week,
+        unit=unit,
+        display=bucket,
+        tier=tier_of(bucket, per_week),
+        tier_source=tier_source,
+        formula=formula,
+        sql=sql,
+        n=count,
+        note=note,
+    )

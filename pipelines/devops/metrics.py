@@ -12,14 +12,23 @@ no published levels, so it has no tier.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from pipelines.keys import Band, KeyResult, classify, format_duration, format_number, format_percent
+from pipelines.keys import (
+    Band,
+    KeyResult,
+    bucketed_frequency,
+    classify,
+    format_duration,
+    format_number,
+    format_percent,
+    summary_row,
+    undefined_key,
+)
 from pipelines.store import keys_sql
 from pipelines.store.core import Store
 
@@ -113,20 +122,24 @@ RECOVERY_TIME_BANDS = (
 )
 
 _NO_TIER_REWORK = "no tier: DORA publishes no performance levels for rework rate"
-_NO_DATA = "no data"
 
 
 def _row(frame: pd.DataFrame) -> dict[str, Any]:
-    """The single row of a summary query, NaN/NA as None."""
-    row = frame.iloc[0].to_dict() if not frame.empty else {}
-    return {k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
-            for k, v in row.items()}  # fmt: skip
+    return summary_row(frame)
 
 
-def _undefined(key: str, label: str, unit: str, formula: str, sql: str, note: str, *,
-               tier_source: str = DORA_TIER_SOURCE, n: int = 0) -> KeyResult:  # fmt: skip
-    return KeyResult(key=key, label=label, value=None, unit=unit, display=_NO_DATA, tier=None,
-                     tier_source=tier_source, formula=formula, sql=sql, n=n, note=note)  # fmt: skip
+def _undefined(
+    key: str,
+    label: str,
+    unit: str,
+    formula: str,
+    sql: str,
+    note: str,
+    *,
+    tier_source: str = DORA_TIER_SOURCE,
+    n: int = 0,
+) -> KeyResult:
+    return undefined_key(key, label, unit, formula, sql, note, tier_source=tier_source, n=n)
 
 
 def deployment_frequency(
@@ -161,25 +174,21 @@ def deployment_frequency(
     formula = "Four Keys bucket over weeks: median deploy days/week >= 3 daily, most weeks weekly, most months monthly, else yearly"
     sql = keys_sql.DEPLOYMENT_FREQUENCY_SQL
     row = _row(keys_sql.deployment_frequency_summary(store, workspace, start, end))
-    weeks, deploys = int(row.get("weeks") or 0), int(row.get("events") or 0)
-    if weeks == 0:
-        return _undefined(
-            key, label, unit, formula, sql, "no history in this window yet: run a scenario first"
-        )
-    if deploys == 0:
-        return _undefined(key, label, unit, formula, sql,
-                          f"no planned production release in {weeks} weeks")  # fmt: skip
-    bucket = str(row["bucket"])
-    per_week = deploys / weeks
-    note = (
-        f"{deploys} planned releases over {weeks} weeks ({format_number(per_week)} a week); "
-        f"median {format_number(row['median_days_per_week'])} deploy days a week"
+    extra = ""
+    if row.get("median_days_per_week") is not None:
+        extra = f"; median {format_number(row['median_days_per_week'])} deploy days a week"
+    return bucketed_frequency(
+        row,
+        key=key,
+        label=label,
+        unit=unit,
+        formula=formula,
+        sql=sql,
+        events="planned releases",
+        tier_of=lambda bucket, _: DEPLOYMENT_FREQUENCY_TIERS[bucket],
+        tier_source=DORA_TIER_SOURCE,
+        note_extra=extra,
     )
-    return KeyResult(
-        key=key, label=label, value=per_week, unit=unit, display=bucket,
-        tier=DEPLOYMENT_FREQUENCY_TIERS[bucket], tier_source=DORA_TIER_SOURCE, formula=formula,
-        sql=sql, n=deploys, note=note,
-    )  # fmt: skip
 
 
 def lead_time_for_changes(
@@ -202,15 +211,28 @@ def lead_time_for_changes(
         f"{waiting} committed change{'s' if waiting != 1 else ''} not shipped yet" if waiting else None
     )
     if changes == 0 or row.get("median_days") is None:
-        return _undefined(key, label, unit, formula, sql,
-                          "; ".join(filter(None, ["no change shipped to production in this window",
-                                                  waiting_note])))  # fmt: skip
+        return _undefined(
+            key,
+            label,
+            unit,
+            formula,
+            sql,
+            "; ".join(filter(None, ["no change shipped to production in this window", waiting_note])),
+        )
     days = float(row["median_days"])
     return KeyResult(
-        key=key, label=label, value=days, unit=unit, display=format_duration(days),
-        tier=classify(days, LEAD_TIME_BANDS), tier_source=DORA_TIER_SOURCE, formula=formula, sql=sql,
-        n=changes, note=waiting_note,
-    )  # fmt: skip
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, LEAD_TIME_BANDS),
+        tier_source=DORA_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
+        n=changes,
+        note=waiting_note,
+    )
 
 
 def change_failure_rate(
@@ -233,10 +255,18 @@ def change_failure_rate(
         return _undefined(key, label, unit, formula, sql, "no planned production release in this window")
     percent = 100.0 * failed / deploys
     return KeyResult(
-        key=key, label=label, value=percent, unit=unit, display=format_percent(percent),
-        tier=classify(percent, CHANGE_FAILURE_RATE_BANDS), tier_source=DORA_TIER_SOURCE,
-        formula=formula, sql=sql, n=deploys, note=f"{failed} of {deploys} planned releases failed",
-    )  # fmt: skip
+        key=key,
+        label=label,
+        value=percent,
+        unit=unit,
+        display=format_percent(percent),
+        tier=classify(percent, CHANGE_FAILURE_RATE_BANDS),
+        tier_source=DORA_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
+        n=deploys,
+        note=f"{failed} of {deploys} planned releases failed",
+    )
 
 
 def failed_deployment_recovery_time(
@@ -256,15 +286,28 @@ def failed_deployment_recovery_time(
     resolved, still_open = int(row.get("resolved") or 0), int(row.get("still_open") or 0)
     open_note = f"{still_open} incident{'s' if still_open != 1 else ''} still open" if still_open else None
     if resolved == 0 or row.get("median_days") is None:
-        return _undefined(key, label, unit, formula, sql,
-                          "; ".join(filter(None, ["no resolved incident caused by a release in this window",
-                                                  open_note])))  # fmt: skip
+        return _undefined(
+            key,
+            label,
+            unit,
+            formula,
+            sql,
+            "; ".join(filter(None, ["no resolved incident caused by a release in this window", open_note])),
+        )
     days = float(row["median_days"])
     return KeyResult(
-        key=key, label=label, value=days, unit=unit, display=format_duration(days),
-        tier=classify(days, RECOVERY_TIME_BANDS), tier_source=DORA_TIER_SOURCE, formula=formula,
-        sql=sql, n=resolved, note=open_note,
-    )  # fmt: skip
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, RECOVERY_TIME_BANDS),
+        tier_source=DORA_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
+        n=resolved,
+        note=open_note,
+    )
 
 
 def deployment_rework_rate(
@@ -284,14 +327,29 @@ def deployment_rework_rate(
     row = _row(keys_sql.deployment_rework_counts(store, workspace, start, end))
     deploys, unplanned = int(row.get("deploys") or 0), int(row.get("unplanned") or 0)
     if deploys == 0:
-        return _undefined(key, label, unit, formula, sql, "no production release in this window",
-                          tier_source=_NO_TIER_REWORK)  # fmt: skip
+        return _undefined(
+            key,
+            label,
+            unit,
+            formula,
+            sql,
+            "no production release in this window",
+            tier_source=_NO_TIER_REWORK,
+        )
     percent = 100.0 * unplanned / deploys
     return KeyResult(
-        key=key, label=label, value=percent, unit=unit, display=format_percent(percent), tier=None,
-        tier_source=_NO_TIER_REWORK, formula=formula, sql=sql, n=deploys,
+        key=key,
+        label=label,
+        value=percent,
+        unit=unit,
+        display=format_percent(percent),
+        tier=None,
+        tier_source=_NO_TIER_REWORK,
+        formula=formula,
+        sql=sql,
+        n=deploys,
         note=f"{unplanned} of {deploys} production releases were unplanned",
-    )  # fmt: skip
+    )
 
 
 def dora_keys(

@@ -17,14 +17,23 @@ levels and sized for a world where data arrives in weekly batches; `tier_source`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from pipelines.keys import Band, KeyResult, classify, format_duration, format_number, format_percent
+from pipelines.keys import (
+    Band,
+    KeyResult,
+    bucketed_frequency,
+    classify,
+    format_duration,
+    format_number,
+    format_percent,
+    summary_row,
+    undefined_key,
+)
 from pipelines.store import keys_sql
 from pipelines.store.core import Store
 
@@ -86,18 +95,14 @@ ML_BANDS: Mapping[str, tuple[Band, ...]] = {
         Band("low", None, False, "more than a quarter"),
     ),
 }
-_NO_DATA = "no data"
 
 
 def _row(frame: pd.DataFrame) -> dict[str, Any]:
-    row = frame.iloc[0].to_dict() if not frame.empty else {}
-    return {k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
-            for k, v in row.items()}  # fmt: skip
+    return summary_row(frame)
 
 
 def _undefined(key: str, label: str, unit: str, formula: str, sql: str, note: str, n: int = 0) -> KeyResult:
-    return KeyResult(key=key, label=label, value=None, unit=unit, display=_NO_DATA, tier=None,
-                     tier_source=ML_TIER_SOURCE, formula=formula, sql=sql, n=n, note=note)  # fmt: skip
+    return undefined_key(key, label, unit, formula, sql, note, tier_source=ML_TIER_SOURCE, n=n)
 
 
 def retraining_frequency(
@@ -118,24 +123,21 @@ def retraining_frequency(
     formula = "Four Keys bucket over weeks of policy-triggered retrains (schedule, drift, performance)"
     sql = keys_sql.RETRAINING_FREQUENCY_SQL
     row = _row(keys_sql.retraining_frequency_summary(store, workspace, start, end))
-    weeks, retrains = int(row.get("weeks") or 0), int(row.get("events") or 0)
-    if weeks == 0:
-        return _undefined(
-            key, label, unit, formula, sql, "no history in this window yet: run a scenario first"
-        )
-    if retrains == 0:
-        return _undefined(key, label, unit, formula, sql,
-                          f"no policy-triggered retrain in {weeks} weeks")  # fmt: skip
-    bucket = str(row["bucket"])
-    per_week = retrains / weeks
-    tier = RETRAINING_FREQUENCY_TIERS[bucket]
-    if bucket == "yearly" and per_week < _QUARTERLY:
-        tier = "low"
-    return KeyResult(
-        key=key, label=label, value=per_week, unit=unit, display=bucket, tier=tier,
-        tier_source=ML_TIER_SOURCE, formula=formula, sql=sql, n=retrains,
-        note=f"{retrains} retrains over {weeks} weeks ({format_number(per_week)} a week)",
-    )  # fmt: skip
+
+    def tier_of(bucket: str, per_week: float) -> str | None:
+        return "low" if bucket == "yearly" and per_week < _QUARTERLY else RETRAINING_FREQUENCY_TIERS[bucket]
+
+    return bucketed_frequency(
+        row,
+        key=key,
+        label=label,
+        unit=unit,
+        formula=formula,
+        sql=sql,
+        events="retrains",
+        tier_of=tier_of,
+        tier_source=ML_TIER_SOURCE,
+    )
 
 
 def data_to_production_lead_time(
@@ -158,10 +160,17 @@ def data_to_production_lead_time(
         return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
     days = float(row["median_days"])
     return KeyResult(
-        key=key, label=label, value=days, unit=unit, display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]), tier_source=ML_TIER_SOURCE, formula=formula, sql=sql,
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, ML_BANDS[key]),
+        tier_source=ML_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
         n=deploys,
-    )  # fmt: skip
+    )
 
 
 def model_change_failure_rate(
@@ -183,10 +192,18 @@ def model_change_failure_rate(
         return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
     percent = 100.0 * failed / deploys
     return KeyResult(
-        key=key, label=label, value=percent, unit=unit, display=format_percent(percent),
-        tier=classify(percent, ML_BANDS[key]), tier_source=ML_TIER_SOURCE, formula=formula, sql=sql,
-        n=deploys, note=f"{failed} of {deploys} model deploys failed",
-    )  # fmt: skip
+        key=key,
+        label=label,
+        value=percent,
+        unit=unit,
+        display=format_percent(percent),
+        tier=classify(percent, ML_BANDS[key]),
+        tier_source=ML_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
+        n=deploys,
+        note=f"{failed} of {deploys} model deploys failed",
+    )
 
 
 def time_to_recover_from_drift(
@@ -231,10 +248,18 @@ def time_to_recover_from_drift(
         return _undefined(key, label, unit, formula, sql, open_note or "no episode has ended")
     days = float(ended["days_to_recover"].median())
     return KeyResult(
-        key=key, label=label, value=days, unit=unit, display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]), tier_source=ML_TIER_SOURCE, formula=formula, sql=sql,
-        n=len(ended), note=open_note,
-    )  # fmt: skip
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, ML_BANDS[key]),
+        tier_source=ML_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
+        n=len(ended),
+        note=open_note,
+    )
 
 
 def model_staleness(
@@ -259,12 +284,21 @@ def model_staleness(
     days = float(latest["staleness_days"])
     mean = float(weeks["staleness_days"].mean())
     return KeyResult(
-        key=key, label=label, value=days, unit=unit, display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]), tier_source=ML_TIER_SOURCE, formula=formula, sql=sql,
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, ML_BANDS[key]),
+        tier_source=ML_TIER_SOURCE,
+        formula=formula,
+        sql=sql,
         n=len(weeks),
-        note=(f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
-              f"mean {format_duration(mean)} over {len(weeks)} weeks"),
-    )  # fmt: skip
+        note=(
+            f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
+            f"mean {format_duration(mean)} over {len(weeks)} weeks"
+        ),
+    )
 
 
 def ml_keys(
