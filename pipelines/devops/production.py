@@ -120,7 +120,7 @@ class Production:
         *,
         error_rate_alarm: float = 0.05,
         latency_p95_alarm_ms: float = 2000.0,
-        rows_per_request: int = 8,
+        rows_per_request: int = 24,
         health_timeout_s: float = 15,
     ) -> None:
         self.store, self.workspace = store, workspace
