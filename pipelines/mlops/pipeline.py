@@ -323,11 +323,17 @@ def run_mlops_pipeline(
     data_arrived_at: datetime | None = None,
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
+    sim_time: datetime | None = None,
 ) -> RunResult:
-    """Train a challenger on the window ending at `as_of`, gate it, register it, maybe deploy it."""
+    """Train a challenger on the window ending at `as_of`, gate it, register it, maybe deploy it.
+
+    `sim_time` is when the run happens on the scenario clock (default `as_of`); it is later than
+    `as_of` when labels arrive with a delay: a model can only learn from labelled rows.
+    """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
     as_of = pd.Timestamp(as_of)
+    run_time = pd.Timestamp(sim_time) if sim_time is not None else as_of
     params = {
         "dataset": dataset,
         "settings": settings,
@@ -344,7 +350,7 @@ def run_mlops_pipeline(
         workspace=workspace,
         kind="mlops",
         trigger=trigger,
-        sim_time=as_of.to_pydatetime(),
+        sim_time=run_time.to_pydatetime(),
         params=params,
         config_hash=settings_hash(settings),
         label=f"{dataset.name} window {settings.window_weeks:g} weeks to {as_of.date()}",

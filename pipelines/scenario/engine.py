@@ -501,11 +501,14 @@ class _State:
         self.report(
             ScenarioProgress(week, self.weeks, "retrain", f"week {week}: retrain ({decision.trigger})")
         )
+        # Train on what is labelled by now: rows older than the label delay.
+        labelled_until = week_end - timedelta(weeks=self.settings.label_delay_weeks)
         result = run_mlops_pipeline(
             self.store,
             self.workspace,
             self.dataset,
-            as_of=week_end,
+            as_of=labelled_until,
+            sim_time=week_end,
             settings=self.settings.mlops,
             trigger=decision.trigger,
             data_arrived_at=week_end,
