@@ -45,11 +45,11 @@ SERVICE_COLUMNS = (
 
 def service_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON rows for POST /predict from a frame of the bike-sharing schema (plain Python types)."""
-    columns = [c for c in SERVICE_COLUMNS if c in frame.columns]
-    out = frame[columns].astype(object).where(frame[columns].notna(), None)
-    return [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in out.to_dict("records")
-    ]
+    part = frame[[c for c in SERVICE_COLUMNS if c in frame.columns]]
+    rows = part.to_dict("records")  # pandas gives Python scalars
+    if part.isna().to_numpy().any():  # an upstream bug: missing values travel as JSON null
+        rows = [{k: (None if v != v else v) for k, v in row.items()} for row in rows]
+    return rows
 
 
 @dataclass(frozen=True)

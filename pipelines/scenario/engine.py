@@ -9,6 +9,7 @@ weekly row is written. Everything real is real: git commits, builds, pytest, ser
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
@@ -35,9 +36,14 @@ from pipelines.paths import data_dir
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
 from pipelines.store import Store
 from pipelines.store import records as rec
-from pipelines.store.connection import yield_to_readers
+from pipelines.store.connection import readers_waiting, yield_to_readers
 
 __all__ = ["ScenarioError", "ScenarioProgress", "ScenarioResult", "load_scenario_data", "run_scenario"]
+
+
+# Weeks one write connection is kept for (opening one costs ~15 ms); a reader that asks gets
+# the file at the next week boundary anyway.
+SESSION_WEEKS = 8
 
 
 class ScenarioError(OpsLabError):
@@ -158,27 +164,36 @@ def run_scenario(
     state = _State(settings, dataset, store, workspace, production, timer, report, weeks)
     state.clock_start = clock_start.to_pydatetime()
     shipping: _Shipping | None = None
+    held = contextlib.ExitStack()  # one write connection for up to SESSION_WEEKS weeks
     try:
-        state.setup(clock_start.to_pydatetime())
+        with store.session():
+            state.setup(clock_start.to_pydatetime())
         finishing: tuple[int, dict[str, Any]] | None = None
+        in_session = 0
         for week in range(1, weeks + 1):
             week_start = (clock_start + pd.Timedelta(weeks=week - 1)).to_pydatetime()
-            with store.session():
-                # The week's code changes go through DevOps on a worker thread (git, pytest and the
-                # new server are subprocesses on the other core) while this thread finishes last
-                # week's monitoring and retraining. Releases wait for their deploy time to take
-                # traffic, so the overlap changes nothing in the history.
-                shipping = _Shipping(state, week, week_start)
-                shipping.start()
-                try:
-                    if finishing is not None:
-                        state.finish_week(*finishing)
-                finally:
-                    shipping.join()
-                shipping.raise_error()
-                finishing = (week, state.serve_week(week, week_start, week_start + timedelta(weeks=1)))
-                store.progress_scenario_run(scenario_run, week - 1)
-            yield_to_readers(store.path)  # a dashboard page waiting to read gets its turn
+            if in_session == 0:
+                held.enter_context(store.session())
+            # The week's code changes go through DevOps on a worker thread (git, pytest and the
+            # new server are subprocesses on the other core) while this thread finishes last
+            # week's monitoring and retraining. Releases wait for their deploy time to take
+            # traffic, so the overlap changes nothing in the history.
+            shipping = _Shipping(state, week, week_start)
+            shipping.start()
+            try:
+                if finishing is not None:
+                    state.finish_week(*finishing)
+            finally:
+                shipping.join()
+            shipping.raise_error()
+            finishing = (week, state.serve_week(week, week_start, week_start + timedelta(weeks=1)))
+            store.progress_scenario_run(scenario_run, week - 1)
+            in_session += 1
+            if in_session >= SESSION_WEEKS or readers_waiting(store.path):
+                held.close()  # a dashboard page waiting to read gets its turn
+                in_session = 0
+                yield_to_readers(store.path)
+        held.close()
         if finishing is not None:
             with store.session():
                 state.finish_week(*finishing)
@@ -194,6 +209,7 @@ def run_scenario(
         store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        held.close()
         production.close()
     store.finish_scenario_run(scenario_run, "succeeded")
     report(ScenarioProgress(weeks, weeks, "done", f"{weeks} weeks in {time.perf_counter() - started:.1f} s"))

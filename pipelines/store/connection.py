@@ -70,14 +70,19 @@ def _ask_writer_to_yield(path: Path) -> None:
         wait_file(path).touch()
 
 
+def readers_waiting(path: Path, fresh_s: float = 3.0) -> bool:
+    """Whether a reader asked for the file in the last `fresh_s` seconds (one stat)."""
+    try:
+        return time.time() - wait_file(path).stat().st_mtime < fresh_s
+    except OSError:
+        return False
+
+
 def yield_to_readers(path: Path, pause_s: float = 0.15, fresh_s: float = 3.0) -> bool:
     """Called by a long writer between units of work with no connection open: if a reader asked
     in the last `fresh_s` seconds, pause so it can get in. Costs one stat otherwise."""
     marker = wait_file(path)
-    try:
-        asked = time.time() - marker.stat().st_mtime < fresh_s
-    except OSError:
-        return False
+    asked = readers_waiting(path, fresh_s)
     if asked:
         marker.unlink(missing_ok=True)
         time.sleep(pause_s)
