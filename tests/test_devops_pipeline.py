@@ -204,3 +204,19 @@ def test_cli_changes_lists_every_kind(tmp_path: Path) -> None:
         "bug-escaped",
         "revert",
     }
+
+
+def test_a_commit_that_breaks_the_build_fails_at_build(store: Store, production: Production) -> None:
+    repo = ensure_repo(store, "demo", T0)
+    (repo / "bikeservice" / "features.py").write_text("def broken(:\n")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "oops"],
+        check=True,
+        capture_output=True,
+    )
+    result = run_devops_pipeline(store, "demo", production, repo=repo, commit=head(repo), sim_time=T0)
+    assert [s.status for s in result.steps] == ["succeeded", "failed", "skipped", "skipped"]
+    assert "features.py" in result.step("build").error and "line 1" in result.step("build").error
+    assert store.select("artifacts", "demo").empty  # no half-built artifact recorded
+    assert rec.current_deployment(store, "demo", "release") is None
