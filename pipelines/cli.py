@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -151,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("opslab: stopped (Ctrl-C); unfinished runs are marked interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `opslab history | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (OpsLabError, ValueError) as exc:
         if args.debug:
             raise

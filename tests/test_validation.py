@@ -242,3 +242,16 @@ def test_classification_target_needs_two_classes(shop: pd.DataFrame) -> None:
     )
     frame.loc[0, "sales"] = "low"
     assert validate_frame(frame, dataset_or_schema=generic(shop, task="classification")).ok
+
+
+def test_generic_outliers_warn_but_a_shift_of_many_rows_fails(shop: pd.DataFrame) -> None:
+    reference = pd.concat([shop] * 25, ignore_index=True).assign(
+        when=pd.date_range("2024-01-01", periods=200, freq="h")
+    )
+    current = reference.assign(when=reference["when"] + pd.Timedelta(days=30))
+    current.loc[[3, 50, 120], "price"] = 90.0  # three price spikes in 200 rows: the world, not a bug
+    report = validate_frame(current, dataset_or_schema=generic(shop), reference=reference)
+    assert report.ok and [(c.name, c.column) for c in report.warnings] == [("range", "price")]
+    current["price"] = current["price"] * 100  # every row in another unit: a bug
+    report = validate_frame(current, dataset_or_schema=generic(shop), reference=reference)
+    assert failed(report) == [("range", "price")]

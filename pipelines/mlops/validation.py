@@ -34,6 +34,8 @@ __all__ = ["Check", "ColumnSpec", "Schema", "ValidationReport", "validate_frame"
 
 RANGE_TOLERANCE = 0.5
 MISSING_TOLERANCE = 0.05
+# Past a range learnt from a reference, up to this share of rows is a warning, more an error.
+OUTLIER_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -401,12 +403,17 @@ def _check_range(
             extremes.append(f"min {_number(float(np.nanmin(values)))}")
         if above.any():
             extremes.append(f"max {_number(float(np.nanmax(values)))}")
+        # A catalogued range is a fact about the data (temp is °C/41, never above 1): any row past it
+        # is a bug. A range learnt from a reference window only says what was seen: a few rows past
+        # it are the world (a price spike), a large share is a unit or scale change.
+        severity = "error" if schema.catalogued or failing / rows > OUTLIER_SHARE else "warning"
         return Check(
             "range",
             spec.name,
             False,
             failing,
             f"{spec.name}: {failing:,} of {rows:,} rows out of range {interval}{basis} ({', '.join(extremes)})",
+            severity,
         )
     return Check("range", spec.name, True, 0, f"{spec.name}: all values in {interval}{basis}")
 
