@@ -56,6 +56,7 @@ def print_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, empty
         print(empty)
         return
     view = frame[[c for c in (columns or frame.columns) if c in frame.columns]]
+    view = view.astype(object).where(view.notna(), "")  # a person reads a blank, not NaN
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 48):
         print(view.to_string(index=False))
 
