@@ -166,8 +166,7 @@ def run_scenario(
     shipping: _Shipping | None = None
     held = contextlib.ExitStack()  # one write connection for up to SESSION_WEEKS weeks
     try:
-        with store.session():
-            state.setup(clock_start.to_pydatetime())
+        state.setup(clock_start.to_pydatetime())  # short connections: a page can read in between
         finishing: tuple[int, dict[str, Any]] | None = None
         in_session = 0
         for week in range(1, weeks + 1):
