@@ -106,7 +106,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_every_subcommand_has_help() -> None:
     out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("history", "workspace"):
+    for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init"):
         assert command in out.stdout
         sub = subprocess.run(
             [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
