@@ -254,3 +254,19 @@ def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path: Path) -> N
     assert "running" not in set(runs["status"])
     weeks = store.select("weekly", "demo")["week"].tolist()
     assert weeks == list(range(1, len(weeks) + 1))  # every recorded week is whole
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_seasons_change_plays_the_real_uci_data_when_it_is_there(tmp_path: Path, monkeypatch) -> None:
+    from tests.conftest import shared_path
+
+    monkeypatch.setenv("OPSLAB_DATA_DIR", str(shared_path("datasets")))
+    settings = dataclasses.replace(PRESETS["seasons-change"].with_weeks(30), changes=())
+    store = Store(tmp_path / "uci.duckdb")
+    result = run_scenario(store, "demo", settings)
+    assert result.note is None  # no fallback: the real file was found and verified
+    first = store.select("weekly", "demo", order_by="week").iloc[0]
+    assert str(first["sim_time"]).startswith("2011-03-07")  # UCI's clock: the end of the first week
+    failed = [says for says, held, _ in check_expectations(settings, summarize(store, "demo")) if not held]
+    assert failed == []
