@@ -177,3 +177,62 @@ def bucketed_frequency(
         n=count,
         note=note,
     )
+
+
+def duration_key(
+    days: float,
+    *,
+    key: str,
+    label: str,
+    unit: str,
+    formula: str,
+    sql: str,
+    bands: Sequence[Band],
+    tier_source: str,
+    n: int,
+    note: str | None = None,
+) -> KeyResult:
+    """A key measured in days (lead times, recovery times, staleness), tiered by `bands`."""
+    return KeyResult(
+        key=key,
+        label=label,
+        value=days,
+        unit=unit,
+        display=format_duration(days),
+        tier=classify(days, bands),
+        tier_source=tier_source,
+        formula=formula,
+        sql=sql,
+        n=n,
+        note=note,
+    )
+
+
+def percent_key(
+    part: int,
+    whole: int,
+    *,
+    key: str,
+    label: str,
+    unit: str,
+    formula: str,
+    sql: str,
+    bands: Sequence[Band] | None,
+    tier_source: str,
+    note: str,
+) -> KeyResult:
+    """A key that is `part` of `whole` in percent (failure and rework rates); no tier without `bands`."""
+    percent = 100.0 * part / whole
+    return KeyResult(
+        key=key,
+        label=label,
+        value=percent,
+        unit=unit,
+        display=format_percent(percent),
+        tier=classify(percent, bands) if bands is not None else None,
+        tier_source=tier_source,
+        formula=formula,
+        sql=sql,
+        n=whole,
+        note=note,
+    )

@@ -22,10 +22,9 @@ from pipelines.keys import (
     Band,
     KeyResult,
     bucketed_frequency,
-    classify,
-    format_duration,
+    duration_key,
     format_number,
-    format_percent,
+    percent_key,
     summary_row,
     undefined_key,
 )
@@ -219,17 +218,15 @@ def lead_time_for_changes(
             sql,
             "; ".join(filter(None, ["no change shipped to production in this window", waiting_note])),
         )
-    days = float(row["median_days"])
-    return KeyResult(
+    return duration_key(
+        float(row["median_days"]),
         key=key,
         label=label,
-        value=days,
         unit=unit,
-        display=format_duration(days),
-        tier=classify(days, LEAD_TIME_BANDS),
-        tier_source=DORA_TIER_SOURCE,
         formula=formula,
         sql=sql,
+        bands=LEAD_TIME_BANDS,
+        tier_source=DORA_TIER_SOURCE,
         n=changes,
         note=waiting_note,
     )
@@ -253,18 +250,16 @@ def change_failure_rate(
     deploys, failed = int(row.get("deploys") or 0), int(row.get("failed") or 0)
     if deploys == 0:
         return _undefined(key, label, unit, formula, sql, "no planned production release in this window")
-    percent = 100.0 * failed / deploys
-    return KeyResult(
+    return percent_key(
+        failed,
+        deploys,
         key=key,
         label=label,
-        value=percent,
         unit=unit,
-        display=format_percent(percent),
-        tier=classify(percent, CHANGE_FAILURE_RATE_BANDS),
-        tier_source=DORA_TIER_SOURCE,
         formula=formula,
         sql=sql,
-        n=deploys,
+        bands=CHANGE_FAILURE_RATE_BANDS,
+        tier_source=DORA_TIER_SOURCE,
         note=f"{failed} of {deploys} planned releases failed",
     )
 
@@ -294,17 +289,15 @@ def failed_deployment_recovery_time(
             sql,
             "; ".join(filter(None, ["no resolved incident caused by a release in this window", open_note])),
         )
-    days = float(row["median_days"])
-    return KeyResult(
+    return duration_key(
+        float(row["median_days"]),
         key=key,
         label=label,
-        value=days,
         unit=unit,
-        display=format_duration(days),
-        tier=classify(days, RECOVERY_TIME_BANDS),
-        tier_source=DORA_TIER_SOURCE,
         formula=formula,
         sql=sql,
+        bands=RECOVERY_TIME_BANDS,
+        tier_source=DORA_TIER_SOURCE,
         n=resolved,
         note=open_note,
     )
@@ -336,18 +329,16 @@ def deployment_rework_rate(
             "no production release in this window",
             tier_source=_NO_TIER_REWORK,
         )
-    percent = 100.0 * unplanned / deploys
-    return KeyResult(
+    return percent_key(
+        unplanned,
+        deploys,
         key=key,
         label=label,
-        value=percent,
         unit=unit,
-        display=format_percent(percent),
-        tier=None,
-        tier_source=_NO_TIER_REWORK,
         formula=formula,
         sql=sql,
-        n=deploys,
+        bands=None,
+        tier_source=_NO_TIER_REWORK,
         note=f"{unplanned} of {deploys} production releases were unplanned",
     )
 

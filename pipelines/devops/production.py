@@ -21,26 +21,15 @@ import pandas as pd
 from pipelines.devops.baseline import build_baseline_model
 from pipelines.devops.errors import DeployError
 from pipelines.devops.service import ServiceProcess, serve_batch
+from pipelines.mlops.simulator import COLUMNS as BIKE_COLUMNS
 from pipelines.store import Store
 from pipelines.store import records as rec
 
 __all__ = ["SERVICE_COLUMNS", "Alarm", "DayServing", "Production", "WeekServing", "service_rows"]
 
-# The features the service takes, in the bike-sharing schema.
-SERVICE_COLUMNS = (
-    "season",
-    "yr",
-    "mnth",
-    "hr",
-    "holiday",
-    "weekday",
-    "workingday",
-    "weathersit",
-    "temp",
-    "atemp",
-    "hum",
-    "windspeed",
-)
+# The features the service takes: the bike-sharing schema (one definition, the simulator's)
+# without its time column and target.
+SERVICE_COLUMNS = tuple(c for c in BIKE_COLUMNS if c not in ("timestamp", "cnt"))
 
 
 def service_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -300,17 +289,23 @@ class Production:
         day.alarm = self._alarm(day)
         return day
 
-    def serve_week(self, batch: pd.DataFrame, time_column: str, week_end: datetime) -> WeekServing:
-        """Serve the week's rows a day at a time; alarms open incidents and roll back at once."""
+    def serve_week(
+        self, batch: pd.DataFrame, time_column: str, week_end: datetime, *, week_start: datetime | None = None
+    ) -> WeekServing:
+        """Serve the week's rows a day at a time, each day (start, end]; alarms open incidents and
+        roll back at once. Every day passes through `serve_day`, even an empty one, so a release
+        waiting for its deploy time takes over on schedule."""
         week = WeekServing()
-        if batch.empty:
-            return week
-        days = batch.groupby(batch[time_column].dt.floor("D"), sort=True)
-        for day_start, rows in days:
-            day_end = min(day_start.to_pydatetime() + timedelta(days=1), week_end)
+        start = week_start or week_end - timedelta(weeks=1)
+        times = batch[time_column]
+        for day in range(7):
+            day_start = start + timedelta(days=day)
+            day_end = min(day_start + timedelta(days=1), week_end)
+            rows = batch.loc[(times > day_start) & (times <= day_end)]
             served = self.serve_day(service_rows(rows), day_end)
-            week.days.append(served)
-            self.handle_alarm(served, week)
+            if not rows.empty:
+                week.days.append(served)
+                self.handle_alarm(served, week)
         return week
 
     def handle_alarm(self, day: DayServing, week: WeekServing) -> None:

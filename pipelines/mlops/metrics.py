@@ -27,10 +27,10 @@ from pipelines.keys import (
     Band,
     KeyResult,
     bucketed_frequency,
-    classify,
+    duration_key,
     format_duration,
     format_number,
-    format_percent,
+    percent_key,
     summary_row,
     undefined_key,
 )
@@ -158,17 +158,15 @@ def data_to_production_lead_time(
     deploys = int(row.get("deploys") or 0)
     if deploys == 0 or row.get("median_days") is None:
         return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
-    days = float(row["median_days"])
-    return KeyResult(
+    return duration_key(
+        float(row["median_days"]),
         key=key,
         label=label,
-        value=days,
         unit=unit,
-        display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]),
-        tier_source=ML_TIER_SOURCE,
         formula=formula,
         sql=sql,
+        bands=ML_BANDS[key],
+        tier_source=ML_TIER_SOURCE,
         n=deploys,
     )
 
@@ -190,18 +188,16 @@ def model_change_failure_rate(
     deploys, failed = int(row.get("deploys") or 0), int(row.get("failed") or 0)
     if deploys == 0:
         return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
-    percent = 100.0 * failed / deploys
-    return KeyResult(
+    return percent_key(
+        failed,
+        deploys,
         key=key,
         label=label,
-        value=percent,
         unit=unit,
-        display=format_percent(percent),
-        tier=classify(percent, ML_BANDS[key]),
-        tier_source=ML_TIER_SOURCE,
         formula=formula,
         sql=sql,
-        n=deploys,
+        bands=ML_BANDS[key],
+        tier_source=ML_TIER_SOURCE,
         note=f"{failed} of {deploys} model deploys failed",
     )
 
@@ -246,17 +242,15 @@ def time_to_recover_from_drift(
         return _undefined(key, label, unit, formula, sql, "no drift or quality alarm in this window")
     if ended.empty:
         return _undefined(key, label, unit, formula, sql, open_note or "no episode has ended")
-    days = float(ended["days_to_recover"].median())
-    return KeyResult(
+    return duration_key(
+        float(ended["days_to_recover"].median()),
         key=key,
         label=label,
-        value=days,
         unit=unit,
-        display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]),
-        tier_source=ML_TIER_SOURCE,
         formula=formula,
         sql=sql,
+        bands=ML_BANDS[key],
+        tier_source=ML_TIER_SOURCE,
         n=len(ended),
         note=open_note,
     )
@@ -283,21 +277,18 @@ def model_staleness(
     latest = weeks.iloc[-1]
     days = float(latest["staleness_days"])
     mean = float(weeks["staleness_days"].mean())
-    return KeyResult(
+    return duration_key(
+        days,
         key=key,
         label=label,
-        value=days,
         unit=unit,
-        display=format_duration(days),
-        tier=classify(days, ML_BANDS[key]),
-        tier_source=ML_TIER_SOURCE,
         formula=formula,
         sql=sql,
+        bands=ML_BANDS[key],
+        tier_source=ML_TIER_SOURCE,
         n=len(weeks),
-        note=(
-            f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
-            f"mean {format_duration(mean)} over {len(weeks)} weeks"
-        ),
+        note=f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
+        f"mean {format_duration(mean)} over {len(weeks)} weeks",
     )
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "TRIGGERS",
     "MLOpsSettings",
     "gate_decision",
+    "install_production_model",
     "mlops_steps",
     "production_model_path",
     "run_mlops_pipeline",
@@ -81,6 +82,17 @@ class MLOpsSettings:
 
 def settings_hash(settings: MLOpsSettings) -> str:
     return hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def install_production_model(store: Store, workspace: str, source: Path) -> Path:
+    """Make the model file at `source` the one production serves, atomically (the running service
+    never reads half a model and picks the new one up on its next request)."""
+    production = production_model_path(store, workspace)
+    production.parent.mkdir(parents=True, exist_ok=True)
+    tmp = production.with_suffix(".pkl.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(production)
+    return production
 
 
 def production_model_path(store: Store, workspace: str) -> Path:
@@ -271,11 +283,7 @@ def deploy_champion(ctx: StepContext) -> StepOutcome:
     if not ctx.output("evaluate", "promote"):
         raise StepSkipped(f"not deployed: {ctx.output('evaluate', 'reason')}")
     version = ctx.output("register", "version")
-    production = production_model_path(store, ctx.workspace)
-    production.parent.mkdir(parents=True, exist_ok=True)
-    tmp = production.with_suffix(".pkl.tmp")
-    shutil.copyfile(ctx.output("register", "path"), tmp)
-    tmp.replace(production)  # atomic: the running service never reads half a model
+    production = install_production_model(store, ctx.workspace, Path(ctx.output("register", "path")))
     deployment_id = rec.record_deployment(
         store,
         workspace=ctx.workspace,

@@ -28,7 +28,7 @@ from pipelines.devops.repo import head
 from pipelines.devops.workflow import commit_change, ensure_repo
 from pipelines.errors import OpsLabError
 from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, realized_quality
-from pipelines.mlops.pipeline import production_model_path, run_mlops_pipeline
+from pipelines.mlops.pipeline import install_production_model, run_mlops_pipeline
 from pipelines.mlops.policy import PolicyState, decide_retrain, quality_decayed
 from pipelines.mlops.sources import Dataset, load_dataset
 from pipelines.mlops.training import PRIMARY_METRIC
@@ -326,8 +326,6 @@ class _State:
 
     def serve_week(self, week: int, week_start: datetime, week_end: datetime) -> dict[str, Any]:
         """Production answers the week's requests a day at a time; alarms open incidents."""
-        from pipelines.devops.production import WeekServing, service_rows
-
         frame, column = self.dataset.frame, self.dataset.time_column
         batch = frame.loc[(frame[column] > week_start) & (frame[column] <= week_end)]
         self.batches[week] = batch
@@ -339,17 +337,8 @@ class _State:
         if self.repo is None:
             return figures
         self.report(ScenarioProgress(week, self.weeks, "serve", f"week {week}: traffic"))
-        serving = WeekServing()
-        for day in range(7):
-            day_start = week_start + timedelta(days=day)
-            day_end = day_start + timedelta(days=1)
-            rows = batch.loc[(batch[column] > day_start) & (batch[column] <= day_end)]
-            with self.timer.stage("serve"):
-                served = self.production.serve_day(service_rows(rows), day_end)
-            if not rows.empty:
-                serving.days.append(served)
-                with self.timer.stage("devops"):
-                    self.production.handle_alarm(served, serving)
+        with self.timer.stage("serve"):
+            serving = self.production.serve_week(batch, column, week_end, week_start=week_start)
         figures.update(
             {
                 "release": self.production.release["ref"] if self.production.release else None,
@@ -460,10 +449,7 @@ class _State:
             summary=summary,
         )
         row = rec.model_version(self.store, self.workspace, previous)
-        target = production_model_path(self.store, self.workspace)
-        tmp = target.with_suffix(".pkl.tmp")
-        tmp.write_bytes(Path(row["path"]).read_bytes())
-        tmp.replace(target)
+        install_production_model(self.store, self.workspace, Path(row["path"]))
         rec.move_alias(
             self.store,
             workspace=self.workspace,
