@@ -112,3 +112,21 @@ def test_every_subcommand_has_help() -> None:
             [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
         )
         assert sub.returncode == 0 and "usage" in sub.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"]])
+def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
+    """Asking for help answers at once: the command groups import their pipelines only when run."""
+    code = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = sorted(m for m in ('scipy', 'sklearn') if m in sys.modules)\n"
+        "assert not heavy, f'help imported {heavy}'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "usage" in out.stdout

@@ -7,7 +7,6 @@ model file, and reused for every batch: a weekly batch then costs a few millisec
 
 from __future__ import annotations
 
-import argparse
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.drift import ReferenceProfile, dataset_drift
-from pipelines.mlops.sources import Dataset, DataSourceError, window
+from pipelines.mlops.sources import Dataset, DataSourceError
 from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict
 from pipelines.store import Store
 from pipelines.store import records as rec
@@ -27,7 +26,6 @@ __all__ = [
     "BatchReport",
     "ModelCache",
     "ModelHandle",
-    "add_monitor_command",
     "drift_rows",
     "monitor_batch",
     "realized_quality",
@@ -169,67 +167,3 @@ def drift_rows(
             "n_current": table["n_current"],
         }
     )
-
-
-# -- `opslab mlops monitor` ------------------------------------------------------------------
-def _monitor(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.cli_support import print_json, print_table
-    from pipelines.errors import OpsLabError
-    from pipelines.mlops.commands import dataset_from_args
-
-    dataset = dataset_from_args(args, store)
-    version = rec.alias_version(store, args.workspace, "champion") if store.exists() else None
-    if version is None:
-        raise OpsLabError(
-            f"Workspace {args.workspace!r} has no champion model to monitor yet: run `opslab mlops run` first."
-        )
-    try:
-        batch = window(dataset, args.as_of, args.batch_weeks, min_rows=1)
-    except DataSourceError as exc:
-        raise OpsLabError(str(exc)) from exc
-    cache = ModelCache(store, args.workspace, dataset)
-    handle = cache.get(version)
-    report = monitor_batch(handle, dataset, batch)
-    quality = realized_quality(handle, dataset, batch)
-    first = cache.get(1) if version != 1 else handle
-    never = realized_quality(first, dataset, batch)
-    sim_time = pd.Timestamp(args.as_of)
-    rec.record_drift(
-        store, drift_rows(report, workspace=args.workspace, week=None, sim_time=sim_time, version=version)
-    )
-    metric = PRIMARY_METRIC[dataset.task]
-    summary = {
-        "as_of": sim_time.isoformat(),
-        "rows": len(batch),
-        "model_version": version,
-        "dataset_drift": report.dataset_drift,
-        "drift_share": report.drift_share,
-        f"quality_{metric}": quality,
-        f"never_retrained_{metric}": never,
-        "drift": report.drift.drop(
-            columns=[c for c in report.drift.columns if c.startswith("n_missing")]
-        ).to_dict("records"),
-    }
-    if args.json:
-        print_json(summary)
-        return 0
-    print(
-        f"batch of {len(batch)} rows to {sim_time.date()} against champion v{version}: "
-        f"{'DATASET DRIFT' if report.dataset_drift else 'no dataset drift'} "
-        f"({report.drift_share:.0%} of features drifted)"
-    )
-    if quality is not None:
-        print(f"{metric}: champion {quality:.4g}, never-retrained v1 {never:.4g}")
-    print_table(report.drift, ["feature", "test", "statistic", "threshold", "drifted", "psi", "psi_band"])
-    return 0
-
-
-def add_monitor_command(msub: argparse._SubParsersAction) -> None:
-    from pipelines.mlops.commands import _parse_as_of, add_data_options
-
-    mon = msub.add_parser("monitor", help="drift and quality of a batch against the champion model")
-    add_data_options(mon)
-    mon.add_argument("--as-of", type=_parse_as_of, required=True, help="end of the batch (e.g. 2012-06-01)")
-    mon.add_argument("--batch-weeks", type=float, default=1, help="batch length in weeks (default 1)")
-    mon.add_argument("--json", action="store_true")
-    mon.set_defaults(handler=_monitor)

@@ -1,4 +1,8 @@
-"""`opslab scenario ...` and `opslab init` (what `make run` calls before starting the dashboard)."""
+"""`opslab scenario ...` and `opslab init` (what `make run` calls before starting the dashboard).
+
+The scenario's modules load scipy and scikit-learn; they are imported inside the handlers and the
+actions' builders, so `opslab scenario --help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,19 @@ import dataclasses
 import json
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from pipelines.cli_support import ProgressPrinter, print_json
+from pipelines.cli.support import LazyActions, ProgressPrinter, print_json
 from pipelines.errors import OpsLabError
-from pipelines.mlops.simulator import DriftInjection
 from pipelines.paths import DEFAULT_WORKSPACE
-from pipelines.scenario.engine import ScenarioProgress, run_scenario
-from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS, get_preset
-from pipelines.scenario.settings import ChangeAt, ScenarioSettings, from_dict, settings_dict
-from pipelines.scenario.summary import check_expectations, summarize
 from pipelines.store import Store
 
-__all__ = ["add_init", "add_scenario", "apply_knobs", "set_knob"]
+if TYPE_CHECKING:
+    from pipelines.mlops.simulator import DriftInjection
+    from pipelines.scenario.engine import ScenarioProgress
+    from pipelines.scenario.settings import ChangeAt, ScenarioSettings
+
+__all__ = ["apply_knobs", "play", "register", "set_knob"]
 
 
 def _convert(text: str, current: Any) -> Any:
@@ -64,6 +66,8 @@ def set_knob(settings: Any, path: str, text: str) -> Any:
 
 def _injection(text: str) -> DriftInjection:
     """`type:pattern[:key=value...]`, e.g. `concept:sudden:onset_week=50:magnitude=1:feature=hr`."""
+    from pipelines.mlops.simulator import DriftInjection
+
     parts = text.split(":")
     if len(parts) < 2:
         raise OpsLabError(f"--inject {text!r}: write type:pattern[:onset_week=N:magnitude=X:...].")
@@ -78,6 +82,8 @@ def _injection(text: str) -> DriftInjection:
 
 
 def _changes(text: str) -> tuple[ChangeAt, ...]:
+    from pipelines.scenario.settings import ChangeAt
+
     out = []
     for item in filter(None, (p.strip() for p in text.split(","))):
         change, _, week = item.partition("@")
@@ -126,6 +132,8 @@ def apply_knobs(settings: ScenarioSettings, args: argparse.Namespace) -> Scenari
 
 
 def _list(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.scenario.presets import PRESETS
+
     rows = [
         {
             "name": p.name,
@@ -149,11 +157,16 @@ def _list(args: argparse.Namespace, store: Store) -> int:
 
 
 def _show(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.scenario.settings import settings_dict
+
     print_json(settings_dict(_settings(args)))
     return 0
 
 
 def _settings(args: argparse.Namespace) -> ScenarioSettings:
+    from pipelines.scenario.presets import get_preset
+    from pipelines.scenario.settings import from_dict
+
     if getattr(args, "from_file", None):
         try:
             data = json.loads(Path(args.from_file).read_text())
@@ -176,6 +189,9 @@ class _ScenarioBar:
 
 
 def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: bool, json_out: bool) -> int:
+    from pipelines.scenario.engine import run_scenario
+    from pipelines.scenario.summary import check_expectations, summarize
+
     bar = _ScenarioBar()
     # Ctrl-C (and a terminal's SIGTERM) stop between two records: the history stays consistent.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -242,17 +258,17 @@ def _add_knobs(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_scenario(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scenario", help="play a scenario: both lifecycles week by week on one clock")
-    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    lst = ssub.add_parser("list", help="the preset scenarios and their narratives")
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(handler=_list)
-    show = ssub.add_parser("show", help="print a preset's settings as JSON (edit and pass back with --from)")
+def _add_show(show: argparse.ArgumentParser) -> None:
+    from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS
+
     show.add_argument("name", nargs="?", default=DEFAULT_PRESET, choices=list(PRESETS))
     _add_knobs(show)
     show.set_defaults(handler=_show)
-    run = ssub.add_parser("run", help="play a preset (or your variation) into the workspace")
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    from pipelines.scenario.presets import DEFAULT_PRESET
+
     run.add_argument(
         "name", nargs="?", default=DEFAULT_PRESET, help=f"preset name (default {DEFAULT_PRESET})"
     )
@@ -263,6 +279,8 @@ def add_scenario(sub: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS
+
     workspace = args.workspace or DEFAULT_WORKSPACE
     if not store.workspace_is_empty(workspace):
         print(f"workspace {workspace!r} in {store.path} has a history; starting the dashboard")
@@ -271,10 +289,18 @@ def _init(args: argparse.Namespace, store: Store) -> int:
     return play(store, workspace, PRESETS[DEFAULT_PRESET], replace=False, json_out=False)
 
 
-def add_init(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("init", help="make sure the default workspace has a history (what `make run` calls)")
-    p.set_defaults(handler=_init)
-
-
-def summary_frame(store: Store, workspace: str) -> pd.DataFrame:
-    return pd.DataFrame([summarize(store, workspace)])
+def register(sub: argparse._SubParsersAction) -> None:
+    """`opslab scenario ...`, then `opslab init`."""
+    p = sub.add_parser("scenario", help="play a scenario: both lifecycles week by week on one clock")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION", action=LazyActions)
+    lst = ssub.add_parser("list", help="the preset scenarios and their narratives")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_list)
+    ssub.add_parser(
+        "show", help="print a preset's settings as JSON (edit and pass back with --from)", build=_add_show
+    )
+    ssub.add_parser("run", help="play a preset (or your variation) into the workspace", build=_add_run)
+    init = sub.add_parser(
+        "init", help="make sure the default workspace has a history (what `make run` calls)"
+    )
+    init.set_defaults(handler=_init)

@@ -1,21 +1,34 @@
-"""`opslab mlops ...` and `opslab datasets ...`."""
+"""`opslab mlops ...`: one pipeline run, and monitoring a batch against the champion.
+
+The MLOps modules load scipy and scikit-learn; they are imported inside the handlers and the
+actions' builders, so `opslab mlops --help` stays quick.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipelines.cli_support import ProgressPrinter, print_json, print_table, step_progress
+from pipelines.cli.support import (
+    LazyActions,
+    ProgressPrinter,
+    print_json,
+    print_table,
+    run_summary,
+    step_progress,
+)
 from pipelines.errors import OpsLabError
-from pipelines.mlops.pipeline import TRIGGERS, MLOpsSettings, run_mlops_pipeline
-from pipelines.mlops.sources import Dataset, DataSourceError, fetch_dataset, list_datasets, load_dataset
 from pipelines.paths import data_dir
 from pipelines.runner import RunResult
 from pipelines.store import Store
+from pipelines.store import records as rec
 
-__all__ = ["add_data_options", "add_datasets", "add_mlops", "dataset_from_args", "run_summary"]
+if TYPE_CHECKING:
+    from pipelines.mlops.sources import Dataset
+
+__all__ = ["add_data_options", "dataset_from_args", "register"]
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +56,7 @@ def _columns(text: str | None) -> list[str] | None:
 
 def dataset_from_args(args: argparse.Namespace, store: Store | None = None) -> Dataset:
     from pipelines.mlops.simulator import SimulatorSettings
+    from pipelines.mlops.sources import load_dataset
 
     if args.data == "workspace":  # the data the workspace's scenario played
         from pipelines.scenario.engine import load_scenario_data
@@ -66,24 +80,6 @@ def dataset_from_args(args: argparse.Namespace, store: Store | None = None) -> D
     )
 
 
-def run_summary(result: RunResult) -> dict[str, Any]:
-    return {
-        "run_id": result.run_id,
-        "status": result.status,
-        "error": result.error,
-        "steps": [
-            {
-                "name": s.name,
-                "status": s.status,
-                "duration_ms": round(s.duration_ms or 0, 1),
-                "metrics": dict(s.metrics),
-                "error": s.error,
-            }
-            for s in result.steps
-        ],
-    }
-
-
 def _print_run(result: RunResult) -> None:
     frame = pd.DataFrame(
         [
@@ -96,6 +92,8 @@ def _print_run(result: RunResult) -> None:
 
 
 def _mlops_run(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.mlops.pipeline import MLOpsSettings, run_mlops_pipeline
+
     dataset = dataset_from_args(args, store)
     times = dataset.frame[dataset.time_column]
     as_of = pd.Timestamp(args.as_of) if args.as_of else times.max()
@@ -131,12 +129,9 @@ def _parse_as_of(text: str) -> str:
     return text
 
 
-def add_mlops(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mlops", help="train, evaluate, register and deploy models; monitor drift")
-    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = msub.add_parser(
-        "run", help="run the MLOps pipeline once: ingest → validate → train → evaluate → register → deploy"
-    )
+def _add_run(run: argparse.ArgumentParser) -> None:
+    from pipelines.mlops.pipeline import TRIGGERS
+
     add_data_options(run)
     run.add_argument(
         "--as-of", type=_parse_as_of, help="end of the training window (default: the data's last time)"
@@ -151,38 +146,77 @@ def add_mlops(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--trigger", choices=TRIGGERS, default="manual", help="why this run happens (recorded)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=_mlops_run)
-    from pipelines.mlops.monitoring import add_monitor_command
-
-    add_monitor_command(msub)
 
 
-# -- datasets --------------------------------------------------------------------------------
-def _datasets_list(args: argparse.Namespace, store: Store) -> int:
-    rows = list_datasets(data_dir())
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(pd.DataFrame(rows))
-    return 0
+# -- `opslab mlops monitor` ------------------------------------------------------------------
+def _monitor(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, realized_quality
+    from pipelines.mlops.sources import DataSourceError, window
+    from pipelines.mlops.training import PRIMARY_METRIC
 
-
-def _datasets_fetch(args: argparse.Namespace, store: Store) -> int:
-    target = data_dir()
-    print(f"downloading {args.name} into {target} ...")
+    dataset = dataset_from_args(args, store)
+    version = rec.alias_version(store, args.workspace, "champion") if store.exists() else None
+    if version is None:
+        raise OpsLabError(
+            f"Workspace {args.workspace!r} has no champion model to monitor yet: run `opslab mlops run` first."
+        )
     try:
-        path = fetch_dataset(args.name, target)
+        batch = window(dataset, args.as_of, args.batch_weeks, min_rows=1)
     except DataSourceError as exc:
         raise OpsLabError(str(exc)) from exc
-    print(f"saved {path} (sha256 verified)")
+    cache = ModelCache(store, args.workspace, dataset)
+    handle = cache.get(version)
+    report = monitor_batch(handle, dataset, batch)
+    quality = realized_quality(handle, dataset, batch)
+    first = cache.get(1) if version != 1 else handle
+    never = realized_quality(first, dataset, batch)
+    sim_time = pd.Timestamp(args.as_of)
+    rec.record_drift(
+        store, drift_rows(report, workspace=args.workspace, week=None, sim_time=sim_time, version=version)
+    )
+    metric = PRIMARY_METRIC[dataset.task]
+    summary = {
+        "as_of": sim_time.isoformat(),
+        "rows": len(batch),
+        "model_version": version,
+        "dataset_drift": report.dataset_drift,
+        "drift_share": report.drift_share,
+        f"quality_{metric}": quality,
+        f"never_retrained_{metric}": never,
+        "drift": report.drift.drop(
+            columns=[c for c in report.drift.columns if c.startswith("n_missing")]
+        ).to_dict("records"),
+    }
+    if args.json:
+        print_json(summary)
+        return 0
+    print(
+        f"batch of {len(batch)} rows to {sim_time.date()} against champion v{version}: "
+        f"{'DATASET DRIFT' if report.dataset_drift else 'no dataset drift'} "
+        f"({report.drift_share:.0%} of features drifted)"
+    )
+    if quality is not None:
+        print(f"{metric}: champion {quality:.4g}, never-retrained v1 {never:.4g}")
+    print_table(report.drift, ["feature", "test", "statistic", "threshold", "drifted", "psi", "psi_band"])
     return 0
 
 
-def add_datasets(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("datasets", help="list the data sources, fetch public datasets")
-    dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    lst = dsub.add_parser("list", help="named sources and whether each is available here")
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(handler=_datasets_list)
-    fetch = dsub.add_parser("fetch", help="download a public dataset (needs internet) and verify its sha256")
-    fetch.add_argument("name", help="dataset name, e.g. bike-sharing")
-    fetch.set_defaults(handler=_datasets_fetch)
+def _add_monitor(mon: argparse.ArgumentParser) -> None:
+    add_data_options(mon)
+    mon.add_argument("--as-of", type=_parse_as_of, required=True, help="end of the batch (e.g. 2012-06-01)")
+    mon.add_argument("--batch-weeks", type=float, default=1, help="batch length in weeks (default 1)")
+    mon.add_argument("--json", action="store_true")
+    mon.set_defaults(handler=_monitor)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mlops", help="train, evaluate, register and deploy models; monitor drift")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION", action=LazyActions)
+    msub.add_parser(
+        "run",
+        help="run the MLOps pipeline once: ingest → validate → train → evaluate → register → deploy",
+        build=_add_run,
+    )
+    msub.add_parser(
+        "monitor", help="drift and quality of a batch against the champion model", build=_add_monitor
+    )

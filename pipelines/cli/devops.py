@@ -1,4 +1,7 @@
-"""`opslab devops ...`: the scripted changes and a pipeline run on the workspace repository."""
+"""`opslab devops ...`: the scripted changes and a pipeline run on the workspace repository.
+
+The pipeline's modules load scipy; they are imported inside the handler so `--help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from pipelines.cli_support import ProgressPrinter, print_json, print_table, step_progress
+from pipelines.cli.support import ProgressPrinter, print_json, print_table, run_summary, step_progress
 from pipelines.devops.changes import get_change, list_changes
-from pipelines.devops.pipeline import DevOpsSettings, run_devops_pipeline
-from pipelines.devops.production import Production
 from pipelines.devops.repo import applied_changes, head
 from pipelines.devops.workflow import commit_change, ensure_repo
 from pipelines.errors import OpsLabError
-from pipelines.mlops.commands import run_summary
 from pipelines.store import Store
 from pipelines.store import records as rec
 
-__all__ = ["add_devops"]
+__all__ = ["register"]
 
 # On the scenario clock a pipeline run takes this long after its commit (queue, review, merge).
 CLI_PIPELINE_DELAY = timedelta(hours=1)
@@ -44,6 +44,9 @@ def _now(store: Store, workspace: str) -> datetime:
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.devops.pipeline import DevOpsSettings, run_devops_pipeline
+    from pipelines.devops.production import Production
+
     settings = DevOpsSettings(test_timeout_s=args.test_timeout)
     when = _now(store, args.workspace)
     store.ensure_workspace(args.workspace)
@@ -105,7 +108,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
     return 0 if result.ok else 1
 
 
-def add_devops(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "devops", help="the service's changes and its checkout → build → test → deploy pipeline"
     )

@@ -1,7 +1,8 @@
-"""Output helpers shared by the `opslab` command groups: progress bar, JSON, tables."""
+"""Helpers shared by the `opslab` command groups: progress bar, JSON, tables, lazily built actions."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -10,9 +11,42 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from pipelines.runner import Progress
+from pipelines.runner import Progress, RunResult
 
-__all__ = ["ProgressPrinter", "print_json", "print_table", "step_progress"]
+__all__ = ["LazyActions", "ProgressPrinter", "print_json", "print_table", "run_summary", "step_progress"]
+
+
+class LazyActions(argparse._SubParsersAction):
+    """Subcommands whose arguments are added only when the subcommand is chosen.
+
+    An action's options can need the pipelines' own values (the preset names, the retrain triggers),
+    and importing those loads scipy and scikit-learn. Built on demand, `opslab GROUP --help` lists
+    the actions at once and only `opslab GROUP ACTION` pays for the imports.
+    `sub.add_parser(name, help=..., build=fill)` calls `fill(parser)` before parsing that action.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:  # type: ignore[override]
+        build = kwargs.pop("build", None)
+        parser = super().add_parser(name, **kwargs)
+        if build is not None:
+            self._builders[name] = build
+        return parser
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        build = self._builders.pop(values[0], None)  # values: the action's name, then its arguments
+        if build is not None:
+            build(self._name_parser_map[values[0]])
+        super().__call__(parser, namespace, values, option_string)
 
 
 class ProgressPrinter:
@@ -69,3 +103,22 @@ def step_progress(bar: ProgressPrinter) -> Callable[[Progress], None]:
         bar.update(done, event.total, f"{event.kind} {event.step}: {event.status}")
 
     return report
+
+
+def run_summary(result: RunResult) -> dict[str, Any]:
+    """A pipeline run as JSON: status, and each step's status, duration and metrics."""
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "error": result.error,
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "duration_ms": round(s.duration_ms or 0, 1),
+                "metrics": dict(s.metrics),
+                "error": s.error,
+            }
+            for s in result.steps
+        ],
+    }

@@ -1,28 +1,18 @@
-"""`opslab`: the headless entry point. The dashboard is another client of the same library.
-
-Every subcommand group registers itself with `add_parser`; errors meant for people
-(`OpsLabError`, bad arguments) reach stderr as one sentence with a non-zero exit, and a traceback
-only with `--debug`.
-"""
+"""`opslab history` (a workspace's whole record) and `opslab workspace ...` (list, reset, delete)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from pipelines.cli_support import print_json, print_table
+from pipelines.cli.support import print_json, print_table
 from pipelines.errors import OpsLabError
-from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
+from pipelines.paths import check_workspace_name
 from pipelines.store import Store, StoreError, workspace_history
 
-__all__ = ["build_parser", "main"]
-
-Handler = Callable[[argparse.Namespace, Store], int]
+__all__ = ["register"]
 
 
 # -- history ------------------------------------------------------------------------------
@@ -125,42 +115,7 @@ def _add_workspace(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(handler=handler)
 
 
-# -- the frame ----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="opslab",
-        description="Run the DevOps and MLOps lifecycles of OpsLab and read their history.",
-    )
-    parser.add_argument("--db", help="run-history file (default: $OPSLAB_DB, else the per-user data dir)")
-    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace name (default: demo)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from pipelines import commands  # the pipeline groups register here
-
-    for register in (*commands.REGISTRARS, _add_history, _add_workspace):
-        register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        check_workspace_name(args.workspace)
-        store = Store(resolve_db_path(args.db))
-        return int(args.handler(args, store) or 0)
-    except KeyboardInterrupt:
-        print("opslab: stopped (Ctrl-C); unfinished runs are marked interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `opslab history | head`: the reader left, which is fine
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except (OpsLabError, ValueError) as exc:
-        if args.debug:
-            raise
-        print(f"opslab: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(sub: argparse._SubParsersAction) -> None:
+    """`opslab history`, then `opslab workspace ...`."""
+    _add_history(sub)
+    _add_workspace(sub)

@@ -1,0 +1,58 @@
+"""`opslab`: the headless entry point. The dashboard is another client of the same library.
+
+Each command group is a module of this package with a `register(sub)` that adds its subcommands;
+`build_parser` lists them. The groups import their pipelines inside their handlers, so `--help` and
+the light commands never load scipy or scikit-learn. Errors meant for people (`OpsLabError`, bad
+arguments) reach stderr as one sentence with a non-zero exit, and a traceback only with `--debug`.
+The domain packages never import this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pipelines.cli import datasets, devops, mlops, scenario, workspace
+from pipelines.errors import OpsLabError
+from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
+from pipelines.store import Store
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace, Store], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opslab",
+        description="Run the DevOps and MLOps lifecycles of OpsLab and read their history.",
+    )
+    parser.add_argument("--db", help="run-history file (default: $OPSLAB_DB, else the per-user data dir)")
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace name (default: demo)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (devops, mlops, scenario, datasets, workspace):
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_workspace_name(args.workspace)
+        store = Store(resolve_db_path(args.db))
+        return int(args.handler(args, store) or 0)
+    except KeyboardInterrupt:
+        print("opslab: stopped (Ctrl-C); unfinished runs are marked interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `opslab history | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (OpsLabError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"opslab: {exc}", file=sys.stderr)
+        return 2
