@@ -242,3 +242,20 @@ def test_no_import_cycles_inside_pipelines() -> None:
     assert not cycles, "import cycles in pipelines/ (lazy imports count):\n" + "\n".join(
         " -> ".join(cycle) for cycle in cycles
     )
+
+
+def test_only_the_cli_package_parses_arguments() -> None:
+    """The domain is a library: argparse and the CLI's helpers stay in pipelines/cli (and __main__)."""
+    offenders = []
+    for name, path in _module_names(PIPELINES).items():
+        if name == "pipelines.__main__" or name == "pipelines.cli" or name.startswith("pipelines.cli."):
+            continue
+        imported: set[str] = set()
+        for node in _import_nodes(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            else:
+                imported.add(node.module or "")
+        if any(m == "argparse" or m == "pipelines.cli" or m.startswith("pipelines.cli.") for m in imported):
+            offenders.append(name)
+    assert offenders == []
