@@ -55,7 +55,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -82,8 +82,8 @@ __all__ = [
     "sample_size_demo",
 ]
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
+NUMERIC: Final = "numeric"
+CATEGORICAL: Final = "categorical"
 
 SMALL_REFERENCE_MAX_ROWS = 1000
 """Up to this many non-missing reference rows the chooser picks p-value tests, above it distances."""
@@ -218,6 +218,7 @@ def _ks(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | None]:
 
     scipy.stats.ks_2samp itself (exact p-value for small samples, asymptotic above 10 000 rows).
     """
+    assert ref.values is not None and cur.values is not None  # KS needs_values: both were kept
     result = stats.ks_2samp(ref.values, cur.values)
     return float(result.statistic), float(result.pvalue)
 
@@ -234,6 +235,7 @@ def _chisquare(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | 
     no evidence either way: X^2 = 0, p = 1. The reference's own sampling noise is ignored, which
     raises the false-alarm rate above the nominal 5 % when the reference is small (module docstring).
     """
+    assert ref.counts is not None and cur.counts is not None  # needs_categories: both were counted
     if cur.unseen_counts.size:
         return math.inf, 0.0
     if ref.counts.size < 2:
@@ -250,11 +252,13 @@ def _wasserstein(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float 
     by the spread makes 0.1 mean "moved by a tenth of a standard deviation" for any unit; the floor
     keeps a constant reference column from dividing by zero.
     """
+    assert ref.values is not None and cur.values is not None and ref.std is not None  # numeric, needs_values
     return _wasserstein_sorted(ref.values, cur.values) / max(ref.std, STD_FLOOR), None
 
 
 def _category_proportions(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[np.ndarray, np.ndarray]:
     """Reference and current proportions over the union of categories (unseen ones last)."""
+    assert ref.counts is not None and cur.counts is not None  # the categories of both were counted
     unseen = cur.unseen_counts.size
     p = np.concatenate([ref.counts, np.zeros(unseen, dtype=np.int64)]) / ref.n
     q = np.concatenate([cur.counts, cur.unseen_counts]) / cur.n
@@ -284,6 +288,7 @@ def _psi(ref: ColumnProfile, cur: _CurrentColumn) -> float:
     of its own. Proportions that are exactly 0 count as PSI_EPSILON (1e-4).
     """
     if ref.psi_edges is not None:
+        assert cur.values is not None and ref.psi_reference is not None  # numeric: decile bins, sorted values
         below = np.searchsorted(cur.values, ref.psi_edges, side="left")
         counts = np.diff(np.concatenate([[0], below, [cur.n]]))
         p, q = ref.psi_reference, counts / cur.n
@@ -340,7 +345,7 @@ class StatTest:
 
     def is_drift(self, statistic: float, p_value: float | None, threshold: float) -> bool:
         if self.score == "p_value":
-            return bool(p_value < threshold)
+            return p_value is not None and bool(p_value < threshold)
         return bool(statistic >= threshold)
 
     def __call__(
@@ -398,7 +403,7 @@ def get_stat_test(name: object, column: Hashable | None = None) -> StatTest:
 # Reference profiles: the chooser and everything the tests need, computed once per column.
 
 
-def _as_series(data: object, role: str) -> pd.Series:
+def _as_series(data: pd.Series | np.ndarray | Iterable[Any], role: str) -> pd.Series:
     if isinstance(data, pd.Series):
         return data
     if isinstance(data, pd.DataFrame):
@@ -540,6 +545,7 @@ def _profile_column(
 
     std = psi_edges = psi_reference = None
     if kind == NUMERIC:
+        assert values is not None  # numeric columns keep their sorted values until here
         std = float(np.std(values))
         if n_unique > FEW_UNIQUE_MAX:
             probabilities = np.arange(1, PSI_BINS) / PSI_BINS
@@ -548,11 +554,12 @@ def _profile_column(
             psi_reference = np.diff(np.concatenate([[0], below, [n]])) / n
         if stat_test.needs_categories or psi_edges is None:
             categories, counts = _runs(values)
-        if psi_edges is None:
-            psi_reference = counts / n
+            if psi_edges is None:
+                psi_reference = counts / n
         if not stat_test.needs_values:
             values = None
     else:
+        assert counts is not None  # categorical columns were counted above
         psi_reference = counts / n
     return ColumnProfile(
         name=name,
@@ -587,6 +594,7 @@ def _prepare_current(ref: ColumnProfile, series: pd.Series) -> _CurrentColumn:
             counts[position[seen]] = key_counts[seen]
             unseen_keys, unseen_counts = keys[~seen].tolist(), key_counts[~seen]
     else:
+        assert ref.categories is not None  # a categorical profile keeps its categories
         keys, key_counts = _value_counts(series)
         values = None
         n = int(key_counts.sum())
@@ -784,7 +792,7 @@ def _result_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "n_missing_reference": np.int64,
         "n_missing_current": np.int64,
     }
-    columns = {}
+    columns: dict[str, Any] = {}
     for name in RESULT_COLUMNS:
         values = [row[name] for row in rows]
         columns[name] = np.array(values, dtype=dtypes[name]) if name in dtypes else values
