@@ -265,9 +265,9 @@ class SimulatorSettings:
         for item in self.injections:
             if not isinstance(item, DriftInjection):
                 raise ValueError(f"injections must be DriftInjection values, got {item!r}")
-        for item in self.upstream_changes:
-            if not isinstance(item, UpstreamChange):
-                raise ValueError(f"upstream_changes must be UpstreamChange values, got {item!r}")
+        for change in self.upstream_changes:
+            if not isinstance(change, UpstreamChange):
+                raise ValueError(f"upstream_changes must be UpstreamChange values, got {change!r}")
 
     @property
     def start_timestamp(self) -> pd.Timestamp:
@@ -408,7 +408,8 @@ def simulate(settings: SimulatorSettings | None = None) -> pd.DataFrame:
         (ATEMP_SLOPE * temp * TEMP_SCALE + ATEMP_INTERCEPT_C + atemp_noise) / ATEMP_SCALE, 0.0, 1.0
     )
 
-    weathersit = 1 + sum((wetness > threshold).astype(np.int64) for threshold in WEATHERSIT_THRESHOLDS)
+    # 1 + how many thresholds the wetness exceeds (right=True: bins[i-1] < W <= bins[i]).
+    weathersit = 1 + np.digitize(wetness, WEATHERSIT_THRESHOLDS, right=True).astype(np.int64)
     hum = np.clip(
         HUM_MEAN
         - HUM_DAILY_AMPLITUDE * daily

@@ -122,12 +122,12 @@ def train_model(
     y = frame[target]
     with threadpool_limits(limits=settings.threads):
         model.fit(_features(frame, numeric, categorical), y)
-    model.opslab_features_ = (tuple(numeric), tuple(categorical))  # type: ignore[attr-defined]
+    model.opslab_features_ = (tuple(numeric), tuple(categorical))
     return model
 
 
 def predict(model: Pipeline, frame: pd.DataFrame, threads: int = 1) -> np.ndarray:
-    numeric, categorical = model.opslab_features_  # type: ignore[attr-defined]
+    numeric, categorical = model.opslab_features_
     with threadpool_limits(limits=threads):
         return model.predict(_features(frame, numeric, categorical))
 
@@ -179,7 +179,7 @@ def evaluate_predictions(
 def evaluate_model(
     model: Pipeline, frame: pd.DataFrame, *, task: str, target: str, threads: int = 1
 ) -> dict[str, float]:
-    numeric, categorical = model.opslab_features_  # type: ignore[attr-defined]
+    numeric, categorical = model.opslab_features_
     features = _features(frame, numeric, categorical)
     with threadpool_limits(limits=threads):
         y_pred = model.predict(features)
@@ -204,7 +204,7 @@ def split_holdout(
 def save_model(model: Pipeline, path: Path, metadata: Mapping[str, Any]) -> Path:
     """Pickle the model with its metadata, atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.opslab_metadata_ = dict(metadata)  # type: ignore[attr-defined]
+    model.opslab_metadata_ = dict(metadata)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as handle:
         pickle.dump(model, handle, protocol=5)

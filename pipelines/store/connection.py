@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -93,7 +93,7 @@ def open_connection(
     path: Path,
     *,
     read_only: bool = False,
-    config: dict[str, object] | None = None,
+    config: Mapping[str, str | int | float | list[str]] | None = None,
     timeout_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> duckdb.DuckDBPyConnection:

@@ -7,6 +7,7 @@ a function that runs it with parameters.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -74,7 +75,7 @@ ORDER BY coalesce(r.sim_time, r.started_at), s.position
 """
 
 
-def _query(store: Store, sql: str, params: dict[str, object]) -> pd.DataFrame:
+def _query(store: Store, sql: str, params: Mapping[str, object]) -> pd.DataFrame:
     with store._read() as con:  # the store's own read path: retries, read-only, upgrade
         return con.execute(sql, params).df()
 
