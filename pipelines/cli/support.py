@@ -29,7 +29,7 @@ class LazyActions(argparse._SubParsersAction):
         super().__init__(*args, **kwargs)
         self._builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:  # type: ignore[override]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         build = kwargs.pop("build", None)
         parser = super().add_parser(name, **kwargs)
         if build is not None:

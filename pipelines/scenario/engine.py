@@ -239,6 +239,8 @@ class _Shipping(threading.Thread):
 class _State:
     """What the clock carries from week to week."""
 
+    clock_start: datetime  # set by run_scenario once the data's first week is known
+
     def __init__(
         self,
         settings: ScenarioSettings,
@@ -449,6 +451,8 @@ class _State:
             summary=summary,
         )
         row = rec.model_version(self.store, self.workspace, previous)
+        if row is None:
+            raise ScenarioError(f"model v{previous} is not in the registry of {self.workspace!r}")
         install_production_model(self.store, self.workspace, Path(row["path"]))
         rec.move_alias(
             self.store,
@@ -499,6 +503,7 @@ class _State:
         )
         if not decision.retrain:
             return
+        assert decision.trigger is not None  # a decision to retrain always says why
         self.report(
             ScenarioProgress(week, self.weeks, "retrain", f"week {week}: retrain ({decision.trigger})")
         )

@@ -7,6 +7,7 @@ schema, which is the same for every workspace). `pipelines.exercises` turns the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -142,8 +143,11 @@ def retrains_since(store: Store, workspace: str, since: object, triggers: Sequen
     return _frame(store, RETRAINS_SINCE_SQL, params)
 
 
-def without_retraining(store: Store, workspace: str) -> dict[str, object]:
-    """Model versions, labelled weeks and the largest gap between production and never-retrained."""
+def without_retraining(store: Store, workspace: str) -> dict[str, Any]:
+    """Model versions, labelled weeks and the largest gap between production and never-retrained.
+
+    One result row: its values are numpy scalars or None, which the caller converts.
+    """
     return _frame(store, WITHOUT_RETRAINING_SQL, {"workspace": workspace}).iloc[0].to_dict()
 
 
@@ -154,8 +158,8 @@ def retraining_comparison(store: Store, workspace: str, scenario: str) -> pd.Dat
 
 def drift_threshold_what_if(
     store: Store, workspace: str, *, other_threshold: float, share: float, excluded: Sequence[str]
-) -> dict[str, object]:
-    """Drifted weeks and feature-weeks as recorded, and as they would be at `other_threshold`."""
+) -> dict[str, Any]:
+    """Drifted weeks and feature-weeks as recorded, and as they would be at `other_threshold` (one row)."""
     params = {
         "workspace": workspace,
         "other_threshold": float(other_threshold),
