@@ -29,7 +29,8 @@ run: $(VENV)/.installed-run
 browser:
 	@bash .ci/ensure-chromium
 
-test: $(VENV)/.installed-dev browser
+# The suite starts with lint, so CI (.ci/run -> make test) fails on a lint or type error too.
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
@@ -38,10 +39,11 @@ bench: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check pipelines dashboard tests benchmarks
 	$(BIN)/ruff format --check pipelines dashboard tests benchmarks
+	$(BIN)/mypy pipelines
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format pipelines dashboard tests benchmarks
 	$(BIN)/ruff check --fix pipelines dashboard tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info browser_check_out
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info browser_check_out
