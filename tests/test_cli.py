@@ -130,3 +130,18 @@ def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "usage" in out.stdout
+
+
+def test_actions_built_on_demand_have_their_options(capsys) -> None:
+    """`scenario show`, `scenario run`, `mlops run` and `mlops monitor` add their options when chosen."""
+    for argv, needles in (
+        (["scenario", "show", "--help"], ["bad-friday-deploy", "--set KNOB=VALUE"]),
+        (["scenario", "run", "--help"], ["preset name (default full-story)", "--replace"]),
+        (["mlops", "run", "--help"], ["{manual,schedule,drift,performance}", "--window-weeks"]),
+        (["mlops", "monitor", "--help"], ["--batch-weeks", "--data DATA"]),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        out = capsys.readouterr().out
+        assert exit_info.value.code == 0
+        assert all(n in out for n in needles), (argv, out)
