@@ -93,7 +93,7 @@ with exercises_tab:
             f"{number}. {exercise.title}{mark}", expanded=number == 1, key=f"exercise_{exercise.id}"
         ):
             st.markdown(f"**Goal.** {exercise.goal}")
-            start_col, said_col = st.columns([1, 3], vertical_alignment="center")
+            start_col, said_col = st.columns([1, 4], vertical_alignment="center")
             start_col.button(
                 "Start again" if begun else "Start",
                 key=f"learn_start_{exercise.id}",
