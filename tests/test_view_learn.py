@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.learn_content import GLOSSARY, LEVELS, PRACTICES, assess_maturity, search_glossary
+from pipelines.cli import main as opslab
 from pipelines.exercises import EXERCISES, started
 from pipelines.store import Store
 from tests.conftest import APP
@@ -125,6 +126,18 @@ def test_a_check_before_start_says_press_start_and_start_moves_to_the_learners_w
     at.button(key="check_escaped_bug").click().run()
     assert not at.success
     assert any("Not yet" in i.value and "since you pressed Start" in i.value for i in at.info)
+
+
+def test_a_change_whose_tests_fail_after_start_passes_break_the_build(own_history: Path) -> None:
+    at = open_learn()
+    at.button(key="learn_start_break_the_build").click().run()
+    assert at.session_state["workspace"] == "learn-break-the-build"
+    argv = ["--db", str(own_history), "--workspace", "learn-break-the-build", "devops", "run"]
+    assert opslab([*argv, "--change", "hour-24-midnight"]) == 1  # the pipeline stops at test
+    at.button(key="check_break_the_build").click().run()
+    assert not at.exception and not at.error
+    assert at.success and "failed at test with 2 failing tests" in at.success[0].value
+    assert any(e.label == "1. Break the build ✅" for e in at.expander)
 
 
 def test_the_self_assessment_names_the_level(app_env: Path) -> None:
