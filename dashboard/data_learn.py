@@ -1,7 +1,8 @@
 """Cached loaders for the History and Learn pages (same pattern as `dashboard.data`).
 
 Each takes the database path and a `version` (`data.db_version(db)`), so an answer is reused until
-the file changes. A query DuckDB refuses raises `QueryError` and is not cached.
+the file changes. A query DuckDB refuses raises `QueryError` and is not cached. `start` is the one
+write: pressing an exercise's Start records it (one short transaction), which changes the version.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pipelines.exercises import CheckResult, run_check
+from pipelines.exercises import CheckResult, ExerciseStart, run_check, start_exercise, started
 from pipelines.store import Store
 from pipelines.store.exercise_sql import table_columns, table_row_counts
 from pipelines.store.sandbox import run_readonly_query
 
-__all__ = ["check", "csv_bytes", "parquet_bytes", "query", "row_counts", "schema"]
+__all__ = ["check", "csv_bytes", "parquet_bytes", "query", "row_counts", "schema", "start", "start_of"]
 
 MAX_ROWS = 10_000
 
@@ -47,6 +48,16 @@ def query(db: str, workspace: str, sql: str, version: tuple[int, int]) -> pd.Dat
 @st.cache_data(show_spinner=False, max_entries=128)
 def check(db: str, workspace: str, exercise_id: str, version: tuple[int, int]) -> CheckResult:
     return run_check(_store(db), workspace, exercise_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def start_of(db: str, workspace: str, exercise_id: str, version: tuple[int, int]) -> ExerciseStart | None:
+    return started(_store(db), workspace, exercise_id)
+
+
+def start(db: str, workspace: str, exercise_id: str) -> ExerciseStart:
+    """Begin an exercise for a learner in `workspace` (not cached: it writes)."""
+    return start_exercise(_store(db), workspace, exercise_id)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -1,9 +1,11 @@
-"""Guided exercises for the Learn page: what to do, and a check of what the learner's workspace shows.
+"""Guided exercises for the Learn page: what to do, a Start, and a check of what the learner did since.
 
-Each check is a pure function `(store, workspace) -> CheckResult`: it reads the run history through
-named queries (`pipelines.store.exercise_sql`) and says passed or not yet, with the evidence it
-found, e.g. "run 3fa21c0… failed at test with 2 failing tests". Commands are templates with a
-`{ws}` placeholder for the learner's workspace.
+Pressing Start (`start_exercise`) records when the exercise began, in the learner's own workspace
+(made when needed; the shared `demo` history is never used). Each check is a function
+`(store, start) -> CheckResult` that reads, through named queries (`pipelines.store.exercise_sql`),
+only what happened in that workspace after the Start, and checks the exercise's lesson itself: it
+says passed or not yet with the evidence it saw, e.g. "run 3fa21c0… failed at test with 2 failing
+tests". Commands are templates with a `{ws}` placeholder for the learner's workspace.
 """
 
 from __future__ import annotations
@@ -17,22 +19,30 @@ import pandas as pd
 
 from pipelines.drift import DISTANCE_THRESHOLD
 from pipelines.mlops.training import LOWER_IS_BETTER
+from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name
 from pipelines.scenario.presets import PRESETS
 from pipelines.scenario.settings import CALENDAR_COLUMNS
 from pipelines.store import Store, from_json
 from pipelines.store.exercise_sql import (
+    ExerciseStart,
     drift_threshold_what_if,
+    exercise_start,
     failed_at_step,
+    record_exercise_start,
     retraining_comparison,
     retrains_since,
     rollback_incidents,
+    runs_since,
+    scenarios_played,
     without_retraining,
 )
 
 __all__ = [
     "EXERCISES",
+    "LEARN_PREFIX",
     "CheckResult",
     "Exercise",
+    "ExerciseStart",
     "check_break_the_build",
     "check_concept_drift",
     "check_drift_threshold",
@@ -40,8 +50,14 @@ __all__ = [
     "check_retraining_off",
     "check_validation_stops_bad_data",
     "get_exercise",
+    "learner_workspace",
     "run_check",
+    "start_exercise",
+    "started",
 ]
+
+# Workspaces that Start makes for a learner working from the shared default workspace.
+LEARN_PREFIX = "learn-"
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ class Exercise:
     cli: tuple[str, ...]  # shell commands, `{ws}` stands for the learner's workspace
     control_room: tuple[str, ...]  # the same in the browser, one instruction per line
     watch: str  # where the outcome shows in the dashboard
-    check: Callable[[Store, str], CheckResult]
+    check: Callable[[Store, ExerciseStart], CheckResult]
     note: str = ""
 
     def commands(self, workspace: str) -> tuple[str, ...]:
@@ -85,21 +101,60 @@ def _text(value: object, default: str = "") -> str:
     return str(value)
 
 
-def _settings(store: Store, workspace: str) -> dict[str, Any]:
-    info = store.workspace_info(workspace)
-    return dict((info or {}).get("settings") or {})
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _since(start: ExerciseStart) -> str:
+    return f"since you pressed Start ({start.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def _runs_seen(store: Store, start: ExerciseStart, kind: str) -> str:
+    """What ran since the Start, for a 'not yet' verdict: e.g. '2 DevOps runs (2 succeeded)'."""
+    runs = runs_since(store, start)
+    runs = runs[runs["kind"] == kind]
+    name = "DevOps" if kind == "devops" else "MLOps"
+    if runs.empty:
+        return f"no {name} run"
+    statuses = ", ".join(f"{n} {status}" for status, n in runs["status"].value_counts().sort_index().items())
+    return f"{_plural(len(runs), name + ' run')} ({statuses})"
+
+
+def _played_settings(store: Store, start: ExerciseStart) -> tuple[dict[str, Any], CheckResult | None]:
+    """The settings of the scenario played since the Start, or the verdict saying why there are none.
+
+    Playing into a workspace with a history empties it first, so once a scenario played since the
+    Start, every weekly and drift row of the workspace comes from it."""
+    played = scenarios_played(store, start)
+    if played.empty:
+        return {}, CheckResult(
+            False, f"No scenario has been played in workspace {start.workspace} {_since(start)}."
+        )
+    row = played.iloc[0]
+    if row["status"] == "running":
+        return {}, CheckResult(
+            False,
+            f"Scenario {row['scenario']} is still playing in workspace {start.workspace} (week "
+            f"{int(row['weeks_done'])} of {int(row['weeks_planned'])}): check again when it has finished.",
+        )
+    if row["status"] != "succeeded":
+        return {}, CheckResult(
+            False,
+            f"Scenario {row['scenario']} {row['status']} in workspace {start.workspace}: play it again.",
+        )
+    return dict(from_json(row["settings"])), None
+
+
 # -- the checks ----------------------------------------------------------------------------------
-def check_break_the_build(store: Store, workspace: str) -> CheckResult:
-    """Passed when a DevOps run failed at its `test` step (and so never reached deploy)."""
-    failed = failed_at_step(store, workspace, kind="devops", step="test")
+def check_break_the_build(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when a DevOps run since the Start failed at its `test` step (and so never reached deploy)."""
+    failed = failed_at_step(store, start, kind="devops", step="test")
     if failed.empty:
-        return CheckResult(False, f"No DevOps run in workspace {workspace} has failed at `test` yet.")
+        return CheckResult(
+            False,
+            f"No DevOps run in workspace {start.workspace} has failed at `test` {_since(start)}: "
+            f"{_runs_seen(store, start, 'devops')}.",
+        )
     row = failed.iloc[0]
     metrics: Mapping[str, Any] = from_json(row["metrics"]) if isinstance(row["metrics"], str) else {}
     failing = list(metrics.get("failing") or [])
@@ -117,11 +172,16 @@ def check_break_the_build(store: Store, workspace: str) -> CheckResult:
     return CheckResult(True, evidence)
 
 
-def check_escaped_bug_rollback(store: Store, workspace: str) -> CheckResult:
-    """Passed when an incident rolled production back to an earlier release."""
-    incidents = rollback_incidents(store, workspace)
+def check_escaped_bug_rollback(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when a release shipped since the Start (its tests passed, or it would not have been
+    deployed) broke production: an incident opened and rolled production back."""
+    incidents = rollback_incidents(store, start)
     if incidents.empty:
-        return CheckResult(False, f"No incident in workspace {workspace} has rolled production back yet.")
+        return CheckResult(
+            False,
+            f"No release shipped in workspace {start.workspace} {_since(start)} has been rolled back by an "
+            f"incident: {_runs_seen(store, start, 'devops')}.",
+        )
     row = incidents.iloc[0]
     change = _text(row["cause_change"])
     resolved = row["resolved_sim_time"]
@@ -139,11 +199,13 @@ def check_escaped_bug_rollback(store: Store, workspace: str) -> CheckResult:
     return CheckResult(True, evidence)
 
 
-def check_concept_drift(store: Store, workspace: str) -> CheckResult:
-    """Passed when the settings inject sudden concept drift and a performance or drift retrain follows."""
-    settings = _settings(store, workspace)
-    if not settings:
-        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+def check_concept_drift(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when a scenario played since the Start injects sudden concept drift and a retrain whose
+    trigger is `performance` (realized quality, not feature drift) follows the onset."""
+    settings, not_yet = _played_settings(store, start)
+    if not_yet:
+        return not_yet
+    workspace = start.workspace
     simulator = settings.get("simulator") or {}
     injections = [
         i
@@ -152,7 +214,7 @@ def check_concept_drift(store: Store, workspace: str) -> CheckResult:
     ]
     if not injections:
         return CheckResult(
-            False, f"The settings of workspace {workspace} have no concept/sudden drift injection yet."
+            False, f"The scenario played in workspace {workspace} has no concept/sudden drift injection."
         )
     if settings.get("data", "simulated") != "simulated":
         return CheckResult(
@@ -160,18 +222,27 @@ def check_concept_drift(store: Store, workspace: str) -> CheckResult:
             f"The injection only changes the simulated world, but this workspace played {settings['data']}.",
         )
     injection = min(injections, key=lambda i: i.get("onset_week", 0))
-    start = pd.Timestamp(simulator.get("start") or "2011-01-01").floor("h")
-    onset = start + pd.Timedelta(weeks=int(injection.get("onset_week", 0)))
+    origin = pd.Timestamp(simulator.get("start") or "2011-01-01").floor("h")
+    onset = origin + pd.Timedelta(weeks=int(injection.get("onset_week", 0)))
     said = (
         f"concept/sudden injection on {injection.get('feature')} (magnitude {injection.get('magnitude')}) "
         f"from {onset:%Y-%m-%d} (simulator week {injection.get('onset_week')})"
     )
-    retrains = retrains_since(store, workspace, onset.to_pydatetime(), ("performance", "drift"))
+    retrains = retrains_since(store, start, onset.to_pydatetime(), ("performance",))
     if retrains.empty:
+        others = retrains_since(store, start, onset.to_pydatetime(), ("drift", "schedule", "manual"))
+        if not others.empty:
+            other = others.iloc[0]
+            return CheckResult(
+                False,
+                f"{said} was played, and run {_short(other['run_id'])} retrained on {_day(other['sim_time'])}, "
+                f"but its trigger was {other['trigger']}: the lesson is a retrain triggered by performance "
+                "(realized quality), which concept drift moves while the inputs stay put.",
+            )
         policy = (settings.get("policy") or {}).get("kind", "?")
         return CheckResult(
             False,
-            f"{said} is in the settings, but no retrain triggered by performance or drift followed it "
+            f"{said} was played, but no retrain triggered by performance followed it "
             f"(retraining policy: {policy}).",
         )
     first = retrains.iloc[0]
@@ -189,12 +260,13 @@ def _mean_gain(metric: str | None, quality: float, never: float) -> float:
     return never - quality if lower else quality - never
 
 
-def check_retraining_off(store: Store, workspace: str) -> CheckResult:
-    """Passed when a preset that normally retrains was played with policy `never`: one model version,
-    and production's quality equals the never-retrained model's every labelled week."""
-    settings = _settings(store, workspace)
-    if not settings:
-        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+def check_retraining_off(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when, since the Start, a preset that normally retrains was played with policy `never`:
+    one model version, and production's quality equals the never-retrained model's every labelled week."""
+    settings, not_yet = _played_settings(store, start)
+    if not_yet:
+        return not_yet
+    workspace = start.workspace
     policy = (settings.get("policy") or {}).get("kind")
     if policy != "never":
         return CheckResult(
@@ -238,11 +310,13 @@ def check_retraining_off(store: Store, workspace: str) -> CheckResult:
     return CheckResult(True, evidence)
 
 
-def check_drift_threshold(store: Store, workspace: str) -> CheckResult:
-    """Passed when the drift threshold differs from the preset's and the drift verdicts moved with it."""
-    settings = _settings(store, workspace)
-    if not settings:
-        return CheckResult(False, f"Workspace {workspace} has not played a scenario yet.")
+def check_drift_threshold(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when a scenario played since the Start used a drift threshold other than its preset's
+    and the drift verdicts moved with it."""
+    settings, not_yet = _played_settings(store, start)
+    if not_yet:
+        return not_yet
+    workspace = start.workspace
     preset = PRESETS.get(str(settings.get("name")))
     default = (preset.drift_threshold if preset else None) or DISTANCE_THRESHOLD
     chosen = settings.get("drift_threshold") or DISTANCE_THRESHOLD
@@ -279,11 +353,15 @@ def check_drift_threshold(store: Store, workspace: str) -> CheckResult:
     )
 
 
-def check_validation_stops_bad_data(store: Store, workspace: str) -> CheckResult:
-    """Passed when an MLOps run stopped at `validate`, so broken data never reached training."""
-    failed = failed_at_step(store, workspace, kind="mlops", step="validate")
+def check_validation_stops_bad_data(store: Store, start: ExerciseStart) -> CheckResult:
+    """Passed when an MLOps run since the Start stopped at `validate`, so broken data never reached training."""
+    failed = failed_at_step(store, start, kind="mlops", step="validate")
     if failed.empty:
-        return CheckResult(False, f"No MLOps run in workspace {workspace} has failed at `validate` yet.")
+        return CheckResult(
+            False,
+            f"No MLOps run in workspace {start.workspace} has failed at `validate` {_since(start)}: "
+            f"{_runs_seen(store, start, 'mlops')}.",
+        )
     row = failed.iloc[0]
     error = _text(row["error"], "validation failed")
     if len(error) > 200:
@@ -401,8 +479,39 @@ def get_exercise(exercise_id: str) -> Exercise:
     raise KeyError(f"no exercise {exercise_id!r}; they are: {', '.join(e.id for e in EXERCISES)}")
 
 
-def run_check(store: Store, workspace: str, exercise_id: str) -> CheckResult:
-    """Run one exercise's check; an empty or missing history is simply 'not yet'."""
+def learner_workspace(workspace: str, exercise_id: str) -> str:
+    """Where a learner in `workspace` does an exercise: their own workspace, except the shared default
+    (`demo`) and the exercise workspaces Start makes, which give way to `learn-<exercise>`."""
+    if workspace == DEFAULT_WORKSPACE or workspace.startswith(LEARN_PREFIX):
+        return check_workspace_name(LEARN_PREFIX + get_exercise(exercise_id).id.replace("_", "-"))
+    return check_workspace_name(workspace)
+
+
+def start_exercise(store: Store, workspace: str, exercise_id: str) -> ExerciseStart:
+    """Begin (or begin again) an exercise: make the learner's workspace if needed and record the Start.
+
+    Only what happens in that workspace from now on counts for the exercise's check."""
+    target = learner_workspace(workspace, exercise_id)
+    with store.session():
+        store.ensure_workspace(target)
+        return record_exercise_start(store, target, exercise_id)
+
+
+def started(store: Store, workspace: str, exercise_id: str) -> ExerciseStart | None:
+    """When the exercise was started in `workspace`, or None (also when there is no history file)."""
     if not store.exists():
-        return CheckResult(False, f"There is no run history at {store.path} yet.")
-    return get_exercise(exercise_id).check(store, workspace)
+        return None
+    return exercise_start(store, workspace, get_exercise(exercise_id).id)
+
+
+def run_check(store: Store, workspace: str, exercise_id: str) -> CheckResult:
+    """Run one exercise's check on what happened in `workspace` since its Start."""
+    exercise = get_exercise(exercise_id)
+    start = started(store, workspace, exercise.id)
+    if start is None:
+        return CheckResult(
+            False,
+            f"Press Start first: “{exercise.title}” has not been started in workspace {workspace}, and its "
+            "check looks only at what happens after the Start.",
+        )
+    return exercise.check(store, start)

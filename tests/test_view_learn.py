@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.learn_content import GLOSSARY, LEVELS, PRACTICES, assess_maturity, search_glossary
-from pipelines.exercises import EXERCISES
+from pipelines.cli import main as opslab
+from pipelines.exercises import EXERCISES, started
+from pipelines.store import Store
 from tests.conftest import APP
 
 REQUIRED_TERMS = (
@@ -18,6 +22,19 @@ REQUIRED_TERMS = (
     "jensen–shannon distance", "label delay", "realized quality", "never-retrained counterfactual",
     "retraining policy", "staleness", "data validation",
 )  # fmt: skip
+
+
+@pytest.fixture
+def own_history(scenario_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the session history: pressing Start writes to it."""
+    import streamlit as st
+
+    copy = tmp_path / scenario_db.name
+    shutil.copy(scenario_db, copy)
+    monkeypatch.setenv("OPSLAB_DB", str(copy))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return copy
 
 
 def open_learn(workspace: str | None = None) -> AppTest:
@@ -69,7 +86,7 @@ def test_the_page_has_the_glossary_exercises_and_levels(app_env: Path) -> None:
     assert any(f"{len(GLOSSARY)} of {len(GLOSSARY)} terms" in c.value for c in at.caption)
     assert len(at.expander) == len(EXERCISES) >= 5
     commands = [c.value for c in at.code]
-    assert any("opslab --workspace demo scenario run" in c for c in commands)
+    assert any("opslab --workspace learn-break-the-build scenario run" in c for c in commands)
     assert at.metric[0].value.startswith("Level 0")
 
 
@@ -83,17 +100,44 @@ def test_searching_the_glossary_filters_it(app_env: Path) -> None:
     assert any("No term matches" in i.value for i in at.info)
 
 
-def test_checks_report_passed_and_not_yet_with_evidence(app_env: Path) -> None:
+def test_a_check_before_start_says_press_start_and_start_moves_to_the_learners_workspace(
+    own_history: Path,
+) -> None:
+    """The demo history holds an escaped bug and its rollback, but the learner has done nothing yet."""
     at = open_learn()
     at.button(key="check_escaped_bug").click().run()
-    assert not at.exception and not at.error
-    assert (
-        at.success and "rolled back to" in at.success[0].value and "windchill-feature" in at.success[0].value
+    assert not at.exception and not at.error and not at.success
+    assert any("Not yet" in i.value and "Press Start first" in i.value for i in at.info)
+    assert not any(e.label.endswith("✅") for e in at.expander)
+    assert any("Not started" in c.value and "learn-escaped-bug" in c.value for c in at.caption)
+    assert any(
+        "opslab --workspace learn-escaped-bug scenario run bad-friday-deploy" in c.value for c in at.code
     )
-    assert any(e.label.endswith("✅") and "escaped bug" in e.label for e in at.expander)
-    at.button(key="check_concept_drift").click().run()
-    assert any("Not yet" in i.value and "concept/sudden" in i.value for i in at.info)
-    assert at.success  # the first verdict stays on screen
+
+    at.button(key="learn_start_escaped_bug").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["workspace"] == "learn-escaped-bug"  # demo stays as it is
+    assert at.query_params["workspace"] == "learn-escaped-bug"
+    assert at.selectbox(key="workspace_picker").value == "learn-escaped-bug"
+    begun = started(Store(own_history), "learn-escaped-bug", "escaped_bug")
+    assert begun is not None and started(Store(own_history), "demo", "escaped_bug") is None
+    assert any(f"Started {begun.started_at:%Y-%m-%d %H:%M:%S} UTC" in c.value for c in at.caption)
+    assert at.button(key="learn_start_escaped_bug").label == "Start again"
+    at.button(key="check_escaped_bug").click().run()
+    assert not at.success
+    assert any("Not yet" in i.value and "since you pressed Start" in i.value for i in at.info)
+
+
+def test_a_change_whose_tests_fail_after_start_passes_break_the_build(own_history: Path) -> None:
+    at = open_learn()
+    at.button(key="learn_start_break_the_build").click().run()
+    assert at.session_state["workspace"] == "learn-break-the-build"
+    argv = ["--db", str(own_history), "--workspace", "learn-break-the-build", "devops", "run"]
+    assert opslab([*argv, "--change", "hour-24-midnight"]) == 1  # the pipeline stops at test
+    at.button(key="check_break_the_build").click().run()
+    assert not at.exception and not at.error
+    assert at.success and "failed at test with 2 failing tests" in at.success[0].value
+    assert any(e.label == "1. Break the build ✅" for e in at.expander)
 
 
 def test_the_self_assessment_names_the_level(app_env: Path) -> None:
@@ -111,10 +155,18 @@ def test_the_self_assessment_names_the_level(app_env: Path) -> None:
     assert at.metric[0].value == "Level 2: CI/CD pipeline automation"
 
 
-def test_an_empty_workspace_still_teaches_and_checks_say_not_yet(app_env: Path) -> None:
-    at = open_learn("empty")
+def test_an_empty_workspace_still_teaches_and_start_keeps_a_seat_in_its_own_workspace(
+    own_history: Path,
+) -> None:
+    at = open_learn("seat-07")
     assert not at.error
     assert any("no history yet" in i.value for i in at.info)
     at.button(key="check_break_the_build").click().run()
     assert not at.exception and not at.error
-    assert any("Not yet" in i.value for i in at.info)
+    assert any("Not yet" in i.value and "Press Start first" in i.value for i in at.info)
+    at.button(key="learn_start_break_the_build").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["workspace"] == "seat-07"
+    assert started(Store(own_history), "seat-07", "break_the_build") is not None
+    at.button(key="check_break_the_build").click().run()
+    assert any("Not yet" in i.value and "no DevOps run" in i.value for i in at.info)

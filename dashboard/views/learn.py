@@ -14,7 +14,7 @@ from dashboard.learn_content import (
     search_glossary,
 )
 from pipelines.errors import OpsLabError
-from pipelines.exercises import EXERCISES
+from pipelines.exercises import EXERCISES, learner_workspace
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db)
@@ -41,47 +41,88 @@ with glossary_tab:
 
 
 # -- exercises ----------------------------------------------------------------------------------
-def run_check(exercise_id: str) -> None:
+def run_check(exercise_id: str, workspace: str) -> None:
     """A button callback, so the verdict (and the expander's ✅) shows in the same rerun."""
+    now = data.db_version(db)
     try:
-        verdict = data_learn.check(db, ws, exercise_id, version)
+        verdict = data_learn.check(db, workspace, exercise_id, now)
     except OpsLabError as exc:  # a busy or unreadable history: say so where the verdict goes
-        st.session_state[f"check_result_{exercise_id}"] = (ws, None, str(exc), version)
+        st.session_state[f"check_result_{exercise_id}"] = (workspace, None, str(exc), now)
     else:
-        st.session_state[f"check_result_{exercise_id}"] = (ws, verdict.passed, verdict.evidence, version)
+        st.session_state[f"check_result_{exercise_id}"] = (workspace, verdict.passed, verdict.evidence, now)
+
+
+def start_exercise(exercise_id: str) -> None:
+    """Record the Start (making the learner's workspace if needed) and go to that workspace."""
+    st.session_state.pop(f"check_result_{exercise_id}", None)
+    try:
+        begun = data_learn.start(db, ws, exercise_id)
+    except OpsLabError as exc:
+        where = learner_workspace(ws, exercise_id)
+        st.session_state[f"check_result_{exercise_id}"] = (where, None, str(exc), data.db_version(db))
+        return
+    if begun.workspace != ws:
+        state.set_workspace(begun.workspace)
+        st.session_state.workspace_picker = begun.workspace  # the sidebar's keyed picker follows
 
 
 with exercises_tab:
     st.markdown(
-        f"Each exercise runs in workspace **{ws}** (pick another in the sidebar). Do it in a terminal or in the "
-        "**Control room**, then press its check: it reads the workspace's history and shows what it found. "
+        f"You are in workspace **{ws}** (pick another in the sidebar). Press an exercise's **Start** first: "
+        "its check looks only at what happens after it. From the shared **demo** workspace, Start makes a "
+        "workspace of your own for the exercise (`learn-…`) and switches to it, so demo stays as it is. "
+        "Do the exercise in a terminal or in the **Control room**, then press its check. "
         "`--replace` empties the workspace first."
     )
     if not data.has_history(db, ws, version):
         ui.empty_state(ws)
     for number, exercise in enumerate(EXERCISES, start=1):
+        where = learner_workspace(ws, exercise.id)
+        try:
+            begun = data_learn.start_of(db, where, exercise.id, version)
+        except OpsLabError:
+            begun = None
         result_key = f"check_result_{exercise.id}"
         known = st.session_state.get(result_key)
-        if known and known[0] == ws and known[3] != version:  # the history moved on: check again
-            run_check(exercise.id)
+        if known and known[0] == where and known[3] != version and begun:  # the history moved on
+            run_check(exercise.id, where)
             known = st.session_state[result_key]
-        mark = " ✅" if known and known[0] == ws and known[1] else ""
+        mark = " ✅" if known and known[0] == where and known[1] else ""
         # A key keeps the expander open when its label gains the ✅.
         with st.expander(
             f"{number}. {exercise.title}{mark}", expanded=number == 1, key=f"exercise_{exercise.id}"
         ):
             st.markdown(f"**Goal.** {exercise.goal}")
+            start_col, said_col = st.columns([1, 4], vertical_alignment="center")
+            start_col.button(
+                "Start again" if begun else "Start",
+                key=f"learn_start_{exercise.id}",
+                type="secondary" if begun else "primary",
+                on_click=start_exercise,
+                args=(exercise.id,),
+                help=f"Record that the exercise begins now, in workspace {where}; only what happens "
+                "after counts.",
+            )
+            if begun:
+                said_col.caption(
+                    f"Started {begun.started_at:%Y-%m-%d %H:%M:%S} UTC in workspace **{where}**."
+                )
+            else:
+                said_col.caption(f"Not started: Start records the time (in workspace **{where}**).")
             st.markdown("**In a terminal**")
-            st.code("\n".join(exercise.commands(ws)), language="bash", wrap_lines=True)
+            st.code("\n".join(exercise.commands(where)), language="bash", wrap_lines=True)
             st.markdown("**Or in the Control room**")
-            st.markdown("\n".join(f"- {line}" for line in exercise.control_steps(ws)))
-            st.markdown(f"**Then look.** {exercise.watch.replace('{ws}', ws)}")
+            st.markdown("\n".join(f"- {line}" for line in exercise.control_steps(where)))
+            st.markdown(f"**Then look.** {exercise.watch.replace('{ws}', where)}")
             if exercise.note:
                 st.caption(exercise.note)
             st.button(
-                "Check my workspace", key=f"check_{exercise.id}", on_click=run_check, args=(exercise.id,)
+                "Check my workspace",
+                key=f"check_{exercise.id}",
+                on_click=run_check,
+                args=(exercise.id, where),
             )
-            if known and known[0] == ws:
+            if known and known[0] == where:
                 if known[1] is None:
                     st.error(known[2], icon="⚠️")
                 elif known[1]:

@@ -2,60 +2,130 @@
 
 Each query is a module-level string with `$name` parameters, scoped to `$workspace` (except the
 schema, which is the same for every workspace). `pipelines.exercises` turns the frames into verdicts.
+
+An exercise begins when the learner presses Start (`record_exercise_start`); every check query takes
+that `ExerciseStart` and sees only rows written after it: a row is new when its wall-clock time is
+at or after `started_at` and later than `seen_until`, the latest time any record of the workspace
+had at Start (so a row already there never counts, even within one clock tick).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from pipelines.store.core import Store
+from pipelines.store.core import Store, now_utc
 from pipelines.store.schema import TABLES
 
 __all__ = [
     "DRIFT_THRESHOLD_WHAT_IF_SQL",
+    "EXERCISE_START_SQL",
     "FAILED_AT_STEP_SQL",
+    "RECORD_EXERCISE_START_SQL",
     "RETRAINING_COMPARISON_SQL",
     "RETRAINS_SINCE_SQL",
     "ROLLBACK_INCIDENTS_SQL",
+    "RUNS_SINCE_SQL",
+    "SCENARIOS_PLAYED_SQL",
     "SCHEMA_SQL",
     "TABLE_ROW_COUNTS_SQL",
     "WITHOUT_RETRAINING_SQL",
+    "ExerciseStart",
     "drift_threshold_what_if",
+    "exercise_start",
     "failed_at_step",
+    "record_exercise_start",
     "retraining_comparison",
     "retrains_since",
     "rollback_incidents",
+    "runs_since",
+    "scenarios_played",
     "table_columns",
     "table_row_counts",
     "without_retraining",
 ]
 
-FAILED_AT_STEP_SQL = """
+
+@dataclass(frozen=True)
+class ExerciseStart:
+    """When a learner began an exercise in a workspace, and how far its history reached then."""
+
+    workspace: str
+    exercise: str
+    started_at: datetime
+    seen_until: datetime | None
+
+    def params(self) -> dict[str, object]:
+        return {"started_at": self.started_at, "seen_until": self.seen_until}
+
+
+def _after_start(column: str) -> str:
+    """A row written after the exercise's Start (see the module docstring)."""
+    return f"({column} >= $started_at AND ($seen_until IS NULL OR {column} > $seen_until))"
+
+
+# Pressing Start again begins the exercise anew: the row is replaced.
+RECORD_EXERCISE_START_SQL = """
+INSERT OR REPLACE INTO exercise_starts (workspace, exercise, started_at, seen_until)
+SELECT $workspace, $exercise, $started_at, max(t) FROM (
+    SELECT max(started_at) AS t FROM runs WHERE workspace = $workspace
+    UNION ALL SELECT max(started_at) FROM scenario_runs WHERE workspace = $workspace
+    UNION ALL SELECT max(deployed_at) FROM deployments WHERE workspace = $workspace
+    UNION ALL SELECT max(opened_at) FROM incidents WHERE workspace = $workspace
+    UNION ALL SELECT max(created_at) FROM model_versions WHERE workspace = $workspace
+)
+RETURNING started_at, seen_until
+"""
+
+EXERCISE_START_SQL = """
+SELECT started_at, seen_until FROM exercise_starts WHERE workspace = $workspace AND exercise = $exercise
+"""
+
+# Scenarios played since the Start, newest first, with the settings each was played with.
+SCENARIOS_PLAYED_SQL = f"""
+SELECT scenario_run_id, scenario, status, settings, weeks_planned, weeks_done, started_at, finished_at
+FROM scenario_runs
+WHERE workspace = $workspace AND {_after_start("started_at")}
+ORDER BY started_at DESC
+"""
+
+RUNS_SINCE_SQL = f"""
+SELECT run_id, kind, trigger, status, sim_time, label
+FROM runs
+WHERE workspace = $workspace AND {_after_start("started_at")}
+ORDER BY started_at
+"""
+
+FAILED_AT_STEP_SQL = f"""
 SELECT r.run_id, r.kind, r.trigger, r.sim_time, r.label, s.name AS step, s.metrics, s.error
 FROM runs r JOIN steps s USING (run_id)
 WHERE r.workspace = $workspace AND r.kind = $kind AND r.status = 'failed'
-  AND s.name = $step AND s.status = 'failed'
+  AND s.name = $step AND s.status = 'failed' AND {_after_start("r.started_at")}
 ORDER BY r.sim_time NULLS LAST, r.started_at
 """
 
-ROLLBACK_INCIDENTS_SQL = """
+# Incidents that rolled production back after a release the learner shipped since the Start.
+ROLLBACK_INCIDENTS_SQL = f"""
 SELECT i.incident_id, i.kind, i.status, i.opened_sim_time, i.resolved_sim_time, i.cause, i.detected_by,
-       i.summary, c.change_id AS cause_change, rb.ref AS rolled_back_to, rb.sim_time AS rollback_sim_time
+       i.summary, c.change_id AS cause_change, c.kind AS cause_kind, rb.ref AS rolled_back_to,
+       rb.sim_time AS rollback_sim_time
 FROM incidents i
 JOIN deployments rb ON rb.deployment_id = i.rollback_deployment_id
-LEFT JOIN deployments bad ON bad.deployment_id = i.cause_deployment_id
+JOIN deployments bad ON bad.deployment_id = i.cause_deployment_id
 LEFT JOIN changes c ON c.workspace = i.workspace AND c.commit_sha = bad.commit_sha
-WHERE i.workspace = $workspace
+WHERE i.workspace = $workspace AND {_after_start("i.opened_at")} AND {_after_start("bad.deployed_at")}
 ORDER BY i.opened_sim_time DESC
 """
 
-RETRAINS_SINCE_SQL = """
+RETRAINS_SINCE_SQL = f"""
 SELECT run_id, trigger, status, sim_time, label
 FROM runs
 WHERE workspace = $workspace AND kind = 'mlops' AND list_contains($triggers, trigger) AND sim_time >= $since
+  AND {_after_start("started_at")}
 ORDER BY sim_time
 """
 
@@ -127,19 +197,57 @@ def _frame(store: Store, sql: str, params: dict[str, object]) -> pd.DataFrame:
         return con.execute(sql, params).df()
 
 
-def failed_at_step(store: Store, workspace: str, *, kind: str, step: str) -> pd.DataFrame:
-    """Failed runs of `kind` whose `step` failed, oldest first, with that step's metrics and error."""
-    return _frame(store, FAILED_AT_STEP_SQL, {"workspace": workspace, "kind": kind, "step": step})
+def record_exercise_start(store: Store, workspace: str, exercise: str) -> ExerciseStart:
+    """Begin (or begin again) `exercise` in `workspace` now, noting how far its history reaches."""
+    params = {"workspace": workspace, "exercise": exercise, "started_at": now_utc()}
+    with store._write() as con:
+        row = con.execute(RECORD_EXERCISE_START_SQL, params).fetchone()
+    assert row is not None
+    return ExerciseStart(workspace, exercise, row[0], row[1])
 
 
-def rollback_incidents(store: Store, workspace: str) -> pd.DataFrame:
-    """Incidents that rolled production back, with the change that caused them and the release restored."""
-    return _frame(store, ROLLBACK_INCIDENTS_SQL, {"workspace": workspace})
+def exercise_start(store: Store, workspace: str, exercise: str) -> ExerciseStart | None:
+    """When `exercise` was started in `workspace`, or None when it was not."""
+    frame = _frame(store, EXERCISE_START_SQL, {"workspace": workspace, "exercise": exercise})
+    if frame.empty:
+        return None
+    row = frame.iloc[0]
+    seen = row["seen_until"]
+    return ExerciseStart(
+        workspace,
+        exercise,
+        pd.Timestamp(row["started_at"]).to_pydatetime(),
+        None if pd.isna(seen) else pd.Timestamp(seen).to_pydatetime(),
+    )
 
 
-def retrains_since(store: Store, workspace: str, since: object, triggers: Sequence[str]) -> pd.DataFrame:
-    """MLOps runs started by one of `triggers` at or after scenario time `since`."""
-    params = {"workspace": workspace, "since": since, "triggers": list(triggers)}
+def scenarios_played(store: Store, start: ExerciseStart) -> pd.DataFrame:
+    """Scenario runs begun in the workspace since `start`, newest first, with their settings (JSON)."""
+    return _frame(store, SCENARIOS_PLAYED_SQL, {"workspace": start.workspace, **start.params()})
+
+
+def runs_since(store: Store, start: ExerciseStart) -> pd.DataFrame:
+    """Every run begun in the workspace since `start`, oldest first."""
+    return _frame(store, RUNS_SINCE_SQL, {"workspace": start.workspace, **start.params()})
+
+
+def failed_at_step(store: Store, start: ExerciseStart, *, kind: str, step: str) -> pd.DataFrame:
+    """Runs of `kind` since `start` whose `step` failed, oldest first, with that step's metrics and error."""
+    params = {"workspace": start.workspace, "kind": kind, "step": step, **start.params()}
+    return _frame(store, FAILED_AT_STEP_SQL, params)
+
+
+def rollback_incidents(store: Store, start: ExerciseStart) -> pd.DataFrame:
+    """Incidents since `start` that rolled back a release shipped since `start`, newest first, with the
+    change that caused them and the release restored."""
+    return _frame(store, ROLLBACK_INCIDENTS_SQL, {"workspace": start.workspace, **start.params()})
+
+
+def retrains_since(
+    store: Store, start: ExerciseStart, since: object, triggers: Sequence[str]
+) -> pd.DataFrame:
+    """MLOps runs begun since `start`, started by one of `triggers`, at or after scenario time `since`."""
+    params = {"workspace": start.workspace, "since": since, "triggers": list(triggers), **start.params()}
     return _frame(store, RETRAINS_SINCE_SQL, params)
 
 

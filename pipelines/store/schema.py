@@ -214,6 +214,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE weekly ADD COLUMN quality_baseline DOUBLE",
         "ALTER TABLE weekly ADD COLUMN served_rows_quality INTEGER",
     ),
+    # v5: a guided exercise's check looks only at what happened after the learner pressed Start.
+    # `seen_until` is the latest wall-clock time any record of the workspace had at Start, so a row
+    # counts as new only when it is later than both, however fast the machine. Not in TABLES: a
+    # workspace reset (`--replace`, part of most exercises) must not forget that the exercise began.
+    5: (
+        """CREATE TABLE exercise_starts (
+            workspace VARCHAR NOT NULL,
+            exercise VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            seen_until TIMESTAMP,
+            PRIMARY KEY (workspace, exercise)
+        )""",
+    ),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
