@@ -189,3 +189,14 @@ def test_read_only_connections_cannot_write(store: Store) -> None:
             con.execute("SET enable_external_access = true")
     finally:
         con.close()
+
+
+def test_deleting_a_workspace_ends_its_exercise_starts_and_a_reset_keeps_them(store: Store) -> None:
+    from pipelines.store.exercise_sql import exercise_start, record_exercise_start
+
+    store.ensure_workspace("seat-01")
+    record_exercise_start(store, "seat-01", "escaped-bug")
+    store.reset_workspace("seat-01")
+    assert exercise_start(store, "seat-01", "escaped-bug") is not None
+    store.delete_workspace("seat-01")
+    assert exercise_start(store, "seat-01", "escaped-bug") is None

@@ -257,6 +257,9 @@ class Store:
         self.reset_workspace(name)
         with self._write() as con:
             con.execute("DELETE FROM workspaces WHERE name = ?", [name])
+            # A reset keeps the learner's exercise starts (most exercises replay the workspace);
+            # deleting the workspace ends them too.
+            con.execute("DELETE FROM exercise_starts WHERE workspace = ?", [name])
 
     # -- runs and steps --------------------------------------------------------------------
     def start_run(
