@@ -37,6 +37,9 @@ def render() -> None:
             st.caption(f"Workspaces unavailable: {exc}")
         current = state.workspace()
         options = sorted(set(names) | {current})
+        # A keyed widget keeps its own value: follow a workspace chosen elsewhere (a new one, Start on
+        # the Learn page, a deep link) before the picker is drawn.
+        st.session_state.workspace_picker = current
         st.selectbox("Workspace", options, index=options.index(current), key="workspace_picker",
                      on_change=_switch, help="Each browser session can use its own workspace.")  # fmt: skip
         st.text_input("New workspace", key="new_workspace", on_change=_create,
