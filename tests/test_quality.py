@@ -103,7 +103,9 @@ def test_a_weekly_row_stores_its_metric_s_direction(store: Store) -> None:
                               "quality_metric": "accuracy", "quality_direction": "higher"})  # fmt: skip
     assert store.select("weekly", "w")["quality_direction"].tolist() == ["higher"]
     with pytest.raises(ValueError, match="direction"):
-        rec.record_weekly(store, {"workspace": "w", "week": 2, "sim_time": "2011-01-15", "quality_metric": "mae"})
+        rec.record_weekly(
+            store, {"workspace": "w", "week": 2, "sim_time": "2011-01-15", "quality_metric": "mae"}
+        )
 
 
 def test_an_older_file_gets_the_direction_backfilled_from_the_metric_name(tmp_path: Path) -> None:

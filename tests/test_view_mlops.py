@@ -138,7 +138,9 @@ def unlabelled_metric_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
         rec.record_weekly(store, {"workspace": "pin", "week": n + 1, "sim_time": when.to_pydatetime(),
                                   "quality": quality, "quality_never_retrained": never,
                                   "quality_metric": "pinball", "quality_direction": "lower"})  # fmt: skip
-    run = store.start_run(workspace="pin", kind="mlops", trigger="schedule", sim_time=weeks[-1].to_pydatetime())
+    run = store.start_run(
+        workspace="pin", kind="mlops", trigger="schedule", sim_time=weeks[-1].to_pydatetime()
+    )
     gate = {"gate_metric": "pinball", "gate_direction": "lower", "pinball": 9.0, "champion_pinball": 10.0,
             "champion_version": 1, "gate_margin": 0.05, "gate_decision": "promote",
             "gate_reason": "promote: challenger pinball 9 vs champion 10 (needs ≤ 9.5, margin 5%)"}  # fmt: skip
