@@ -114,7 +114,9 @@ def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
     metric = gate_metric(evaluate_metrics)
     challenger = evaluate_metrics.get(metric.name) if metric else None
     if metric is None or challenger is None:
-        raise ValueError("gate_figure needs the evaluate step's metrics (gate_metric and its value)")
+        raise ValueError(
+            "gate_figure needs the evaluate step's metrics (gate_metric, its direction and value)"
+        )
     champion = evaluate_metrics.get(f"champion_{metric.name}")
     margin = float(evaluate_metrics.get("gate_margin") or 0.0)
     promoted = evaluate_metrics.get("gate_decision") == "promote"
