@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from pipelines.drift import DISTANCE_THRESHOLD
-from pipelines.mlops.training import LOWER_IS_BETTER
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name
+from pipelines.quality import metric_named
 from pipelines.scenario.presets import PRESETS
 from pipelines.scenario.settings import CALENDAR_COLUMNS
 from pipelines.store import Store, from_json
@@ -256,8 +256,7 @@ def check_concept_drift(store: Store, start: ExerciseStart) -> CheckResult:
 
 def _mean_gain(metric: str | None, quality: float, never: float) -> float:
     """How much better production was than the never-retrained model (positive: retraining paid)."""
-    lower = LOWER_IS_BETTER.get(metric or "mae", True)
-    return never - quality if lower else quality - never
+    return metric_named(metric or "mae").gain(quality, never)
 
 
 def check_retraining_off(store: Store, start: ExerciseStart) -> CheckResult:

@@ -122,9 +122,59 @@ def test_quality_figure_needs_the_weekly_columns() -> None:
         fig.quality_figure(pd.DataFrame({"sim_time": []}))
 
 
-def test_metric_label_says_which_way_is_good() -> None:
-    assert fig.metric_label("r2") == "R² (higher is better)"
-    assert fig.metric_label(None) == "quality"
+def _accuracy_weeks(metric: str = "accuracy", direction: str | None = "higher") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sim_time": pd.date_range("2011-01-10", periods=3, freq="7D"),
+            "quality": [0.81, 0.78, 0.84],
+            "quality_never_retrained": [0.81, 0.74, 0.70],
+            "quality_metric": [metric] * 3,
+            "quality_direction": [direction] * 3,
+        }
+    )
+
+
+def test_quality_figure_of_a_classification_workspace_says_higher_is_better() -> None:
+    figure = fig.quality_figure(_accuracy_weeks())
+    assert figure.layout.yaxis.title.text == "accuracy (higher is better)"
+    production = next(t for t in figure.data if t.name == "production (with retraining)")
+    assert "%{y:.3f}" in production.hovertemplate
+
+
+def test_quality_figure_takes_the_direction_from_the_weeks_not_from_a_name_list() -> None:
+    figure = fig.quality_figure(_accuracy_weeks(metric="gini"))
+    assert figure.layout.yaxis.title.text == "gini (higher is better)"
+
+
+def test_weekly_metric_is_the_stored_metric_with_its_stored_direction() -> None:
+    metric = fig.weekly_metric(_accuracy_weeks(metric="gini"))
+    assert metric is not None and metric.name == "gini" and not metric.lower_is_better
+    old = fig.weekly_metric(_accuracy_weeks(direction=None))  # rows from before the direction was stored
+    assert old is not None and old.title == "accuracy (higher is better)"
+    assert fig.weekly_metric(pd.DataFrame({"sim_time": []})) is None
+
+
+def _gate(metric: str, direction: str | None, challenger: float, champion: float) -> dict:
+    gate = {"gate_metric": metric, metric: challenger, f"champion_{metric}": champion,
+            "champion_version": 2, "gate_margin": 0.1, "gate_decision": "promote"}  # fmt: skip
+    return gate | ({"gate_direction": direction} if direction else {})
+
+
+def test_gate_figure_reads_the_direction_the_evaluate_step_recorded() -> None:
+    figure = fig.gate_figure(_gate("gini", "higher", 0.5, 0.4))
+    assert figure.layout.shapes[0].x0 == pytest.approx(0.44)  # 0.4 * (1 + 0.1): higher is better
+    assert figure.layout.annotations[0].text == "needs ≥ 0.44"
+    assert "gini (higher is better)" in figure.layout.xaxis.title.text
+
+
+def test_gate_card_colours_the_challenger_s_gain_by_the_recorded_direction() -> None:
+    lower = fig.gate_card(_gate("pinball", "lower", 9.0, 10.0))
+    assert lower is not None and lower["delta_color"] == "inverse"  # a lower challenger is the good news
+    assert lower["label"] == "champion v2 pinball" and lower["value"] == "10"
+    assert lower["delta"] == "-1 challenger − champion"
+    higher = fig.gate_card(_gate("accuracy", None, 0.9, 0.8))  # an old run: the registry knows accuracy
+    assert higher is not None and higher["delta_color"] == "normal"
+    assert fig.gate_card({"gate_metric": "mae", "mae": 22.5}) is None  # the first model: no champion
 
 
 def test_tables_summarise_runs_registry_and_moves() -> None:

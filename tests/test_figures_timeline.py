@@ -122,3 +122,36 @@ def test_clicked_run_takes_the_first_marker_with_a_run() -> None:
     assert clicked_run({"selection": {"points": [{"customdata": ["m1"]}]}}) == "m1"
     assert clicked_run({"selection": {"points": [{"customdata": ""}]}}) is None
     assert clicked_run(None) is None
+
+
+def _accuracy_weekly(direction: str | None = "higher", metric: str = "accuracy") -> pd.DataFrame:
+    """A classification workspace's weeks: quality is accuracy, and higher is better."""
+    return _weekly().assign(quality=[0.81, 0.80, 0.78, 0.83], quality_never_retrained=[0.81, 0.77, 0.74, 0.70],
+                            quality_metric=metric, quality_direction=direction)  # fmt: skip
+
+
+def _quality_title(fig: object) -> str:
+    return next(a.text for a in fig.layout.annotations if "model quality" in a.text)  # type: ignore[attr-defined]
+
+
+def test_a_classification_workspace_s_quality_lane_says_higher_is_better() -> None:
+    fig = timeline_figure(_accuracy_weekly(), timeline_events(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
+    title = _quality_title(fig)
+    assert "accuracy" in title and "higher is better" in title and "lower" not in title
+    production = next(t for t in fig.data if t.name == "production model (accuracy)")
+    assert "%{y:.3f}" in production.hovertemplate  # 0.812, not 0.8: the metric's own precision
+
+
+def test_the_quality_lane_reads_the_direction_stored_with_the_weeks() -> None:
+    """A metric the dashboard has no label for still gets its direction: from the data, not a name list."""
+    fig = timeline_figure(_accuracy_weekly(metric="gini"), timeline_events(pd.DataFrame(), pd.DataFrame(),
+                                                                         pd.DataFrame()))  # fmt: skip
+    assert "gini (higher is better)" in _quality_title(fig)
+
+
+def test_the_reading_guide_names_the_metric_and_its_direction() -> None:
+    from dashboard.figures.timeline import quality_reading
+
+    assert "higher is better" in quality_reading(_accuracy_weekly())
+    assert "accuracy" in quality_reading(_accuracy_weekly())
+    assert "lower is better" in quality_reading(_weekly().assign(quality_direction="lower"))

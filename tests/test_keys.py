@@ -12,6 +12,7 @@ import pytest
 from pipelines.devops import metrics as dora
 from pipelines.keys import classify, format_duration, format_percent
 from pipelines.mlops import metrics as ml
+from pipelines.quality import metric_named
 from pipelines.store import Store
 from pipelines.store.schema import TABLES
 
@@ -80,7 +81,8 @@ def model_version(version: int, window_end: datetime, *, ws: str = WS) -> dict[s
 def week(n: int, *, quality: float | None = None, alarm: str | None = None, model: int | None = None,
          baseline: float = 10.0, metric: str = "mae", ws: str = WS) -> dict[str, Any]:  # fmt: skip
     return {"workspace": ws, "week": n, "sim_time": day(7 * n), "model_version": model,
-            "quality": quality, "quality_baseline": baseline, "quality_metric": metric, "alarm": alarm}  # fmt: skip
+            "quality": quality, "quality_baseline": baseline, "quality_metric": metric,
+            "quality_direction": metric_named(metric).direction, "alarm": alarm}  # fmt: skip
 
 
 @pytest.fixture

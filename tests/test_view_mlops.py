@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from pipelines.store import Store
@@ -119,3 +120,43 @@ def test_a_failed_validate_shows_its_report(failed_validate_db: Path) -> None:
     failed = at.dataframe[1].value  # the failed checks, after the runs table
     assert "temp" in set(failed["column"])
     assert any("never reached the gate" in i.value for i in at.info)
+
+
+@pytest.fixture
+def unlabelled_metric_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A handcrafted workspace judged on a metric the dashboard has no label for (`pinball`, lower is
+    better): only the direction stored with the weeks and the gate can tell the page which way is good."""
+    import pandas as pd
+    import streamlit as st
+
+    from pipelines.store import records as rec
+
+    path = tmp_path / "opslab.duckdb"
+    store = Store(path)
+    weeks = pd.date_range("2011-01-08", periods=3, freq="7D")
+    for n, (when, quality, never) in enumerate(zip(weeks, [10.0, 9.5, 9.0], [10.0, 11.0, 12.0], strict=True)):
+        rec.record_weekly(store, {"workspace": "pin", "week": n + 1, "sim_time": when.to_pydatetime(),
+                                  "quality": quality, "quality_never_retrained": never,
+                                  "quality_metric": "pinball", "quality_direction": "lower"})  # fmt: skip
+    run = store.start_run(
+        workspace="pin", kind="mlops", trigger="schedule", sim_time=weeks[-1].to_pydatetime()
+    )
+    gate = {"gate_metric": "pinball", "gate_direction": "lower", "pinball": 9.0, "champion_pinball": 10.0,
+            "champion_version": 1, "gate_margin": 0.05, "gate_decision": "promote",
+            "gate_reason": "promote: challenger pinball 9 vs champion 10 (needs ≤ 9.5, margin 5%)"}  # fmt: skip
+    store.insert_rows("steps", [{"run_id": run, "workspace": "pin", "position": 3, "name": "evaluate",
+                                 "status": "succeeded", "metrics": gate}])  # fmt: skip
+    store.finish_run(run, "succeeded")
+    monkeypatch.setenv("OPSLAB_DB", str(path))
+    st.cache_data.clear()
+    return path
+
+
+def test_the_page_reads_the_metric_s_direction_from_the_data(unlabelled_metric_db: Path) -> None:
+    """No label is parsed: the stored direction says a lower pinball loss is the good news."""
+    at = _page(workspace="pin")
+    assert any("pinball (lower is better)" in c.value for c in at.caption)
+    quality = next(c["spec"] for c in _charts(at).values() if "production (with retraining)" in c["names"])
+    assert quality["layout"]["yaxis"]["title"]["text"] == "pinball (lower is better)"
+    champion = next(m for m in at.metric if m.label.startswith("champion v1"))
+    assert champion.proto.color == MetricProto.MetricColor.GREEN  # challenger 9 < champion 10: better

@@ -13,41 +13,58 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
-from pipelines.mlops.training import LOWER_IS_BETTER
+from pipelines.quality import Metric, recorded_metric
 
 __all__ = [
     "PIPELINE_STEPS",
     "champion_figure",
+    "gate_card",
     "gate_figure",
-    "metric_label",
+    "gate_metric",
     "moves_table",
     "quality_figure",
     "registry_table",
     "runs_table",
     "steps_figure",
     "steps_summary",
+    "weekly_metric",
 ]
 
 PIPELINE_STEPS = ("ingest", "validate", "train", "evaluate", "register", "deploy")
-_METRIC_NAMES = {
-    "mae": "MAE",
-    "rmse": "RMSE",
-    "r2": "R²",
-    "accuracy": "accuracy",
-    "f1": "F1",
-    "roc_auc": "ROC AUC",
-}
 
 
-def metric_label(metric: str | None) -> str:
-    """'MAE (lower is better)': the metric and which way is good, for axis titles and captions."""
-    if not metric:
-        return "quality"
-    name = _METRIC_NAMES.get(metric, metric)
-    lower = LOWER_IS_BETTER.get(metric)
-    if lower is None:
-        return name
-    return f"{name} ({'lower' if lower else 'higher'} is better)"
+def _first(frame: pd.DataFrame, column: str) -> str | None:
+    if column not in frame.columns or not frame[column].notna().any():
+        return None
+    return str(frame[column].dropna().iloc[0])
+
+
+def weekly_metric(weekly: pd.DataFrame) -> Metric | None:
+    """The quality metric the weekly rows record, judged the way they say (`quality_direction`)."""
+    return recorded_metric(_first(weekly, "quality_metric"), _first(weekly, "quality_direction"))
+
+
+def gate_metric(evaluate_metrics: Mapping[str, Any]) -> Metric | None:
+    """The metric the evaluate step's gate used, judged the way the step recorded (`gate_direction`)."""
+    return recorded_metric(evaluate_metrics.get("gate_metric"), evaluate_metrics.get("gate_direction"))
+
+
+def gate_card(evaluate_metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The champion's `st.metric` arguments: its value, and the challenger's difference coloured
+    green when the challenger is better (so `inverse` when lower is better). None without a champion."""
+    metric = gate_metric(evaluate_metrics)
+    if metric is None:
+        return None
+    challenger = evaluate_metrics.get(metric.name)
+    champion = evaluate_metrics.get(f"champion_{metric.name}")
+    if challenger is None or champion is None:
+        return None
+    return {
+        "label": f"champion v{evaluate_metrics.get('champion_version')} {metric.name}",
+        "value": f"{champion:.4g}",
+        "delta": f"{challenger - champion:+.4g} challenger − champion",
+        "delta_color": "inverse" if metric.lower_is_better else "normal",
+    }
 
 
 def _ms(value: float | None) -> str:
@@ -94,11 +111,13 @@ def steps_figure(steps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> go.Figure
 
 def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
     """The promotion gate: challenger vs champion on the same holdout, with the bar it had to clear."""
-    metric = evaluate_metrics.get("gate_metric")
-    challenger = evaluate_metrics.get(metric) if metric else None
+    metric = gate_metric(evaluate_metrics)
+    challenger = evaluate_metrics.get(metric.name) if metric else None
     if metric is None or challenger is None:
-        raise ValueError("gate_figure needs the evaluate step's metrics (gate_metric and its value)")
-    champion = evaluate_metrics.get(f"champion_{metric}")
+        raise ValueError(
+            "gate_figure needs the evaluate step's metrics (gate_metric, its direction and value)"
+        )
+    champion = evaluate_metrics.get(f"champion_{metric.name}")
     margin = float(evaluate_metrics.get("gate_margin") or 0.0)
     promoted = evaluate_metrics.get("gate_decision") == "promote"
     names = ["challenger"]
@@ -123,17 +142,16 @@ def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
         )
     )
     if champion is not None:
-        lower = LOWER_IS_BETTER.get(metric, True)
-        needed = float(champion) * (1 - margin if lower else 1 + margin)
+        needed = metric.target(float(champion), margin)
         fig.add_vline(
             x=needed,
             line_dash="dot",
             line_color=theme.STATUS["succeeded"] if promoted else theme.STATUS["failed"],
-            annotation_text=f"needs {'≤' if lower else '≥'} {needed:.4g}",
+            annotation_text=f"needs {metric.relation} {needed:.4g}",
             annotation_position="top",
         )
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1])
-    fig.update_xaxes(title=f"{metric_label(metric)} on the same holdout", range=[0, max(values) * 1.25])
+    fig.update_xaxes(title=f"{metric.title} on the same holdout", range=[0, max(values) * 1.25])
     theme.apply(fig, height=190)
     fig.update_layout(margin={"t": 30})
     return fig
@@ -213,16 +231,16 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
 def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -> go.Figure:
     """Realized quality of production vs the never-retrained first model, with retrain diamonds.
 
-    `weekly` needs sim_time, quality, quality_never_retrained (and quality_metric for the axis);
+    `weekly` needs sim_time, quality, quality_never_retrained (and quality_metric, quality_direction
+    for the axis);
     `retrains` the MLOps runs (sim_time, trigger, status): a diamond for each, an x when it failed.
     """
     needed = {"sim_time", "quality", "quality_never_retrained"}
     if not needed <= set(weekly.columns):
         raise ValueError(f"quality_figure needs weekly columns {sorted(needed)}")
     frame = weekly.sort_values("sim_time")
-    metric = None
-    if "quality_metric" in frame.columns and frame["quality_metric"].notna().any():
-        metric = str(frame["quality_metric"].dropna().iloc[0])
+    metric = weekly_metric(frame)
+    value = f"%{{y:{metric.spec if metric else '.4g'}}}"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -232,7 +250,7 @@ def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -
             mode="lines",
             line={"color": theme.NEVER_RETRAINED, "dash": "dash", "width": 2},
             connectgaps=False,
-            hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>never retrained</extra>",
+            hovertemplate=f"%{{x|%Y-%m-%d}}: {value}<extra>never retrained</extra>",
         )
     )
     fig.add_trace(
@@ -243,7 +261,7 @@ def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -
             mode="lines",
             line={"color": theme.LIFECYCLE["mlops"], "width": 3},
             connectgaps=False,
-            hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>production</extra>",
+            hovertemplate=f"%{{x|%Y-%m-%d}}: {value}<extra>production</extra>",
         )
     )
     if retrains is not None and not retrains.empty:
@@ -273,7 +291,7 @@ def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -
                 )
             )
     fig.update_xaxes(title="sim time (scenario clock)")
-    fig.update_yaxes(title=metric_label(metric))
+    fig.update_yaxes(title=metric.title if metric else "quality")
     theme.apply(fig, height=340)
     return fig
 

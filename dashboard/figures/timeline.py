@@ -15,12 +15,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard import theme
+from dashboard.figures.mlops import weekly_metric
+from pipelines.quality import Metric
 
 __all__ = [
     "EVENT_COLUMNS",
     "LANE_ROWS",
     "TRIGGER_FILL",
     "clicked_run",
+    "quality_reading",
     "timeline_events",
     "timeline_figure",
 ]
@@ -186,7 +189,7 @@ def _translucent(hex_colour: str, alpha: float) -> str:
     return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
-def _week_lines(fig: go.Figure, weekly: pd.DataFrame, quality_metric: str, drift_line: float) -> None:
+def _week_lines(fig: go.Figure, weekly: pd.DataFrame, metric: Metric | None, drift_line: float) -> None:
     x = weekly["sim_time"]
     rows = LANE_ROWS
     fig.add_trace(go.Scatter(
@@ -200,16 +203,16 @@ def _week_lines(fig: go.Figure, weekly: pd.DataFrame, quality_metric: str, drift
         line={"color": theme.LIFECYCLE["devops"], "width": 2},
         hovertemplate="p95 latency %{y:.0f} ms<extra></extra>",
     ), row=rows["service_health"], col=1, secondary_y=True)  # fmt: skip
-    metric = quality_metric.upper()
+    name, value = (metric.label, f"%{{y:{metric.spec}}}") if metric else ("quality", "%{y:.4g}")
     fig.add_trace(go.Scatter(
-        x=x, y=weekly["quality_never_retrained"], name=f"never retrained ({metric})", mode="lines",
+        x=x, y=weekly["quality_never_retrained"], name=f"never retrained ({name})", mode="lines",
         line={"color": theme.NEVER_RETRAINED, "width": 2, "dash": "dash"},
-        hovertemplate=f"never retrained {metric} %{{y:.1f}}<extra></extra>",
+        hovertemplate=f"never retrained {name} {value}<extra></extra>",
     ), row=rows["model_quality"], col=1)  # fmt: skip
     fig.add_trace(go.Scatter(
-        x=x, y=weekly["quality"], name=f"production model ({metric})", mode="lines",
+        x=x, y=weekly["quality"], name=f"production model ({name})", mode="lines",
         line={"color": theme.LIFECYCLE["mlops"], "width": 3},
-        hovertemplate=f"production {metric} %{{y:.1f}}<extra></extra>",
+        hovertemplate=f"production {name} {value}<extra></extra>",
     ), row=rows["model_quality"], col=1)  # fmt: skip
     fig.add_trace(go.Scatter(
         x=x, y=weekly["drift_share"], name="drift share", mode="lines",
@@ -246,12 +249,21 @@ def _share_one_x_axis(fig: go.Figure, bottom_y: str) -> None:
     layout.xaxis.anchor = bottom_y
 
 
+def quality_reading(weekly: pd.DataFrame) -> str:
+    """How to read the model-quality lines, in the metric the weeks record and its stored direction."""
+    metric = weekly_metric(weekly)
+    name, better = (metric.label, metric.direction_text) if metric else ("quality", "")
+    return (
+        f"orange line: the production model's {name}, grey dashed: the same model never retrained "
+        f"({better + '; ' if better else ''}the gap is what retraining bought)"
+    )
+
+
 def timeline_figure(
     weekly: pd.DataFrame,
     events: pd.DataFrame,
     incidents: pd.DataFrame | None = None,
     *,
-    quality_metric: str | None = None,
     drift_line: float = 0.5,
     height: int = 980,
 ) -> go.Figure:
@@ -260,13 +272,12 @@ def timeline_figure(
     all on the scenario clock, hover linked across lanes, a range slider on the bottom axis."""
     if weekly is None or weekly.empty:
         raise ValueError("the timeline needs at least one week of history (the weekly table is empty)")
-    metric = (quality_metric or _text(weekly.get("quality_metric", pd.Series(dtype=str)).dropna().head(1).squeeze(),
-                                      "mae") or "mae").lower()  # fmt: skip
+    metric = weekly_metric(weekly)
     titles = (
         "<b>DevOps</b> · deploys, failed pipelines, incidents",
         "<b>DevOps</b> · service health: weekly error rate (%, left) and p95 latency (ms, right)",
         "<b>MLOps</b> · retrains, coloured by trigger",
-        f"<b>MLOps</b> · production model quality: weekly {metric.upper()} (lower is better)",
+        f"<b>MLOps</b> · production model quality: weekly {metric.title if metric else 'quality'}",
         "<b>MLOps</b> · drift: share of features that drifted this week",
     )
     fig = make_subplots(
@@ -335,7 +346,7 @@ def timeline_figure(
                      secondary_y=False)  # fmt: skip
     fig.update_yaxes(title_text="p95 ms", rangemode="tozero", showgrid=False, tickmode="auto", row=LANE_ROWS["service_health"], col=1,
                      secondary_y=True)  # fmt: skip
-    fig.update_yaxes(title_text=metric.upper(), row=LANE_ROWS["model_quality"], col=1)
+    fig.update_yaxes(title_text=metric.label if metric else "quality", row=LANE_ROWS["model_quality"], col=1)
     fig.update_yaxes(
         title_text="share", tickformat=".0%", range=[0, 1.05], row=LANE_ROWS["drift_share"], col=1
     )

@@ -39,14 +39,12 @@ with st.expander("How each key is computed (formula and SQL)"):
 weekly = data.weekly(db, ws, version)
 runs = data.runs(db, ws, version, "mlops")
 st.subheader("Quality over time")
-metric = None
-if "quality_metric" in weekly and weekly["quality_metric"].notna().any():
-    metric = str(weekly["quality_metric"].dropna().iloc[0])
+metric = fig.weekly_metric(weekly)
 if weekly.empty or weekly["quality"].notna().sum() == 0:
     st.info("No realized quality yet: labels arrive a week or more after each batch.")
 else:
     st.caption(
-        f"Realized **{fig.metric_label(metric)}** of the model in production on each week's batch once its "
+        f"Realized **{metric.title if metric else 'quality'}** of the model in production on each week's batch once its "
         "labels arrive, against the first model never retrained (grey, dashed) scored on the same batches. "
         "Diamonds are retrains."
     )
@@ -106,18 +104,10 @@ else:
                 decision = "Promoted to champion" if gate["gate_decision"] == "promote" else "Champion kept"
                 box = st.success if gate["gate_decision"] == "promote" else st.warning
                 box(f"**{decision}.** {gate.get('gate_reason', '')}")
-                champ = gate.get(f"champion_{gate_metric}")
                 c1, c2 = st.columns(2)
                 c1.metric(f"challenger {gate_metric}", f"{gate.get(gate_metric, float('nan')):.4g}")
-                if champ is not None:
-                    delta = gate.get(gate_metric, 0.0) - champ
-                    lower = fig.metric_label(gate_metric).endswith("(lower is better)")
-                    c2.metric(
-                        f"champion v{gate.get('champion_version')} {gate_metric}",
-                        f"{champ:.4g}",
-                        delta=f"{delta:+.4g} challenger − champion",
-                        delta_color="inverse" if lower else "normal",
-                    )
+                if card := fig.gate_card(gate):
+                    c2.metric(**card)
                 st.plotly_chart(fig.gate_figure(gate), width="stretch", key="mlops_gate")
             else:
                 st.info("This run never reached the gate: it stopped before `evaluate`.")

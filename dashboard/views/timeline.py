@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, state, ui
-from dashboard.figures.timeline import clicked_run, timeline_events, timeline_figure
+from dashboard.figures.timeline import clicked_run, quality_reading, timeline_events, timeline_figure
 
 PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
 
@@ -64,8 +64,7 @@ with left:
         ":blue[▲] a release deployed to production · :blue[▽] a rollback · :red[✕] a pipeline that failed "
         "(its release never shipped) · :red[■] an incident, shaded while it was open · "
         ":orange[◆] a retrain, filled by what triggered it (orange: schedule, pink: drift, yellow: quality "
-        "decay) · orange line: the production model's error, grey dashed: the same model never retrained "
-        "(lower is better; the gap is what retraining bought) · pink area: share of features that drifted, "
+        f"decay) · {quality_reading(weekly)} · pink area: share of features that drifted, "
         "dotted line: the dataset-drift threshold."
     )
 with right:

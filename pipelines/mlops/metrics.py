@@ -214,10 +214,10 @@ def time_to_recover_from_drift(
 
     Over the `weekly` rows in week order, an episode starts at a week whose `alarm` is set (drift or
     quality) when no episode is under way, and ends at the first later week with no alarm whose
-    quality is back within `margin` of `quality_baseline`:
-      lower is better (mae, rmse, ...):     quality <= baseline * (1 + margin)
-      higher is better (accuracy, f1, ...): quality >= baseline * (1 - margin)
-    A week without quality (labels not arrived yet) or with an unknown metric does not end one.
+    quality is back within `margin` of `quality_baseline`, in the direction stored with the week:
+      quality_direction 'lower' (mae, rmse, ...):     quality <= baseline * (1 + margin)
+      quality_direction 'higher' (accuracy, f1, ...): quality >= baseline * (1 - margin)
+    A week without quality (labels not arrived yet) or without a direction does not end one.
     value = median over ended episodes of (recovering week's sim_time - first alarm week's
     sim_time), in days. Episodes still open are reported in `note`. The episodes are a
     gaps-and-islands query in SQL (`keys_sql.DRIFT_EPISODES_SQL`); the median is taken here.

@@ -20,7 +20,6 @@ import pandas as pd
 
 from pipelines.mlops.sources import Dataset, DataSourceError, fingerprint, window
 from pipelines.mlops.training import (
-    LOWER_IS_BETTER,
     PRIMARY_METRIC,
     ModelSettings,
     evaluate_model,
@@ -30,6 +29,7 @@ from pipelines.mlops.training import (
     train_model,
 )
 from pipelines.mlops.validation import validate_frame
+from pipelines.quality import metric_named
 from pipelines.runner import (
     Artifact,
     ProgressCallback,
@@ -108,14 +108,12 @@ def gate_decision(
         return False, f"the challenger has no {metric} on the holdout"
     if champion is None:
         return True, f"no champion yet: the first model becomes champion ({metric} {challenger:.4g})"
-    lower = LOWER_IS_BETTER[metric]
-    needed = champion * (1 - margin) if lower else champion * (1 + margin)
-    better = challenger <= needed if lower else challenger >= needed
-    relation = "≤" if lower else "≥"
+    judged = metric_named(metric)
+    better = judged.beats(challenger, champion, margin)
     verdict = "promote" if better else "keep the champion"
     return better, (
         f"{verdict}: challenger {metric} {challenger:.4g} vs champion {champion:.4g} "
-        f"(needs {relation} {needed:.4g}, margin {margin:.0%})"
+        f"(needs {judged.relation} {judged.target(champion, margin):.4g}, margin {margin:.0%})"
     )
 
 
@@ -216,6 +214,7 @@ def evaluate_challenger(ctx: StepContext) -> StepOutcome:
         **{f"champion_{k}": v for k, v in champion.items()},
         "champion_version": champion_version,
         "gate_metric": metric,
+        "gate_direction": metric_named(metric).direction,
         "gate_margin": settings.gate_margin,
         "gate_decision": "promote" if promote else "keep",
         "gate_reason": reason,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.mlops.training import LOWER_IS_BETTER
+from pipelines.quality import metric_named
 
 __all__ = ["POLICIES", "Decision", "PolicyState", "RetrainPolicy", "decide_retrain", "quality_decayed"]
 
@@ -51,11 +51,10 @@ class Decision:
 
 
 def quality_decayed(metric: str, quality: float | None, baseline: float | None, margin: float) -> bool:
+    """Is the realized `quality` worse than `baseline` by more than `margin` (relative)?"""
     if quality is None or baseline is None:
         return False
-    if LOWER_IS_BETTER[metric]:
-        return quality > baseline * (1 + margin)
-    return quality < baseline * (1 - margin)
+    return metric_named(metric).worse_by(quality, baseline, margin)
 
 
 def decide_retrain(policy: RetrainPolicy, state: PolicyState) -> Decision:

@@ -31,8 +31,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 from threadpoolctl import threadpool_limits
 
+from pipelines.quality import TASK_METRICS
+
 __all__ = [
-    "LOWER_IS_BETTER",
     "PRIMARY_METRIC",
     "ModelSettings",
     "build_model",
@@ -45,9 +46,9 @@ __all__ = [
     "train_model",
 ]
 
-# The metric the promotion gate and the quality lines use, per task.
-PRIMARY_METRIC = {"regression": "mae", "classification": "accuracy"}
-LOWER_IS_BETTER = {"mae": True, "rmse": True, "r2": False, "accuracy": False, "f1": False, "roc_auc": False}
+# The name of the metric the promotion gate and the quality lines use, per task; the metric itself
+# (label, which way is better, format) is `pipelines.quality.metric_for_task(task)`.
+PRIMARY_METRIC = {task: metric.name for task, metric in TASK_METRICS.items()}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from pipelines.mlops.policy import PolicyState, decide_retrain, quality_decayed
 from pipelines.mlops.sources import Dataset, load_dataset
 from pipelines.mlops.training import PRIMARY_METRIC
 from pipelines.paths import data_dir
+from pipelines.quality import metric_named
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
 from pipelines.store import Store
 from pipelines.store import records as rec
@@ -373,7 +374,10 @@ class _State:
     def _monitor(
         self, week: int, week_end: datetime, batch: pd.DataFrame, champion: int | None
     ) -> dict[str, Any]:
-        row: dict[str, Any] = {"quality_metric": self.metric}
+        row: dict[str, Any] = {
+            "quality_metric": self.metric,
+            "quality_direction": metric_named(self.metric).direction,
+        }
         if champion is None or batch.empty:
             return row
         handle = self.models.get(champion)

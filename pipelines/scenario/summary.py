@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.devops.metrics import change_failure_rate, deployment_rework_rate
-from pipelines.mlops.training import LOWER_IS_BETTER
+from pipelines.quality import metric_named
 from pipelines.scenario.settings import ScenarioSettings
 from pipelines.store import Store
 from pipelines.store.queries import scenario_counts
@@ -16,7 +16,7 @@ __all__ = ["check_expectations", "summarize"]
 def summarize(store: Store, workspace: str) -> dict[str, Any]:
     summary: dict[str, Any] = dict(scenario_counts(store, workspace))
     metric = summary.get("quality_metric") or "mae"
-    sign = 1 if LOWER_IS_BETTER.get(metric, True) else -1
+    sign = 1 if metric_named(metric).lower_is_better else -1
     never, production = summary.get("mean_quality_never_retrained"), summary.get("mean_quality")
     # Positive when production (with retraining) did better than the never-retrained first model.
     summary["retraining_gain"] = (

@@ -26,9 +26,7 @@ __all__ = [
     "DEPLOYMENT_REWORK_RATE_SQL",
     "DRIFT_EPISODES_SQL",
     "FAILED_DEPLOYMENT_RECOVERY_TIME_SQL",
-    "HIGHER_IS_BETTER_METRICS",
     "LEAD_TIME_FOR_CHANGES_SQL",
-    "LOWER_IS_BETTER_METRICS",
     "MODEL_CHANGE_FAILURE_RATE_SQL",
     "MODEL_STALENESS_SQL",
     "RETRAINING_FREQUENCY_SQL",
@@ -46,9 +44,6 @@ __all__ = [
     "run_key_sql",
 ]
 
-# The quality metrics monitoring records (`weekly.quality_metric`) and which way is better.
-LOWER_IS_BETTER_METRICS = ("mae", "rmse", "mse", "mape", "log_loss")
-HIGHER_IS_BETTER_METRICS = ("accuracy", "f1", "roc_auc", "r2", "precision", "recall")
 # Runs that retrain without a person asking: the retraining policy's own decisions.
 RETRAIN_TRIGGERS = ("schedule", "drift", "performance")
 
@@ -222,14 +217,13 @@ FROM deploys
 # them cuts the history into islands that each end with one recovered week; an island holding an
 # alarm is one episode, from its first alarm week to its closing recovered week. An island without
 # a recovered week is the last one: its episode is still open.
-DRIFT_EPISODES_SQL = f"""
+DRIFT_EPISODES_SQL = """
 WITH w AS (
     SELECT week, sim_time, alarm, quality, quality_baseline, quality_metric,
-           coalesce(alarm IS NULL AND CASE
-               WHEN quality_metric IN ({_sql_list(LOWER_IS_BETTER_METRICS)})
-                   THEN quality <= quality_baseline * (1 + $margin)
-               WHEN quality_metric IN ({_sql_list(HIGHER_IS_BETTER_METRICS)})
-                   THEN quality >= quality_baseline * (1 - $margin)
+           -- which way is better is stored with the week (weekly.quality_direction)
+           coalesce(alarm IS NULL AND CASE quality_direction
+               WHEN 'lower' THEN quality <= quality_baseline * (1 + $margin)
+               WHEN 'higher' THEN quality >= quality_baseline * (1 - $margin)
            END, false) AS recovered
     FROM weekly
     WHERE workspace = $workspace

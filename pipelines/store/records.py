@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.quality import DIRECTIONS
 from pipelines.store.core import Store, from_json, new_id, now_utc, to_json
 
 __all__ = [
@@ -273,6 +274,13 @@ def open_incidents(store: Store, workspace: str, kind: str | None = None) -> lis
 
 # -- monitoring rows --------------------------------------------------------------------------
 def record_weekly(store: Store, row: Mapping[str, Any]) -> None:
+    """One scenario week. A row that names its quality metric also says which way it is better
+    (`quality_direction`: lower | higher), so readers never guess the direction from the name."""
+    if row.get("quality_metric") is not None and row.get("quality_direction") not in DIRECTIONS:
+        raise ValueError(
+            f"weekly row of metric {row['quality_metric']!r} needs quality_direction 'lower' or 'higher', "
+            f"not {row.get('quality_direction')!r}"
+        )
     store.insert_rows("weekly", [dict(row)])
 
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipelines.quality import METRICS
+
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "TABLES", "current_version", "migrate"]
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -213,6 +215,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE weekly ADD COLUMN alarm VARCHAR",  # drift | quality | NULL
         "ALTER TABLE weekly ADD COLUMN quality_baseline DOUBLE",
         "ALTER TABLE weekly ADD COLUMN served_rows_quality INTEGER",
+    ),
+    # v4: the weekly row stores which way its quality metric is better, so every reader takes the
+    # direction from the data; rows written before learn it from the metric's name.
+    4: (
+        "ALTER TABLE weekly ADD COLUMN quality_direction VARCHAR",  # lower | higher
+        f"""UPDATE weekly SET quality_direction = CASE quality_metric
+                {" ".join(f"WHEN '{m.name}' THEN '{m.direction}'" for m in METRICS.values())}
+            END
+            WHERE quality_direction IS NULL AND quality_metric IS NOT NULL""",
     ),
     # v5: a guided exercise's check looks only at what happened after the learner pressed Start.
     # `seen_until` is the latest wall-clock time any record of the workspace had at Start, so a row
