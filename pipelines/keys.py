@@ -145,6 +145,8 @@ def bucketed_frequency(
 
     Shared by DORA's deployment frequency and its ML mirror, retraining frequency, so both are
     measured the same way: value = events a week, display = the bucket, tier from `tier_of`.
+    `weeks` is the number of 7-day buckets in the window, counted as `keys_sql` documents (a window
+    of 96 played weeks is 96 buckets).
     """
     weeks, count = int(row.get("weeks") or 0), int(row.get("events") or 0)
     if weeks == 0:

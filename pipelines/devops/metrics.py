@@ -156,10 +156,13 @@ def deployment_frequency(
     Source of the rule: dora-team/fourkeys, dashboard/fourkeys_dashboard.json, panel "Deployment
     Frequency". Medians interpolate (PERCENTILE_CONT there, quantile_cont here). Weeks are 7-day
     buckets counted from the window's start (the scenario's weeks), not calendar weeks; the window
-    is the workspace's history (its weekly rows and deploys) unless `start`/`end` are given, when
-    deploys with start <= sim_time <= end count, over the 7-day buckets from `start` to the one
-    holding `end`. "weekly" is Four Keys' test on the 0/1 flag, which differs from "median deploy
-    days a week >= 1" only when an even number of weeks interpolates between 0 and 2 or more.
+    is the workspace's history unless `start`/`end` are given, when deploys with
+    start <= sim_time <= end count. The history runs from 7 days before the first weekly row (each
+    row is stamped with its week's end) to the last one, stretched to cover every deploy; the
+    window is ceil((end - start) / 7 days) buckets, so 96 played weeks are 96 buckets and a deploy
+    at the window's very end counts in its last week. "weekly" is Four Keys' test on the 0/1
+    flag, which differs from "median deploy days a week >= 1" only when an even number of weeks
+    interpolates between 0 and 2 or more.
 
     Counted: `deployments` with environment 'production', kind 'release' and not `unplanned`.
     A rollback redeploy or a hotfix forced by an incident is rework (see `deployment_rework_rate`);
