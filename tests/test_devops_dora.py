@@ -55,7 +55,10 @@ def test_the_train_timetable_is_a_knob() -> None:
     with pytest.raises(ValueError, match="train"):
         DevOpsSettings(train_weekdays=(7,))
     # recorded settings come back from JSON as lists: still the same settings
-    assert DevOpsSettings(train_hours=[9, 17]) == DevOpsSettings()  # type: ignore[arg-type]
+    assert DevOpsSettings(train_hours=[17, 9]) == DevOpsSettings()  # type: ignore[arg-type]
+    assert DevOpsSettings(train_hours="9,17") == DevOpsSettings()  # type: ignore[arg-type]  # --set
+    with pytest.raises(ValueError, match="whole numbers"):
+        DevOpsSettings(train_hours="nine")  # type: ignore[arg-type]
 
 
 # -- a mid-day incident through Production -----------------------------------------------------------

@@ -68,14 +68,23 @@ class DevOpsSettings:
             raise ValueError(f"error-rate alarm must be in (0, 1], not {self.error_rate_alarm}")
         if self.latency_p95_alarm_ms <= 0 or self.test_timeout_s <= 0 or self.health_timeout_s <= 0:
             raise ValueError("time limits and the latency alarm must be positive")
-        # Settings read back from JSON carry lists: keep them tuples, sorted, so equal settings are equal.
-        hours, days = tuple(sorted(set(self.train_hours))), tuple(sorted(set(self.train_weekdays)))
+        # Settings read back from JSON carry lists and `--set devops.train_hours=9,17` a string:
+        # keep them sorted tuples of ints, so equal settings are equal.
+        hours, days = _timetable(self.train_hours, "hours"), _timetable(self.train_weekdays, "weekdays")
         if not hours or not all(0 <= h <= 23 for h in hours):
             raise ValueError(f"train hours must be one or more hours 0-23, not {list(self.train_hours)}")
         if not days or not all(0 <= d <= 6 for d in days):
             raise ValueError(f"train weekdays must be one or more days 0-6, not {list(self.train_weekdays)}")
         object.__setattr__(self, "train_hours", hours)
         object.__setattr__(self, "train_weekdays", days)
+
+
+def _timetable(value: Any, what: str) -> tuple[int, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        return tuple(sorted({int(item) for item in items}))
+    except (TypeError, ValueError):
+        raise ValueError(f"train {what} must be whole numbers like 9,17, not {value!r}") from None
 
 
 def next_train(ready: datetime, settings: DevOpsSettings = DevOpsSettings()) -> datetime:
