@@ -80,7 +80,9 @@ def format_percent(value: float) -> str:
 
 
 def format_duration(days: float) -> str:
-    """A duration given in days, in the unit a person would say it: minutes, hours or days."""
+    """A duration given in days, in the unit a person would say it: seconds, minutes, hours or days."""
+    if days < 1 / (24 * 60):  # an automatic rollback recovers in seconds
+        return f"{format_number(days * 86400)} s"
     if days < 1 / 24:
         minutes = days * 24 * 60
         return f"{format_number(minutes)} min"

@@ -344,6 +344,10 @@ def test_displays_read_like_a_person_would_say_them() -> None:
     assert format_duration(1 / 24) == "1 hour"
     assert format_duration(0.25) == "6 hours"
     assert format_duration(10 / 60 / 24) == "10 min"
+    # an automatic rollback recovers in seconds: say so, not "0 min"
+    assert format_duration(2.5 / 86400) == "2.5 s"
+    assert format_duration(59 / 86400) == "59 s"
+    assert format_duration(60 / 86400) == "1 min"
 
 
 # -- an MLOps history ------------------------------------------------------------------------------
