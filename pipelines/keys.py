@@ -80,7 +80,9 @@ def format_percent(value: float) -> str:
 
 
 def format_duration(days: float) -> str:
-    """A duration given in days, in the unit a person would say it: minutes, hours or days."""
+    """A duration given in days, in the unit a person would say it: seconds, minutes, hours or days."""
+    if days < 1 / (24 * 60):  # an automatic rollback recovers in seconds
+        return f"{format_number(days * 86400)} s"
     if days < 1 / 24:
         minutes = days * 24 * 60
         return f"{format_number(minutes)} min"
@@ -145,6 +147,8 @@ def bucketed_frequency(
 
     Shared by DORA's deployment frequency and its ML mirror, retraining frequency, so both are
     measured the same way: value = events a week, display = the bucket, tier from `tier_of`.
+    `weeks` is the number of 7-day buckets in the window, counted as `keys_sql` documents (a window
+    of 96 played weeks is 96 buckets).
     """
     weeks, count = int(row.get("weeks") or 0), int(row.get("events") or 0)
     if weeks == 0:

@@ -216,11 +216,27 @@ def test_deployment_frequency_monthly_and_yearly(store: Store, tmp_path: Path) -
 
 
 def test_deployment_frequency_window_defaults_to_the_recorded_weeks(store: Store) -> None:
-    insert(store, "weekly", [week(n) for n in range(8)])  # 8 scenario weeks, deploys in 3 of them
+    # The engine stamps each weekly row with its week's end: weeks 1-8 end on days 7..56.
+    insert(store, "weekly", [week(n) for n in range(1, 9)])  # 8 scenario weeks, deploys in 3 of them
     insert(store, "deployments", [deploy(day(1)), deploy(day(8)), deploy(day(9)), deploy(day(30))])
     key = dora.deployment_frequency(store, WS)
     assert key.value == pytest.approx(4 / 8)
-    assert key.display == "monthly"  # weeks 0-4 start in January (3 deploy weeks), 5-7 in February (none)
+    assert key.note.startswith("4 planned releases over 8 weeks")
+    assert key.display == "monthly"  # weeks 1-5 start in January (3 deploy weeks), 6-8 in February (none)
+
+
+def test_ninety_six_played_weeks_are_ninety_six_buckets(store: Store) -> None:
+    # A played history: the first release at the clock's start (T0), a weekly row at each week's
+    # end, a planned release every other week. 96 weeks are 96 buckets, not 97.
+    insert(store, "weekly", [week(n) for n in range(1, 97)])
+    insert(store, "deployments", [deploy(T0), *(deploy(day(7 * w + 1.5)) for w in range(0, 96, 2))])
+    key = dora.deployment_frequency(store, WS)
+    assert key.note.startswith("49 planned releases over 96 weeks")
+    assert key.value == pytest.approx(49 / 96)
+    retrains = [run(T0, "schedule"), *(run(day(7 * w + 6.5), "drift") for w in range(95))]
+    insert(store, "runs", retrains)
+    mirror = ml.retraining_frequency(store, WS)
+    assert mirror.note.startswith("96 retrains over 96 weeks") and mirror.display == "weekly"
 
 
 # -- empty histories and workspaces ----------------------------------------------------------------
@@ -330,6 +346,10 @@ def test_displays_read_like_a_person_would_say_them() -> None:
     assert format_duration(1 / 24) == "1 hour"
     assert format_duration(0.25) == "6 hours"
     assert format_duration(10 / 60 / 24) == "10 min"
+    # an automatic rollback recovers in seconds: say so, not "0 min"
+    assert format_duration(2.5 / 86400) == "2.5 s"
+    assert format_duration(59 / 86400) == "59 s"
+    assert format_duration(60 / 86400) == "1 min"
 
 
 # -- an MLOps history ------------------------------------------------------------------------------

@@ -65,6 +65,12 @@ def test_presets_have_narratives_and_round_trip_as_data() -> None:
         assert from_dict(json.loads(json.dumps(settings_dict(preset)))) == preset
 
 
+def _to_the_hour(key: str, value: Any) -> Any:
+    """A scenario time to its hour: deploys and recoveries add measured seconds to on-the-hour times
+    (a train's departure, a request's time), and those seconds are wall clock."""
+    return value[:13] if key.endswith("sim_time") and isinstance(value, str) else value
+
+
 def _normalised(store: Store) -> dict[str, Any]:
     """The history without what may differ between two plays: ids, wall clock, paths, latencies."""
     history = workspace_history(store, "demo")
@@ -102,7 +108,7 @@ def _normalised(store: Store) -> dict[str, Any]:
 
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k not in volatile}
+            return {k: _to_the_hour(k, clean(v)) for k, v in value.items() if k not in volatile}
         if isinstance(value, list):
             return [clean(v) for v in value]
         return value

@@ -156,10 +156,13 @@ def deployment_frequency(
     Source of the rule: dora-team/fourkeys, dashboard/fourkeys_dashboard.json, panel "Deployment
     Frequency". Medians interpolate (PERCENTILE_CONT there, quantile_cont here). Weeks are 7-day
     buckets counted from the window's start (the scenario's weeks), not calendar weeks; the window
-    is the workspace's history (its weekly rows and deploys) unless `start`/`end` are given, when
-    deploys with start <= sim_time <= end count, over the 7-day buckets from `start` to the one
-    holding `end`. "weekly" is Four Keys' test on the 0/1 flag, which differs from "median deploy
-    days a week >= 1" only when an even number of weeks interpolates between 0 and 2 or more.
+    is the workspace's history unless `start`/`end` are given, when deploys with
+    start <= sim_time <= end count. The history runs from 7 days before the first weekly row (each
+    row is stamped with its week's end) to the last one, stretched to cover every deploy; the
+    window is ceil((end - start) / 7 days) buckets, so 96 played weeks are 96 buckets and a deploy
+    at the window's very end counts in its last week. "weekly" is Four Keys' test on the 0/1
+    flag, which differs from "median deploy days a week >= 1" only when an even number of weeks
+    interpolates between 0 and 2 or more.
 
     Counted: `deployments` with environment 'production', kind 'release' and not `unplanned`.
     A rollback redeploy or a hotfix forced by an incident is rework (see `deployment_rework_rate`);
@@ -198,7 +201,9 @@ def lead_time_for_changes(
     value = median over changes shipped in the window of (deployed_sim_time - committed_sim_time),
     in days. A change is one commit (`changes` row); its deploy is the first production deploy that
     shipped it, as Four Keys counts it (a deploy can ship several commits). Changes not shipped
-    yet are left out and counted in `note`.
+    yet are left out and counted in `note`. In a scenario a change waits `review_hours`, then the
+    next release train (`DevOpsSettings.train_hours`), and is live at the departure plus the
+    pipeline's measured duration: lead times differ with when each commit lands.
     Tier: `LEAD_TIME_BANDS` (DORA 2023: elite < 1 day, high <= 1 week, medium <= 1 month, low beyond).
     """
     key, label, unit = "lead_time_for_changes", "Lead time for changes", "days"
@@ -272,6 +277,10 @@ def failed_deployment_recovery_time(
     value = median over resolved incidents caused by a production release (incidents opened in the
     window whose `cause_deployment_id` is a release deployment) of
     (resolved_sim_time - opened_sim_time), in days. Incidents still open are counted in `note`.
+    Production (`pipelines.devops.production.Production.serve_day`) opens an incident at the
+    scenario time of the first failing request and resolves it when the real rollback is healthy
+    (the alarm's time plus the measured redeploy and health check), so this is hours or less
+    when a rollback restores service, not whole served days.
     Tier: `RECOVERY_TIME_BANDS` (DORA 2023: elite < 1 hour, high < 1 day, medium <= 1 week).
     """
     key, label, unit = "failed_deployment_recovery_time", "Failed deployment recovery time", "days"

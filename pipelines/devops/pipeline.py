@@ -3,15 +3,18 @@
 Steps are small functions of the run context; build and test are cached by the tree hash, so an
 unchanged tree (a revert back to known code, a re-run) is not rebuilt or retested. Deploy starts
 the artifact as a real server, health-checks and smoke-tests it, and hands it to `Production`,
-which promotes it and stops the release it replaces.
+which promotes it and stops the release it replaces. On the scenario clock a pipeline starts at
+its release train's departure (`next_train`) and the release is live at that time plus the
+pipeline's measured duration.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from pipelines.runner import (
 )
 from pipelines.store import Store
 
-__all__ = ["STEP_NAMES", "DevOpsSettings", "devops_steps", "run_devops_pipeline"]
+__all__ = ["STEP_NAMES", "DevOpsSettings", "devops_steps", "next_train", "run_devops_pipeline"]
 
 STEP_NAMES = ("checkout", "build", "test", "deploy")
 
@@ -44,6 +47,11 @@ class DevOpsSettings:
 
     Latency is wall-clock and machine-dependent; the default latency alarm is set far above what
     the service ever needs so that the same scenario gives the same incidents on any machine.
+
+    Releases follow a train on the scenario clock: a reviewed commit waits for the next departure
+    (`train_hours` of each of `train_weekdays`, 0 = Monday), so lead time is the wait for the train
+    plus the pipeline's real duration, and differs between commits that land at different times.
+    Every N hours is `train_hours=tuple(range(0, 24, N))`.
     """
 
     test_timeout_s: float = 60
@@ -52,12 +60,45 @@ class DevOpsSettings:
     rows_per_request: int = 24  # a day of hourly rows per request
     error_rate_alarm: float = 0.05
     latency_p95_alarm_ms: float = 2000.0
+    train_hours: tuple[int, ...] = (9, 17)  # a morning and an evening train
+    train_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # working days only
 
     def __post_init__(self) -> None:
         if not 0 < self.error_rate_alarm <= 1:
             raise ValueError(f"error-rate alarm must be in (0, 1], not {self.error_rate_alarm}")
         if self.latency_p95_alarm_ms <= 0 or self.test_timeout_s <= 0 or self.health_timeout_s <= 0:
             raise ValueError("time limits and the latency alarm must be positive")
+        # Settings read back from JSON carry lists and `--set devops.train_hours=9,17` a string:
+        # keep them sorted tuples of ints, so equal settings are equal.
+        hours, days = _timetable(self.train_hours, "hours"), _timetable(self.train_weekdays, "weekdays")
+        if not hours or not all(0 <= h <= 23 for h in hours):
+            raise ValueError(f"train hours must be one or more hours 0-23, not {list(self.train_hours)}")
+        if not days or not all(0 <= d <= 6 for d in days):
+            raise ValueError(f"train weekdays must be one or more days 0-6, not {list(self.train_weekdays)}")
+        object.__setattr__(self, "train_hours", hours)
+        object.__setattr__(self, "train_weekdays", days)
+
+
+def _timetable(value: Any, what: str) -> tuple[int, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        return tuple(sorted({int(item) for item in items}))
+    except (TypeError, ValueError):
+        raise ValueError(f"train {what} must be whole numbers like 9,17, not {value!r}") from None
+
+
+def next_train(ready: datetime, settings: DevOpsSettings = DevOpsSettings()) -> datetime:
+    """The first release-train departure at or after `ready` (a change ready on the hour boards it)."""
+    day = ready.replace(hour=0, minute=0, second=0, microsecond=0)
+    for offset in range(8):  # some weekday within the next week has a train
+        date = day + timedelta(days=offset)
+        if date.weekday() not in settings.train_weekdays:
+            continue
+        for hour in settings.train_hours:
+            departure = date + timedelta(hours=hour)
+            if departure >= ready:
+                return departure
+    raise AssertionError("unreachable: validated settings have a train every week")
 
 
 def _fail(exc: DevOpsError) -> StepFailed:
@@ -152,16 +193,21 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
             f"smoke test: {smoke.errors} of {smoke.requests} requests failed", metrics=metrics, log=log
         )
     sha: str = ctx.params["commit"]
+    # On the scenario clock the release is live once the pipeline, started at `sim_time` (its
+    # train's departure), has really run through checkout, build, test and this deploy.
+    live_at = ctx.sim_time
+    if live_at is not None and "clock_start" in ctx.params:
+        live_at += timedelta(seconds=time.perf_counter() - ctx.params["clock_start"])
     deployment_id = production.promote(
         server,
         ref=sha[:7],
         run_id=ctx.run_id,
-        sim_time=ctx.sim_time,
+        sim_time=live_at,
         commit_sha=sha,
         commit_time=ctx.params["commit_time"],
         artifact=artifact,
         artifact_sha256=ctx.output("build", "sha256"),
-        effective_at=ctx.sim_time if ctx.params.get("deferred_promotion") else None,
+        effective_at=live_at if ctx.params.get("deferred_promotion") else None,
     )
     metrics["deployment_id"] = deployment_id
     return StepOutcome(metrics=metrics, outputs={"deployment_id": deployment_id}, log=server.log_tail())
@@ -196,8 +242,10 @@ def run_devops_pipeline(
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
 ) -> RunResult:
+    clock_start = time.perf_counter()  # the deploy is live `sim_time` + the pipeline's real duration
     when = commit_time(repo, commit).replace(tzinfo=None)
     params = {
+        "clock_start": clock_start,
         "repo": repo,
         "commit": commit,
         "commit_time": when,

@@ -2,20 +2,27 @@
 
 One long-lived server per release (not one per request): a deploy hands its healthy server over,
 the replaced one is stopped, and its artifact stays on disk for a rollback, which is a real
-redeploy of the previous good release. Traffic is served a day at a time so that an alarm opens
-an incident, rolls back and resolves within the week, on the scenario clock.
+redeploy of the previous good release.
+
+Time in production is the time of the traffic. A request carries a day's hours
+(`rows_per_request` rows) and is sent at the scenario time of its first row, like a day-ahead
+forecast; the release live at that time answers it. The alarm watches each request as it is
+answered, so an incident opens at the time of the first failing request, and recovery is timed
+on the real redeploy (see `Production.serve_day`): recovery is hours or seconds, not whole days.
 """
 
 from __future__ import annotations
 
 import statistics
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.devops.baseline import build_baseline_model
@@ -25,11 +32,26 @@ from pipelines.mlops.simulator import COLUMNS as BIKE_COLUMNS
 from pipelines.store import Store
 from pipelines.store import records as rec
 
-__all__ = ["SERVICE_COLUMNS", "Alarm", "DayServing", "Production", "WeekServing", "service_rows"]
+__all__ = [
+    "SERVICE_COLUMNS",
+    "Alarm",
+    "DayServing",
+    "Production",
+    "RequestServing",
+    "WeekServing",
+    "service_rows",
+]
 
 # The features the service takes: the bike-sharing schema (one definition, the simulator's)
 # without its time column and target.
 SERVICE_COLUMNS = tuple(c for c in BIKE_COLUMNS if c not in ("timestamp", "cnt"))
+
+
+def _nearest_rank(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (as `serve_batch` reports it), 0.0 for no values."""
+    if not values:
+        return 0.0
+    return round(float(np.percentile(values, q, method="inverted_cdf")), 3)
 
 
 def service_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -47,17 +69,29 @@ class Alarm:
     message: str
 
 
-@dataclass
-class DayServing:
+@dataclass(frozen=True)
+class RequestServing:
+    """One real request: sent at its first row's scenario time, answered by `release`."""
+
     sim_time: datetime
     release: str | None
+    rows: int
+    ok: bool
+    latency_ms: float
+
+
+@dataclass
+class DayServing:
+    sim_time: datetime  # the day's end
+    release: str | None  # the release that answered the day's first request
     requests: int
     rows: int
     errors: int
     latency_p50_ms: float
     latency_p95_ms: float
     predictions: list[float | None]
-    alarm: Alarm | None = None
+    alarm: Alarm | None = None  # the first alarm of the day
+    served: list[RequestServing] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +131,10 @@ class WeekServing:
     @property
     def predictions(self) -> list[float | None]:
         return [p for d in self.days for p in d.predictions]
+
+    @property
+    def served(self) -> list[RequestServing]:
+        return [r for d in self.days for r in d.served]
 
 
 class Production:
@@ -192,13 +230,14 @@ class Production:
         if old is not None and old is not server:
             old.stop()
 
-    def apply_due(self, until: datetime) -> None:
-        """Switch in every waiting release whose deploy time is before `until`."""
+    def apply_due(self, until: datetime) -> bool:
+        """Switch in every waiting release whose deploy time is before `until`; True if one did."""
         with self._lock:
             due = [item for item in self._pending if item[0] < until]
             self._pending = [item for item in self._pending if item[0] >= until]
         for _, server, release in due:
             self._switch(server, release)
+        return bool(due)
 
     def ensure_running(self) -> ServiceProcess | None:
         """Start the current release when this process has no server for it (or the model moved)."""
@@ -226,8 +265,13 @@ class Production:
         self.server, self._server_model = server, self.model_path()
         return server
 
-    def rollback(self, *, sim_time: datetime, reason: str) -> str | None:
-        """Redeploy the previous good release for real; the bad one is marked rolled back."""
+    def rollback(self, *, detected_at: datetime, reason: str) -> tuple[str, datetime] | None:
+        """Redeploy the previous good release for real; the bad one is marked rolled back.
+
+        Returns the rollback deployment and the scenario time it was healthy: `detected_at` plus
+        the measured wall-clock time to start the previous artifact and pass its health check.
+        None when there is no earlier good release to go back to.
+        """
         if self.release is None:
             return None
         previous = rec.previous_good_release(self.store, self.workspace, self.release["deployment_id"])
@@ -238,14 +282,16 @@ class Production:
             return None
         bad = self.release["deployment_id"]
         log = self.directory / "logs" / f"rollback-{previous['ref']}.log"
+        clock = time.perf_counter()
         server = ServiceProcess.start(
             Path(artifact), self.model_path(), health_timeout_s=self.health_timeout_s, log_path=log
         )
+        healthy_at = detected_at + timedelta(seconds=time.perf_counter() - clock)
         deployment_id = self.promote(
             server,
             ref=previous["ref"],
             run_id=None,
-            sim_time=sim_time,
+            sim_time=healthy_at,
             commit_sha=previous["commit_sha"],
             commit_time=previous["commit_time"],
             artifact=Path(artifact),
@@ -254,47 +300,131 @@ class Production:
             reason=reason,
         )
         rec.mark_deployment_rolled_back(self.store, bad)
-        return deployment_id
+        return deployment_id, healthy_at
 
     # -- traffic ---------------------------------------------------------------------------
-    def _alarm(self, day: DayServing) -> Alarm | None:
-        if not day.requests:
+    def _alarm(self, window: Sequence[RequestServing]) -> Alarm | None:
+        """The alarm over `window`: the day's requests so far answered by the current release."""
+        if not window:
             return None
-        rate = day.errors / day.requests
+        errors = sum(not r.ok for r in window)
+        rate = errors / len(window)
         if rate > self.error_rate_alarm:
             return Alarm("error-rate", f"error rate {rate:.0%} > {self.error_rate_alarm:.0%}")
-        if day.latency_p95_ms > self.latency_p95_alarm_ms:
-            return Alarm(
-                "latency", f"p95 latency {day.latency_p95_ms:.0f} ms > {self.latency_p95_alarm_ms:.0f} ms"
-            )
+        p95 = _nearest_rank([r.latency_ms for r in window], 95)
+        if p95 > self.latency_p95_alarm_ms:
+            return Alarm("latency", f"p95 latency {p95:.0f} ms > {self.latency_p95_alarm_ms:.0f} ms")
         return None
 
-    def serve_day(self, rows: Sequence[Mapping[str, Any]], sim_time: datetime) -> DayServing:
-        self.apply_due(sim_time)
-        server = self.ensure_running()
-        release = self.release["ref"] if self.release else None
-        if server is None or not rows:
-            return DayServing(sim_time, release, 0, len(rows), 0, 0.0, 0.0, [None] * len(rows))
-        report = serve_batch(server.url, rows, rows_per_request=self.rows_per_request)
-        day = DayServing(
-            sim_time,
-            release,
-            report.requests,
-            report.rows,
-            report.errors,
-            report.latency_p50_ms,
-            report.latency_p95_ms,
-            list(report.predictions),
+    def _open_service_incidents(self) -> list[str]:
+        if self._open_incidents is None:  # this process owns them while it serves
+            self._open_incidents = [
+                i["incident_id"] for i in rec.open_incidents(self.store, self.workspace, kind="service")
+            ]
+        return self._open_incidents
+
+    def serve_day(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        times: Sequence[datetime],
+        day_end: datetime,
+        week: WeekServing | None = None,
+    ) -> DayServing:
+        """Serve one day's rows request by request, each at its first row's scenario time.
+
+        Before each request, a release whose deploy time has passed takes over. After each, the
+        alarm looks at the day's requests so far answered by the current release. An alarm with
+        no incident open:
+          - opens one at the scenario time of the window's first failing request (an error, or a
+            request slower than the latency alarm);
+          - rolls back for real at once and resolves the incident when the rolled-back release is
+            healthy: the alarming request's time + its latency (the alarm hears the answer) + the
+            measured wall-clock time to start the previous artifact and pass its health check.
+            That is when production was healthy again, so recovery is timed within the day
+            without serving any extra request. The rest of the day goes to the restored release.
+        An incident with nothing to roll back to stays open until a later request is answered
+        and the alarm is quiet (a fix shipped): it resolves at that request's time.
+        """
+        week = week if week is not None else WeekServing()
+        served: list[RequestServing] = []
+        predictions: list[float | None] = []
+        window: list[RequestServing] = []
+        first_alarm: Alarm | None = None
+        first_release: str | None = None
+        for start in range(0, len(rows), self.rows_per_request):
+            chunk = rows[start : start + self.rows_per_request]
+            sent = times[start]
+            if self.apply_due(sent):
+                window = []  # a new release is judged on its own requests
+            server = self.ensure_running()
+            if server is None:
+                predictions.extend([None] * len(chunk))
+                continue
+            release = self.release["ref"] if self.release else None
+            report = serve_batch(server.url, chunk, rows_per_request=len(chunk))
+            request = RequestServing(sent, release, len(chunk), report.errors == 0, report.latency_p50_ms)
+            first_release = first_release or release
+            served.append(request)
+            window.append(request)
+            predictions.extend(report.predictions)
+            alarm = self._alarm(window)
+            first_alarm = first_alarm or alarm
+            open_now = self._open_service_incidents()
+            if alarm is not None and not open_now:
+                self._open_and_roll_back(alarm, window, request, week)
+                window = []
+            elif alarm is None and open_now:
+                for incident in open_now:
+                    rec.resolve_incident(self.store, incident, sim_time=sent)
+                    week.incidents_resolved.append(incident)
+                open_now.clear()
+        self.apply_due(day_end)  # a release due before the day ends takes over even on a quiet day
+        latencies = [r.latency_ms for r in served]
+        return DayServing(
+            sim_time=day_end,
+            release=first_release or (self.release["ref"] if self.release else None),
+            requests=len(served),
+            rows=len(rows),
+            errors=sum(not r.ok for r in served),
+            latency_p50_ms=_nearest_rank(latencies, 50),
+            latency_p95_ms=_nearest_rank(latencies, 95),
+            predictions=predictions,
+            alarm=first_alarm,
+            served=served,
         )
-        day.alarm = self._alarm(day)
-        return day
+
+    def _open_and_roll_back(
+        self, alarm: Alarm, window: Sequence[RequestServing], request: RequestServing, week: WeekServing
+    ) -> None:
+        failing = next((r for r in window if not r.ok or r.latency_ms > self.latency_p95_alarm_ms), request)
+        cause = self.release
+        incident = rec.open_incident(
+            self.store,
+            workspace=self.workspace,
+            kind="service",
+            sim_time=failing.sim_time,
+            cause=cause["ref"] if cause else None,
+            cause_deployment_id=cause["deployment_id"] if cause else None,
+            detected_by=f"{alarm.kind} alarm",
+            summary=alarm.message,
+        )
+        week.incidents_opened.append(incident)
+        detected_at = request.sim_time + timedelta(milliseconds=request.latency_ms)
+        rollback = self.rollback(detected_at=detected_at, reason=f"rollback: {alarm.message}")
+        if rollback is None:  # nothing to go back to: open until a quiet request
+            self._open_service_incidents().append(incident)
+            return
+        deployment_id, healthy_at = rollback
+        week.rollbacks.append(deployment_id)
+        rec.resolve_incident(self.store, incident, sim_time=healthy_at, rollback_deployment_id=deployment_id)
+        week.incidents_resolved.append(incident)
 
     def serve_week(
         self, batch: pd.DataFrame, time_column: str, week_end: datetime, *, week_start: datetime | None = None
     ) -> WeekServing:
-        """Serve the week's rows a day at a time, each day (start, end]; alarms open incidents and
-        roll back at once. Every day passes through `serve_day`, even an empty one, so a release
-        waiting for its deploy time takes over on schedule."""
+        """Serve the week's rows a day at a time, each day (start, end], through `serve_day`.
+        Every day passes through it, even an empty one, so a release waiting for its deploy time
+        takes over on schedule."""
         week = WeekServing()
         start = week_start or week_end - timedelta(weeks=1)
         times = batch[time_column]
@@ -302,42 +432,11 @@ class Production:
             day_start = start + timedelta(days=day)
             day_end = min(day_start + timedelta(days=1), week_end)
             rows = batch.loc[(times > day_start) & (times <= day_end)]
-            served = self.serve_day(service_rows(rows), day_end)
+            sent = [t.to_pydatetime() for t in pd.to_datetime(rows[time_column])]
+            served = self.serve_day(service_rows(rows), sent, day_end, week)
             if not rows.empty:
                 week.days.append(served)
-                self.handle_alarm(served, week)
         return week
-
-    def handle_alarm(self, day: DayServing, week: WeekServing) -> None:
-        """An alarm with no open incident opens one and rolls back; a quiet day resolves them."""
-        if self._open_incidents is None:
-            self._open_incidents = [
-                i["incident_id"] for i in rec.open_incidents(self.store, self.workspace, kind="service")
-            ]
-        open_now = self._open_incidents
-        if day.alarm is not None and not open_now:
-            cause = self.release
-            incident = rec.open_incident(
-                self.store,
-                workspace=self.workspace,
-                kind="service",
-                sim_time=day.sim_time,
-                cause=cause["ref"] if cause else None,
-                cause_deployment_id=cause["deployment_id"] if cause else None,
-                detected_by=f"{day.alarm.kind} alarm",
-                summary=day.alarm.message,
-            )
-            week.incidents_opened.append(incident)
-            open_now.append(incident)
-            rollback = self.rollback(sim_time=day.sim_time, reason=f"rollback: {day.alarm.message}")
-            if rollback is not None:
-                week.rollbacks.append(rollback)
-                rec.set_incident_rollback(self.store, incident, rollback)
-        elif day.alarm is None and day.requests:
-            for incident in open_now:
-                rec.resolve_incident(self.store, incident, sim_time=day.sim_time)
-                week.incidents_resolved.append(incident)
-            open_now.clear()
 
     def close(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.devops.changes import get_change, validate_change_sequence
-from pipelines.devops.pipeline import run_devops_pipeline
+from pipelines.devops.pipeline import next_train, run_devops_pipeline
 from pipelines.devops.production import Production
 from pipelines.devops.repo import head
 from pipelines.devops.workflow import commit_change, ensure_repo
@@ -306,24 +306,36 @@ class _State:
 
     # -- one week ----------------------------------------------------------------------------
     def ship_week(self, week: int, week_start: datetime) -> None:
-        """Commit the week's scripted changes at their times and run each through DevOps."""
+        """Commit the week's scripted changes at their times; each release train takes them through DevOps.
+
+        A change is reviewed for `review_hours` after its commit, then waits for the next train
+        (`next_train`: the DevOps settings' timetable); changes ready for the same train ship in
+        one pipeline run on the last of them. So lead time is review + the wait for the train +
+        the pipeline's real duration, and differs with when a commit lands.
+        """
         if self.repo is None:
             return
+        trains: dict[datetime, list[tuple[Any, datetime]]] = defaultdict(list)
         for change in self.schedule.get(week, []):  # the preset's order: a fix after its bug
             committed_at = week_start + timedelta(days=change.weekday, hours=change.hour)
-            definition = get_change(change.change)
-            self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {change.change}"))
+            ready = committed_at + timedelta(hours=self.settings.review_hours)
+            trains[next_train(ready, self.settings.devops)].append((change, committed_at))
+        for departure, boarding in trains.items():  # departures in commit order
+            definitions = [get_change(change.change) for change, _ in boarding]
+            names = ", ".join(change.change for change, _ in boarding)
+            self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
             with self.timer.stage("devops"):
-                info = commit_change(self.store, self.workspace, self.repo, definition, committed_at)
+                for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
+                    info = commit_change(self.store, self.workspace, self.repo, definition, committed_at)
                 run_devops_pipeline(
                     self.store,
                     self.workspace,
                     self.production,
                     repo=self.repo,
                     commit=info.sha,
-                    sim_time=committed_at + timedelta(hours=self.settings.review_hours),
+                    sim_time=departure,
                     settings=self.settings.devops,
-                    label=f"{definition.kind}: {definition.message}",
+                    label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True},
                 )
 

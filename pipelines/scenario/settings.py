@@ -79,7 +79,7 @@ class ScenarioSettings:
     task: str | None = None
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     changes: tuple[ChangeAt, ...] = ()
-    review_hours: float = 20.0  # commit → pipeline on the scenario clock (review, merge, queue)
+    review_hours: float = 20.0  # commit → ready for the next release train (devops.train_hours)
     mlops: MLOpsSettings = field(default_factory=MLOpsSettings)
     policy: RetrainPolicy = field(default_factory=RetrainPolicy)
     label_delay_weeks: int = 1

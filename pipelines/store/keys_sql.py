@@ -60,24 +60,40 @@ def _sql_list(values: tuple[str, ...]) -> str:
 # deliberate differences: weeks are 7-day buckets counted from the window's start (the scenario
 # clock's weeks) instead of calendar weeks, and the window is the workspace's history instead of
 # the last three months of wall-clock time.
+#
+# How many weeks: the engine stamps each `weekly` row with its week's END, so the history starts
+# 7 days before the first row and ends at the last one; events outside stretch it. The window
+# [origin, last] is cut into ceil((last - origin) / 7 days) buckets (at least one): a window that
+# ends exactly on a week boundary gets no extra, empty bucket, and an event at that very end is
+# counted in the last week (96 played weeks are 96 buckets, not 97).
 _FREQUENCY_TEMPLATE = """
 WITH events AS (
 {events}
 ), bounds AS (
-    -- the history window: the scenario weeks recorded, stretched to cover every event
-    SELECT coalesce(CAST($since AS TIMESTAMP), min(t)) AS origin,
-           coalesce(CAST($until AS TIMESTAMP), max(t)) AS last
-    FROM (SELECT sim_time AS t FROM weekly WHERE workspace = $workspace
+    -- the history window: the scenario weeks recorded (each row is its week's end), stretched to
+    -- cover every event
+    SELECT coalesce(CAST($since AS TIMESTAMP), least(min(week_start), min(t))) AS origin,
+           coalesce(CAST($until AS TIMESTAMP), greatest(max(week_end), max(t))) AS last
+    FROM (SELECT sim_time - INTERVAL 7 DAY AS week_start, sim_time AS week_end, NULL::TIMESTAMP AS t
+          FROM weekly WHERE workspace = $workspace
           UNION ALL
-          SELECT sim_time FROM events)
+          SELECT NULL, NULL, sim_time FROM events)
+), span AS (
+    SELECT origin, last,
+           greatest(1, CAST(ceil((epoch(last) - epoch(origin)) / (7 * 86400.0)) AS BIGINT)) AS n_weeks
+    FROM bounds
 ), counted AS (
-    SELECT e.sim_time FROM events e, bounds b WHERE e.sim_time BETWEEN b.origin AND b.last
+    SELECT e.sim_time FROM events e, span s WHERE e.sim_time BETWEEN s.origin AND s.last
 ), weeks AS (
-    SELECT unnest(generate_series(origin, last, INTERVAL 7 DAY)) AS week_start FROM bounds
+    SELECT unnest(generate_series(origin, origin + to_days(CAST(7 * (n_weeks - 1) AS INTEGER)),
+                                  INTERVAL 7 DAY)) AS week_start
+    FROM span
 ), event_days AS (
-    SELECT DISTINCT time_bucket(INTERVAL 7 DAY, c.sim_time, b.origin) AS week_start,
+    -- an event at the window's very end belongs to its last week, not to a week of its own
+    SELECT DISTINCT least(time_bucket(INTERVAL 7 DAY, c.sim_time, s.origin),
+                          s.origin + to_days(CAST(7 * (s.n_weeks - 1) AS INTEGER))) AS week_start,
            date_trunc('day', c.sim_time) AS day
-    FROM counted c, bounds b
+    FROM counted c, span s
 ), per_week AS (
     SELECT w.week_start,
            count(d.day) AS days_with_event,
