@@ -180,6 +180,20 @@ def test_differences_from_the_preset_name_what_the_play_changed() -> None:
     assert differences_from_preset(settings_dict(played), settings_dict(preset)) == [
         "policy.kind is schedule (the preset: never)"
     ]  # another seed is another draw of the same story, not a different one
+    upload = dataclasses.replace(preset, data="/tmp/rides.csv", time_column="when", target="rides")
+    assert differences_from_preset(settings_dict(upload), settings_dict(preset)) == [
+        "data is /tmp/rides.csv (the preset: simulated)",
+        "target is rides (the preset: none)",
+        "time_column is when (the preset: none)",
+    ]
+
+
+def test_a_workspace_without_a_played_scenario_claims_no_preset(store: Store) -> None:
+    store.ensure_workspace("calm-seas")  # named like a preset, but nothing was played from it
+    story = tell_story(store, "calm-seas")
+    assert story is not None and story.preset is None and story.promises == ()
+    assert story.scenario == "no scenario" and story.weeks == 0
+    assert tell_story(store, "nobody") is None
 
 
 def test_events_are_read_from_the_recorded_settings_and_placed_in_scenario_weeks() -> None:

@@ -9,6 +9,7 @@ from pipelines.mlops.training import LOWER_IS_BETTER
 from pipelines.scenario.outcomes import (
     BeforeAfter,
     PlayedHistory,
+    ScenarioEvent,
     Story,
     check_promises,
     compare_event_facts,
@@ -28,7 +29,9 @@ def summarize(store: Store, workspace: str) -> dict[str, Any]:
     return _read(store, workspace)[0]
 
 
-def _read(store: Store, workspace: str) -> tuple[dict[str, Any], PlayedHistory, dict[str, BeforeAfter]]:
+def _read(
+    store: Store, workspace: str, recorded: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], PlayedHistory, list[ScenarioEvent], dict[str, BeforeAfter]]:
     summary: dict[str, Any] = dict(scenario_counts(store, workspace))
     metric = summary.get("quality_metric") or "mae"
     sign = 1 if LOWER_IS_BETTER.get(metric, True) else -1
@@ -50,15 +53,12 @@ def _read(store: Store, workspace: str) -> tuple[dict[str, Any], PlayedHistory, 
         datasets=tuple(frames["datasets"]["dataset"]),
         lower_is_better=sign == 1,
     )
-    events = scenario_events(_recorded(store, workspace), history.week_ends, history.datasets)
+    if recorded is None:
+        recorded = dict((store.workspace_info(workspace) or {}).get("settings") or {})
+    events = scenario_events(recorded, history.week_ends, history.datasets)
     comparisons = compare_event_facts(history, events)
     summary.update({key: comparison.change for key, comparison in comparisons.items()})
-    return summary, history, comparisons
-
-
-def _recorded(store: Store, workspace: str) -> dict[str, Any]:
-    info = store.workspace_info(workspace) or {}
-    return dict(info.get("settings") or {})
+    return summary, history, events, comparisons
 
 
 def check_expectations(settings: ScenarioSettings, summary: dict[str, Any]) -> list[tuple[str, bool, Any]]:
@@ -72,9 +72,10 @@ def tell_story(store: Store, workspace: str) -> Story | None:
     if info is None:
         return None
     recorded = dict(info.get("settings") or {})
-    summary, history, comparisons = _read(store, workspace)
-    name = str(recorded.get("name") or info.get("scenario") or workspace)
-    preset = PRESETS.get(name)
+    summary, history, events, comparisons = _read(store, workspace, recorded)
+    # Only recorded settings name a preset: single runs in a workspace called `calm-seas` do not.
+    name = str(recorded.get("name") or info.get("scenario") or "no scenario")
+    preset = PRESETS.get(name) if recorded else None
     weeks = int(recorded.get("weeks") or len(history.weeks))
     notes, differences = [], []
     if preset is not None:
@@ -93,7 +94,6 @@ def tell_story(store: Store, workspace: str) -> Story | None:
         expectations = tuple(Expectation(**e) for e in recorded.get("expectations") or ())
     if len(history.weeks) < weeks:
         notes.append(f"only {len(history.weeks)} of its {weeks} weeks were played")
-    events = scenario_events(recorded, history.week_ends, history.datasets)
     return Story(
         scenario=name,
         seed=info.get("seed"),
