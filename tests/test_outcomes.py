@@ -138,6 +138,12 @@ def test_a_promise_not_kept_says_so_with_the_plays_number() -> None:
     (check,) = check_promises([promise], {"service_incidents": 0}, {})
     assert not check.held
     assert check.reason == "Expected at least 1 incident in production; the play had 0 (not as promised)."
+    rate = Expectation("change_failure_rate", ">", 0, "change failure rate moves above zero")
+    (check,) = check_promises([rate], {"change_failure_rate": 20.0}, {})
+    assert (
+        check.held
+        and check.reason == "Expected more than 0% change failure rate; the play had 20% (as promised)."
+    )
 
 
 def test_outcomes_come_from_the_history() -> None:

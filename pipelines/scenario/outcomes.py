@@ -505,7 +505,7 @@ def differences_from_preset(recorded: Mapping[str, Any], preset: Mapping[str, An
 
 
 _OPS = {">=": "at least", "<=": "at most", "==": "exactly", ">": "more than", "<": "less than"}
-# How a summary number reads in a sentence: singular, plural, and whether it is a share.
+# How a summary number reads in a sentence: singular, plural, and whether it is in percent.
 _FACT_WORDS: dict[str, tuple[str, str, bool]] = {
     "devops_runs_failed_at_test": ("pipeline failed at test", "pipelines failed at test", False),
     "devops_runs_failed": ("failed pipeline", "failed pipelines", False),
@@ -533,8 +533,8 @@ def _plain_reason(expectation: Expectation, actual: Any, held: bool) -> str:
     def number(value: Any) -> str:
         if value is None:
             return "none measured"
-        if share:
-            return f"{float(value):.0%}"
+        if share:  # the DORA keys' values are already percentages
+            return f"{float(value):.3g}%"
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     noun = singular if expectation.value == 1 else plural
