@@ -17,7 +17,8 @@ import streamlit as st
 from pipelines.devops.metrics import dora_keys
 from pipelines.keys import KeyResult
 from pipelines.mlops.metrics import ml_keys
-from pipelines.scenario.summary import summarize
+from pipelines.scenario.outcomes import Story
+from pipelines.scenario.summary import summarize, tell_story
 from pipelines.store import Store, from_json
 from pipelines.store.history import weekly_frame
 from pipelines.store.queries import runs_table, step_durations, weekly_run_summary
@@ -30,6 +31,7 @@ __all__ = [
     "run_detail",
     "runs",
     "steps",
+    "story",
     "summary",
     "table",
     "weekly",
@@ -133,3 +135,9 @@ def ml(db: str, workspace: str, version: tuple[int, int]) -> list[KeyResult]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def summary(db: str, workspace: str, version: tuple[int, int]) -> dict[str, Any]:
     return summarize(_store(db), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def story(db: str, workspace: str, version: tuple[int, int]) -> Story | None:
+    """What the workspace's play was and did, and which of its preset's promises it kept."""
+    return tell_story(_store(db), workspace)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import data, state, ui
 from dashboard.figures import overview as figures
+from dashboard.story import show_story
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db)
@@ -19,10 +20,8 @@ if not data.has_history(db, ws, version):
     ui.empty_state(ws)
     st.stop()
 
-info = data.workspace_info(db, ws, version) or {}
-settings = info.get("settings") or {}
-if settings.get("narrative"):
-    st.markdown(f"**Scenario {info.get('scenario')}** (seed {info.get('seed')}). {settings['narrative']}")
+if story := data.story(db, ws, version):
+    show_story(story, key="overview_story")
 
 steps = data.steps(db, ws, version)
 runs = data.runs(db, ws, version)

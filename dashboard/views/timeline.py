@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import data, state, ui
 from dashboard.figures.timeline import clicked_run, quality_reading, timeline_events, timeline_figure
+from dashboard.story import show_story
 
 PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
 
@@ -73,5 +74,5 @@ with right:
                  key="timeline_run_picker", on_change=_queue_picked_run,
                  placeholder=f"{len(labels)} runs with a marker; type to search", help="Same as clicking its marker.")  # fmt: skip
 
-if narrative := settings.get("narrative"):
-    st.info(f"**The story of {info.get('scenario') or 'this scenario'}.** {narrative}", icon="📖")
+if story := data.story(db, ws, version):
+    show_story(story, key="timeline_story")

@@ -117,7 +117,10 @@ PRESETS: dict[str, ScenarioSettings] = {
             policy=RetrainPolicy("performance", quality_margin=0.25, cooldown_weeks=2),
             expectations=(
                 Expectation(
-                    "retrains_performance", ">=", 1, "quality decay after the shock triggers a retrain"
+                    "retrains_performance_rise_after_shock",
+                    ">",
+                    0,
+                    "quality decay after the shock triggers a retrain",
                 ),
                 Expectation(
                     "retraining_gain_after_shock", ">", 0, "production recovers, never-retrained does not"
@@ -153,7 +156,7 @@ PRESETS: dict[str, ScenarioSettings] = {
             name="silent-data-bug",
             narrative=(
                 "An upstream feed starts sending temperature in Fahrenheit. Nothing crashes, and the service "
-                "keeps answering with confident nonsense. Drift on temperature flags it at once, and the "
+                "keeps answering with confident nonsense. Drift on temperature jumps at once, and the "
                 "scheduled retrain refuses to learn from the broken data: validation fails and names the column."
             ),
             weeks=30,
@@ -168,7 +171,11 @@ PRESETS: dict[str, ScenarioSettings] = {
                 Expectation(
                     "mlops_runs_failed_at_validate", ">=", 1, "validation stops the retrain on broken data"
                 ),
-                Expectation("temp_drift_weeks", ">=", 1, "drift on temp flags the bug"),
+                # Judged against the weeks before the change: spring warming alone moves temp's score
+                # too (ratio about 1.2 without the bug, 7 to 9.5 with it, seeds 1-3 and 7).
+                Expectation(
+                    "temp_drift_score_ratio_after_upstream_change", ">=", 3, "drift on temp flags the bug"
+                ),
             ),
         ),
     )

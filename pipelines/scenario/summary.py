@@ -6,14 +6,32 @@ from typing import Any
 
 from pipelines.devops.metrics import change_failure_rate, deployment_rework_rate
 from pipelines.quality import metric_named
-from pipelines.scenario.settings import ScenarioSettings
+from pipelines.scenario.outcomes import (
+    BeforeAfter,
+    PlayedHistory,
+    ScenarioEvent,
+    Story,
+    check_promises,
+    compare_event_facts,
+    describe_outcomes,
+    differences_from_preset,
+    scenario_events,
+)
+from pipelines.scenario.presets import PRESETS
+from pipelines.scenario.settings import Expectation, ScenarioSettings, settings_dict
 from pipelines.store import Store
-from pipelines.store.queries import scenario_counts
+from pipelines.store.queries import scenario_counts, scenario_history
 
-__all__ = ["check_expectations", "summarize"]
+__all__ = ["check_expectations", "summarize", "tell_story"]
 
 
 def summarize(store: Store, workspace: str) -> dict[str, Any]:
+    return _read(store, workspace)[0]
+
+
+def _read(
+    store: Store, workspace: str, recorded: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], PlayedHistory, list[ScenarioEvent], dict[str, BeforeAfter]]:
     summary: dict[str, Any] = dict(scenario_counts(store, workspace))
     metric = summary.get("quality_metric") or "mae"
     sign = 1 if metric_named(metric).lower_is_better else -1
@@ -22,13 +40,69 @@ def summarize(store: Store, workspace: str) -> dict[str, Any]:
     summary["retraining_gain"] = (
         sign * (never - production) if never is not None and production is not None else None
     )
-    second = summary.pop("gain_second_half")
-    summary["retraining_gain_after_shock"] = sign * second if second is not None else None
+    summary.pop("gain_second_half")  # a shock is placed by its recorded onset instead (below)
     summary["change_failure_rate"] = change_failure_rate(store, workspace).value
     summary["deployment_rework_rate"] = deployment_rework_rate(store, workspace).value
-    return summary
+    frames = scenario_history(store, workspace)
+    history = PlayedHistory(
+        weeks=frames["weeks"],
+        runs=frames["runs"],
+        deployments=frames["deployments"],
+        incidents=frames["incidents"],
+        feature_drift=frames["feature_drift"],
+        datasets=tuple(frames["datasets"]["dataset"]),
+        lower_is_better=sign == 1,
+    )
+    if recorded is None:
+        recorded = dict((store.workspace_info(workspace) or {}).get("settings") or {})
+    events = scenario_events(recorded, history.week_ends, history.datasets)
+    comparisons = compare_event_facts(history, events)
+    summary.update({key: comparison.change for key, comparison in comparisons.items()})
+    return summary, history, events, comparisons
 
 
 def check_expectations(settings: ScenarioSettings, summary: dict[str, Any]) -> list[tuple[str, bool, Any]]:
     """Each promised outcome, whether it held, and the number it was judged on."""
     return [(e.says, e.holds(summary), summary.get(e.key)) for e in settings.expectations]
+
+
+def tell_story(store: Store, workspace: str) -> Story | None:
+    """What the workspace's play was (its recorded settings), what it did, and which promises held."""
+    info = store.workspace_info(workspace)
+    if info is None:
+        return None
+    recorded = dict(info.get("settings") or {})
+    summary, history, events, comparisons = _read(store, workspace, recorded)
+    # Only recorded settings name a preset: single runs in a workspace called `calm-seas` do not.
+    name = str(recorded.get("name") or info.get("scenario") or "no scenario")
+    preset = PRESETS.get(name) if recorded else None
+    weeks = int(recorded.get("weeks") or len(history.weeks))
+    notes, differences = [], []
+    if preset is not None:
+        told = preset.with_weeks(weeks)
+        differences = differences_from_preset(recorded, settings_dict(told))
+        if weeks != preset.weeks:
+            notes.append(
+                f"told in {weeks} weeks instead of the preset's {preset.weeks}, its changes and onsets scaled"
+            )
+        if info.get("seed") is not None and info.get("seed") != preset.seed:
+            notes.append(
+                f"seed {info['seed']} instead of the preset's {preset.seed}: another draw of the same world"
+            )
+        expectations = preset.expectations
+    else:
+        expectations = tuple(Expectation(**e) for e in recorded.get("expectations") or ())
+    if len(history.weeks) < weeks:
+        notes.append(f"only {len(history.weeks)} of its {weeks} weeks were played")
+    return Story(
+        scenario=name,
+        seed=info.get("seed"),
+        weeks=len(history.weeks),
+        preset=preset.name if preset is not None else None,
+        narrative=preset.narrative if preset is not None else str(recorded.get("narrative") or ""),
+        differences=tuple(differences),
+        notes=tuple(notes),
+        events=tuple(events),
+        outcomes=tuple(describe_outcomes(history)),
+        promises=tuple(check_promises(expectations, summary, comparisons)),
+    )

@@ -18,6 +18,7 @@ __all__ = [
     "WEEKLY_RUN_SUMMARY_SQL",
     "runs_by_metric",
     "runs_table",
+    "scenario_history",
     "step_durations",
     "weekly_run_summary",
 ]
@@ -156,3 +157,46 @@ def scenario_counts(store: Store, workspace: str) -> dict[str, object]:
     """Counts that tell a scenario's story (what its presets promise is checked against these)."""
     frame = _query(store, SCENARIO_COUNTS_SQL, {"workspace": workspace})
     return {k: (None if v != v else v) for k, v in frame.iloc[0].to_dict().items()}  # NaN -> None
+
+
+# What a played workspace did, read back for its story (pipelines/scenario/outcomes.py): one frame
+# per kind of event, each with its scenario time so the story can place it in a week.
+SCENARIO_HISTORY_SQL = {
+    "weeks": """
+SELECT week, sim_time, quality, quality_never_retrained, quality_metric, dataset_drift, drift_share
+FROM weekly WHERE workspace = $workspace ORDER BY week
+""",
+    "runs": """
+SELECT r.run_id, r.kind, r.trigger, r.status, r.sim_time, r.label,
+       (SELECT s.name FROM steps s WHERE s.run_id = r.run_id AND s.status = 'failed'
+        ORDER BY s.position LIMIT 1) AS failed_step
+FROM runs r WHERE r.workspace = $workspace ORDER BY r.sim_time, r.started_at
+""",
+    "deployments": """
+SELECT kind, ref, run_id, sim_time, unplanned, rolled_back, reason
+FROM deployments WHERE workspace = $workspace ORDER BY sim_time, deployed_at
+""",
+    "incidents": """
+SELECT kind, status, opened_sim_time, resolved_sim_time, cause, detected_by, summary,
+       rollback_deployment_id IS NOT NULL AS rolled_back
+FROM incidents WHERE workspace = $workspace ORDER BY opened_sim_time
+""",
+    "feature_drift": """
+SELECT week, feature, bool_or(drifted) AS drifted, max(statistic) AS statistic
+FROM drift WHERE workspace = $workspace AND week IS NOT NULL
+GROUP BY week, feature ORDER BY week, feature
+""",
+    "datasets": """
+SELECT DISTINCT dataset FROM model_versions WHERE workspace = $workspace AND dataset IS NOT NULL
+""",
+}
+
+
+def scenario_history(store: Store, workspace: str) -> dict[str, pd.DataFrame]:
+    """The workspace's weeks, runs (with the step that failed), deployments, incidents, per-week
+    feature drift and the datasets its models learnt from, read in one connection."""
+    with store._read() as con:
+        return {
+            name: con.execute(sql, {"workspace": workspace}).df()
+            for name, sql in SCENARIO_HISTORY_SQL.items()
+        }
