@@ -276,3 +276,18 @@ def test_seasons_change_plays_the_real_uci_data_when_it_is_there(tmp_path: Path,
     assert str(first["sim_time"]).startswith("2011-03-07")  # UCI's clock: the end of the first week
     failed = [says for says, held, _ in check_expectations(settings, summarize(store, "demo")) if not held]
     assert failed == []
+
+
+def test_cli_play_reports_each_promise_with_the_plays_own_reason(tmp_path: Path, capsys) -> None:
+    from pipelines.cli import main
+
+    settings = dataclasses.replace(get_preset("calm-seas").with_weeks(2), changes=())
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(settings_dict(settings)))
+    db = str(tmp_path / "h.duckdb")
+    assert main(["--db", db, "scenario", "run", "--from", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["outcomes"] and all(isinstance(line, str) for line in out["outcomes"])
+    promises = {p["says"]: p for p in out["expectations"]}
+    assert set(promises) == {e.says for e in settings.expectations}
+    assert all(p["reason"] for p in promises.values())

@@ -190,7 +190,7 @@ class _ScenarioBar:
 
 def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: bool, json_out: bool) -> int:
     from pipelines.scenario.engine import run_scenario
-    from pipelines.scenario.summary import check_expectations, summarize
+    from pipelines.scenario.summary import summarize, tell_story
 
     bar = _ScenarioBar()
     # Ctrl-C (and a terminal's SIGTERM) stop between two records: the history stays consistent.
@@ -201,7 +201,8 @@ def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: b
         bar.bar.close()
         signal.signal(signal.SIGTERM, previous)
     summary = summarize(store, workspace)
-    checks = check_expectations(settings, summary)
+    story = tell_story(store, workspace)
+    promises = story.promises if story is not None else ()
     if json_out:
         print_json(
             {
@@ -213,7 +214,10 @@ def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: b
                 "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
                 "note": result.note,
                 "summary": summary,
-                "expectations": [{"says": s, "held": h, "value": v} for s, h, v in checks],
+                "expectations": [
+                    {"says": p.says, "held": p.held, "value": p.value, "reason": p.reason} for p in promises
+                ],
+                "outcomes": [o.text for o in story.outcomes] if story is not None else [],
             }
         )
         return 0
@@ -226,8 +230,8 @@ def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: b
         f"{summary['retrains']} retrains ({summary['retrains_drift']} on drift, "
         f"{summary['retrains_performance']} on quality), {summary['model_deploys']} model deploys"
     )
-    for says, held, value in checks:
-        print(f"  [{'ok' if held else '--'}] {says} ({value if value is not None else 'n/a'})")
+    for promise in promises:  # what the play did, judged against what its preset promised
+        print(f"  [{'ok' if promise.held else '--'}] {promise.says}: {promise.reason}")
     print("Read it with `opslab history` or in the dashboard (`make run`).")
     return 0
 
