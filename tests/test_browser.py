@@ -193,7 +193,7 @@ def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: st
         if full:
             store = Store(story_db)
             played = store.scenario_runs(workspace).iloc[-1]
-            assert (played["scenario"], played["weeks"], played["status"]) == (name, 16, "succeeded")
+            assert (played["scenario"], played["weeks_done"], played["status"]) == (name, 16, "succeeded")
             runs = store.select("runs", workspace)
             assert set(runs.loc[runs["kind"] == "mlops", "trigger"]) <= {"initial", "schedule"}
             assert len(runs[runs["kind"] == "mlops"]) == 1  # the first model only: no retraining
