@@ -27,6 +27,7 @@ __all__ = [
     "build_settings",
     "devops_args",
     "edits_of",
+    "files_dir",
     "knob_state",
     "mlops_args",
     "reset_args",
@@ -93,7 +94,7 @@ def knob_state(preset: ScenarioSettings) -> dict[str, Any]:
         "cr_seed": e.seed, "cr_weeks": e.weeks, "cr_cadence": e.release_every, "cr_source": PRESET_DATA,
         "cr_drift_type": "none", "cr_drift_pattern": "sudden", "cr_drift_feature": "temp",
         "cr_drift_onset": int(preset.warmup_weeks) + preset.weeks // 2, "cr_drift_magnitude": 1.0,
-        "cr_policy": e.policy, "cr_every": e.every_weeks, "cr_drift_weeks": e.drift_weeks,
+        "cr_drift_duration": 0, "cr_policy": e.policy, "cr_every": e.every_weeks, "cr_drift_weeks": e.drift_weeks,
         "cr_margin": e.quality_margin, "cr_threshold": e.drift_threshold, "cr_delay": e.label_delay_weeks,
     }  # fmt: skip
 
@@ -110,6 +111,13 @@ def settings_changes(preset: ScenarioSettings, settings: ScenarioSettings) -> pd
     rows = [{"setting": k, "preset": json.dumps(before.get(k)), "played": json.dumps(v)}
             for k, v in after.items() if before.get(k) != v]  # fmt: skip
     return pd.DataFrame(rows, columns=["setting", "preset", "played"])
+
+
+def files_dir(db: str | Path, kind: str) -> Path:
+    """Where the Control room keeps its `kind` files beside the database: `_kind` can never be a
+    workspace's own directory there (workspace names start with a letter or digit)."""
+    db = Path(db)
+    return db.parent / f"{db.name}.files" / f"_{kind}"
 
 
 def write_settings(directory: Path, settings: ScenarioSettings) -> Path:

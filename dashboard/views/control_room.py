@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -114,7 +113,7 @@ with scenario_tab:
         )
         if upload is not None:
             try:
-                path = control.save_upload(Path(db).parent / f"{Path(db).name}.files" / "uploads", upload.name,
+                path = control.save_upload(control.files_dir(db, "uploads"), upload.name,
                                            upload.getvalue())  # fmt: skip
                 head = (
                     pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50)
@@ -136,7 +135,7 @@ with scenario_tab:
         d1, d2, d3, d4, d5 = st.columns(5)
         pattern = d1.selectbox("Pattern", DRIFT_PATTERNS, key="cr_drift_pattern")
         onset = d2.number_input("Onset (simulator week)", 1, 200, key="cr_drift_onset")
-        duration = d3.number_input("Lasts (weeks, 0: to the end)", 0, 200, 0, key="cr_drift_duration")
+        duration = d3.number_input("Lasts (weeks, 0: to the end)", 0, 200, key="cr_drift_duration")
         magnitude = d4.number_input("Magnitude", 0.0, 5.0, step=0.1, key="cr_drift_magnitude")
         features = CONCEPT_FEATURES if kind == "concept" else COVARIATE_FEATURES
         if st.session_state.cr_drift_feature not in features:
@@ -183,7 +182,7 @@ with scenario_tab:
         if source.startswith("upload") and data_arg is None:
             st.error("Upload a CSV or Parquet file first, or pick another data source.")
         elif settings is not None:
-            file = control.write_settings(Path(db).parent / f"{Path(db).name}.files" / "settings", settings)
+            file = control.write_settings(control.files_dir(db, "settings"), settings)
             start(control.scenario_args(file, replace=replace), f"scenario {preset.name}")
             st.rerun()
 
