@@ -8,6 +8,7 @@ Timeline; a Timeline marker opens its run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -18,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from pipelines.scenario.engine import run_scenario
-from pipelines.scenario.presets import get_preset
+from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS, get_preset
 from pipelines.store import Store
 from tests.conftest import REPO
 
@@ -144,6 +146,57 @@ def test_the_control_room_plays_a_scenario_and_the_timeline_shows_it(
     )
     released = Store(story_db).select("deployments", "seat-01", where={"kind": "release"})
     assert drawn.get("release deployed") == len(released) > 0  # the runs of the new play are on the Timeline
+
+
+def _stored_settings(db: Path, workspace: str, name: str, seconds: float = 120) -> dict:
+    """The settings the play recorded for `workspace`, once the run of preset `name` has written them."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        info = Store(db).workspace_info(workspace) if db.exists() else None
+        settings = (info or {}).get("settings")
+        if settings and settings.get("name") == name:
+            return settings
+        time.sleep(0.2)
+    raise AssertionError(f"workspace {workspace!r} recorded no settings of {name} in {seconds:g} s")
+
+
+def _shown_by_the_cli(name: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "pipelines", "scenario", "show", name],
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: str, story_db: Path) -> None:
+    """Each preset in turn, knobs untouched: the stored settings are `opslab scenario show NAME`.
+    bad-friday-deploy (16 weeks, no retraining) plays to the end; the others stop once recorded."""
+    workspace = "seat-presets"
+    _open(page, server + f"/control?workspace={workspace}")
+    page.get_by_text(f"Replace the history of workspace {workspace}").click()
+    for name, preset in PRESETS.items():
+        if name != DEFAULT_PRESET:
+            page.locator(".st-key-cr_preset input").click()
+            page.get_by_role("option", name=name, exact=True).click()
+        page.get_by_text(preset.narrative[:40]).wait_for(timeout=30_000)
+        page.wait_for_selector(READY)
+        expect(page.locator(".st-key-cr_weeks input")).to_have_value(str(preset.weeks))
+        page.locator(".st-key-cr_run_scenario button").click()
+        full = name == "bad-friday-deploy"
+        if full:
+            page.get_by_text(f"scenario {name}: succeeded").wait_for(timeout=240_000)
+        stored = _stored_settings(story_db, workspace, name)
+        if not full:
+            page.locator(".st-key-cr_stop button").click()
+            page.get_by_text(f"scenario {name}: stopped").wait_for(timeout=60_000)
+        page.wait_for_selector(READY)
+        _no_error_boxes(page)
+        assert stored == _shown_by_the_cli(name), name
+        if full:
+            store = Store(story_db)
+            played = store.scenario_runs(workspace).iloc[-1]
+            assert (played["scenario"], played["weeks_done"], played["status"]) == (name, 16, "succeeded")
+            runs = store.select("runs", workspace)
+            assert set(runs.loc[runs["kind"] == "mlops", "trigger"]) <= {"initial", "schedule"}
+            assert len(runs[runs["kind"] == "mlops"]) == 1  # the first model only: no retraining
 
 
 # The pixel position and run id of marker k of the trace named `name`, from plotly's own layout.

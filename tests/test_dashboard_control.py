@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,42 +17,75 @@ from dashboard import control
 from dashboard.figures import overview
 from dashboard.jobs import JobManager
 from pipelines.errors import OpsLabError
+from pipelines.mlops.simulator import DriftInjection
+from pipelines.paths import check_workspace_name
+from pipelines.scenario.presets import PRESETS
+from pipelines.scenario.settings import from_dict, settings_dict
 from tests.conftest import APP
 
 
-def test_scenario_knobs_become_arguments_the_cli_accepts(tmp_path: Path) -> None:
-    knobs = control.ScenarioKnobs(
-        preset="calm-seas",
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_untouched_knobs_play_the_preset_exactly(name: str, tmp_path: Path) -> None:
+    preset = PRESETS[name]
+    settings = control.build_settings(preset, control.edits_of(preset))
+    assert settings == preset
+    path = control.write_settings(tmp_path, settings)
+    assert from_dict(json.loads(path.read_text())) == preset  # what `--from` reads back
+    assert control.write_settings(tmp_path, settings) == path  # named by content
+    with pytest.raises(ValueError, match="not valid"):  # no workspace's files can be in its directory
+        check_workspace_name(control.files_dir(tmp_path / "h.duckdb", "settings").name)
+
+
+def test_edits_change_what_was_edited_and_the_cli_plays_the_file(tmp_path: Path) -> None:
+    preset = PRESETS["calm-seas"]
+    hr = DriftInjection("concept", "sudden", onset_week=12, magnitude=1.0, feature="hr")
+    edits = dataclasses.replace(
+        control.edits_of(preset),
         seed=5,
         weeks=10,
         release_every=3,
-        injection=control.Injection("concept", "sudden", 12, 1.0, "hr"),
+        injection=hr,
         policy="drift",
-        every_weeks=4,
         drift_weeks=2,
         quality_margin=0.3,
         drift_threshold=0.25,
         label_delay_weeks=2,
-        replace=True,
     )
-    args = control.scenario_args(knobs)
-    assert args[:3] == ["scenario", "run", "calm-seas"] and "--replace" in args
-    show = [a for a in args if a not in ("--replace", "--json")]
-    show[1] = "show"
+    settings = control.build_settings(preset, edits)
+    assert (settings.seed, settings.weeks, settings.drift_threshold, settings.label_delay_weeks) == (
+        5,
+        10,
+        0.25,
+        2,
+    )
+    assert settings.policy == dataclasses.replace(
+        preset.policy, kind="drift", drift_weeks=2, quality_margin=0.3
+    )
+    assert settings.simulator.injections == (*preset.with_weeks(10).simulator.injections, hr)
+    assert [c.week for c in settings.changes] == [3, 6, 9]
+    changed = control.settings_changes(preset, settings).set_index("setting")
+    assert changed.loc["weeks"].tolist() == ["96", "10"]
+    assert changed.loc["drift_threshold"].tolist() == ["null", "0.25"]
+    assert "narrative" not in changed.index and control.settings_changes(preset, preset).empty
+    args = control.scenario_args(control.write_settings(tmp_path, settings), replace=True)
+    assert args[:3] == ["scenario", "run", "--from"] and "--replace" in args
+    show = ["scenario", "show", "--from", args[3]]
     out = subprocess.run(
         [sys.executable, "-m", "pipelines", *show], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
-    settings = json.loads(out.stdout)
-    assert settings["seed"] == 5 and settings["weeks"] == 10 and settings["drift_threshold"] == 0.25
-    assert settings["policy"] == {
-        **settings["policy"],
-        "kind": "drift",
-        "drift_weeks": 2,
-        "quality_margin": 0.3,
-    }
-    assert settings["simulator"]["injections"][-1]["feature"] == "hr"
-    assert [c["week"] for c in settings["changes"]] == [3, 6, 9]
+    assert json.loads(out.stdout) == settings_dict(settings)
+
+
+def test_release_cadence_is_the_clis_own() -> None:
+    preset = PRESETS["full-story"]
+    edits = dataclasses.replace(control.edits_of(preset), release_every=5)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "scenario", "show", "full-story", "--release-every", "5"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert settings_dict(control.build_settings(preset, edits)) == json.loads(out.stdout)
 
 
 def test_uploads_are_kept_by_content_and_checked(tmp_path: Path) -> None:
@@ -155,3 +189,27 @@ def test_control_room_offers_every_knob(app_env: Path) -> None:
     at.selectbox(key="cr_preset").select("sudden-shock").run()
     assert "commuting peaks" in " ".join(c.value for c in at.caption)
     assert at.button(key="cr_reset").disabled
+
+
+def _knobs(at: AppTest) -> dict[str, object]:
+    widgets = [*at.selectbox, *at.number_input, *at.radio, *at.slider]
+    return {w.key: w.value for w in widgets if w.key in control.knob_state(PRESETS["full-story"])}
+
+
+def test_switching_the_preset_shows_the_new_presets_knobs(app_env: Path) -> None:
+    at = _app()
+    at.run()
+    at.switch_page("views/control_room.py").run()
+    assert _knobs(at) == control.knob_state(PRESETS["full-story"])
+    at.number_input(key="cr_weeks").set_value(20).run()  # an edit, then another preset: the edit is gone
+    for name in ("bad-friday-deploy", "calm-seas", "full-story", "silent-data-bug"):
+        at.selectbox(key="cr_preset").select(name).run()
+        assert not at.exception and not at.error
+        assert _knobs(at) == control.knob_state(PRESETS[name]), name
+        assert not at.table  # untouched: nothing differs from the preset
+    assert at.number_input(key="cr_weeks").value == 30 and at.selectbox(key="cr_policy").value == "schedule"
+    at.number_input(key="cr_weeks").set_value(20).run()
+    at.selectbox(key="cr_drift_type").select("concept").run()
+    assert not at.exception and not at.error
+    changed = at.table[0].value  # what will be played, against the preset
+    assert {"weeks", "simulator.injections"} <= set(changed["setting"])

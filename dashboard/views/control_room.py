@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -13,8 +12,15 @@ from dashboard.jobs import JobManager
 from pipelines.devops.changes import list_changes
 from pipelines.errors import OpsLabError
 from pipelines.mlops.policy import POLICIES
-from pipelines.mlops.simulator import CONCEPT_FEATURES, COVARIATE_FEATURES, DRIFT_PATTERNS, DRIFT_TYPES
+from pipelines.mlops.simulator import (
+    CONCEPT_FEATURES,
+    COVARIATE_FEATURES,
+    DRIFT_PATTERNS,
+    DRIFT_TYPES,
+    DriftInjection,
+)
 from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS
+from pipelines.scenario.settings import settings_dict
 
 
 @st.cache_resource
@@ -77,18 +83,26 @@ busy = job is not None and job.running
 
 scenario_tab, single_tab, workspace_tab = st.tabs(["Play a scenario", "Run one pipeline", "Workspace"])
 
+
 # -- scenarios -----------------------------------------------------------------------------------
+def show_preset() -> None:
+    """A new preset: every knob shows its value (keyed widgets would keep the old preset's)."""
+    st.session_state.update(control.knob_state(PRESETS[st.session_state.cr_preset]))
+
+
 with scenario_tab:
-    names = list(PRESETS)
-    preset = PRESETS[st.selectbox("Preset", names, index=names.index(DEFAULT_PRESET), key="cr_preset")]
+    st.session_state.setdefault("cr_preset", DEFAULT_PRESET)
+    for key, value in control.knob_state(PRESETS[st.session_state.cr_preset]).items():
+        st.session_state.setdefault(key, value)
+    preset = PRESETS[st.selectbox("Preset", list(PRESETS), key="cr_preset", on_change=show_preset)]
     st.caption(preset.narrative)
     c1, c2, c3 = st.columns(3)
-    seed = c1.number_input("Seed", min_value=0, max_value=10_000, value=preset.seed, key="cr_seed")
-    weeks = c2.number_input("Weeks", min_value=1, max_value=200, value=preset.weeks, key="cr_weeks")
-    cadence = c3.number_input("Release every N weeks (0: the preset's schedule)", 0, 26, 0, key="cr_cadence")
+    seed = c1.number_input("Seed", min_value=0, max_value=10_000, key="cr_seed")
+    weeks = c2.number_input("Weeks", min_value=1, max_value=200, key="cr_weeks")
+    cadence = c3.number_input("Release every N weeks (0: the preset's schedule)", 0, 26, key="cr_cadence")
 
     st.markdown("**Data source**")
-    source = st.radio("Data", ["the preset's", "simulated", "bike-sharing", "upload a CSV or Parquet file"],
+    source = st.radio("Data", [control.PRESET_DATA, "simulated", "bike-sharing", "upload a CSV or Parquet file"],
                       horizontal=True, key="cr_source", label_visibility="collapsed")  # fmt: skip
     data_arg = time_col = target_col = None
     if source == "simulated" or source == "bike-sharing":
@@ -99,7 +113,7 @@ with scenario_tab:
         )
         if upload is not None:
             try:
-                path = control.save_upload(Path(db).parent / f"{Path(db).name}.files" / "uploads", upload.name,
+                path = control.save_upload(control.files_dir(db, "uploads"), upload.name,
                                            upload.getvalue())  # fmt: skip
                 head = (
                     pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50)
@@ -118,41 +132,58 @@ with scenario_tab:
 
     with st.expander("Drift injection (simulated data)"):
         kind = st.selectbox("Type", ["none", *DRIFT_TYPES], key="cr_drift_type")
-        d1, d2, d3, d4 = st.columns(4)
+        d1, d2, d3, d4, d5 = st.columns(5)
         pattern = d1.selectbox("Pattern", DRIFT_PATTERNS, key="cr_drift_pattern")
-        onset = d2.number_input("Onset (simulator week)", 1, 200, 56, key="cr_drift_onset")
-        magnitude = d3.number_input("Magnitude", 0.0, 5.0, 1.0, step=0.1, key="cr_drift_magnitude")
+        onset = d2.number_input("Onset (simulator week)", 1, 200, key="cr_drift_onset")
+        duration = d3.number_input("Lasts (weeks, 0: to the end)", 0, 200, key="cr_drift_duration")
+        magnitude = d4.number_input("Magnitude", 0.0, 5.0, step=0.1, key="cr_drift_magnitude")
         features = CONCEPT_FEATURES if kind == "concept" else COVARIATE_FEATURES
-        feature = d4.selectbox("Feature", features, key="cr_drift_feature")
+        if st.session_state.cr_drift_feature not in features:
+            st.session_state.cr_drift_feature = features[0]
+        feature = d5.selectbox("Feature", features, key="cr_drift_feature")
     with st.expander("Retraining policy, drift threshold, label delay"):
         r1, r2, r3, r4 = st.columns(4)
-        policy = r1.selectbox("Policy", POLICIES, index=POLICIES.index(preset.policy.kind), key="cr_policy")
-        every = r2.number_input("Every k weeks (schedule)", 1, 52, preset.policy.every_weeks, key="cr_every")
-        drift_weeks = r3.number_input(
-            "Drift weeks in a row", 1, 12, preset.policy.drift_weeks, key="cr_drift_weeks"
-        )
-        margin = r4.number_input("Quality margin", 0.01, 2.0, preset.policy.quality_margin, step=0.05,
-                                 key="cr_margin")  # fmt: skip
+        policy = r1.selectbox("Policy", POLICIES, key="cr_policy")
+        every = r2.number_input("Every k weeks (schedule)", 1, 52, key="cr_every")
+        drift_weeks = r3.number_input("Drift weeks in a row", 1, 12, key="cr_drift_weeks")
+        margin = r4.number_input("Quality margin", 0.01, 2.0, step=0.05, key="cr_margin")
         t1, t2 = st.columns(2)
-        threshold = t1.slider("Drift distance threshold", 0.05, 1.0, preset.drift_threshold or 0.1, 0.05,
-                              key="cr_threshold", help="0.1 is Evidently's default for Wasserstein and Jensen-Shannon")  # fmt: skip
-        delay = t2.number_input("Label delay (weeks)", 0, 8, preset.label_delay_weeks, key="cr_delay")
+        threshold = t1.number_input("Drift distance threshold (empty: the rule's own)", 0.01, 5.0, None, 0.05,
+                                    key="cr_threshold", placeholder="the rule's own: p < 0.05 or distance >= 0.1")  # fmt: skip
+        delay = t2.number_input("Label delay (weeks)", 0, 8, key="cr_delay")
+
+    settings = None
+    try:
+        injection = None
+        if kind != "none":
+            injection = DriftInjection(kind, pattern, onset_week=int(onset), magnitude=float(magnitude),
+                                       feature=feature, duration_weeks=int(duration) or None)  # fmt: skip
+        edits = control.Edits(
+            seed=int(seed), weeks=int(weeks), policy=policy, every_weeks=int(every), drift_weeks=int(drift_weeks),
+            quality_margin=float(margin), drift_threshold=threshold, label_delay_weeks=int(delay),
+            release_every=int(cadence), injection=injection, data=data_arg, time_column=time_col, target=target_col,
+        )  # fmt: skip
+        settings = control.build_settings(preset, edits)
+    except ValueError as exc:
+        st.error(f"These settings cannot be played: {exc}")
+    if settings is not None:
+        with st.expander("What will be played"):
+            changes = control.settings_changes(preset, settings)
+            if changes.empty:
+                st.caption(
+                    f"{preset.name} exactly as the preset has it (`opslab scenario show {preset.name}`)."
+                )
+            else:
+                st.table(changes)
+            st.json(settings_dict(settings), expanded=False)
 
     replace = st.checkbox(f"Replace the history of workspace {ws} if it has one", key="cr_replace")
-    if st.button("Play it", type="primary", key="cr_run_scenario", disabled=busy):
+    if st.button("Play it", type="primary", key="cr_run_scenario", disabled=busy or settings is None):
         if source.startswith("upload") and data_arg is None:
             st.error("Upload a CSV or Parquet file first, or pick another data source.")
-        else:
-            injection = None
-            if kind != "none":
-                injection = control.Injection(kind, pattern, int(onset), float(magnitude), feature)
-            knobs = control.ScenarioKnobs(
-                preset=preset.name, seed=int(seed), weeks=int(weeks), release_every=int(cadence) or None,
-                injection=injection, policy=policy, every_weeks=int(every), drift_weeks=int(drift_weeks),
-                quality_margin=float(margin), drift_threshold=float(threshold), label_delay_weeks=int(delay),
-                data=data_arg, time_column=time_col, target=target_col, replace=replace,
-            )  # fmt: skip
-            start(control.scenario_args(knobs), f"scenario {preset.name}")
+        elif settings is not None:
+            file = control.write_settings(control.files_dir(db, "settings"), settings)
+            start(control.scenario_args(file, replace=replace), f"scenario {preset.name}")
             st.rerun()
 
 # -- single pipelines ----------------------------------------------------------------------------

@@ -106,15 +106,7 @@ def apply_knobs(settings: ScenarioSettings, args: argparse.Namespace) -> Scenari
     if args.changes is not None:
         settings = dataclasses.replace(settings, changes=_changes(args.changes))
     if args.release_every is not None:
-        every = args.release_every
-        settings = dataclasses.replace(
-            settings,
-            changes=tuple(
-                dataclasses.replace(c, week=every * (i + 1), weekday=1)
-                for i, c in enumerate(settings.changes)
-                if every * (i + 1) <= settings.weeks
-            ),
-        )
+        settings = settings.with_release_every(args.release_every)
     if args.inject:
         settings = dataclasses.replace(
             settings,

@@ -151,6 +151,15 @@ class ScenarioSettings:
         )
         return dataclasses.replace(self, weeks=weeks, changes=tuple(changes), simulator=sim)
 
+    def with_release_every(self, every: int) -> ScenarioSettings:
+        """The same changes shipped one every `every` weeks (on Tuesdays); those past the end are dropped."""
+        if every < 1:
+            raise ValueError(f"a release cadence needs at least 1 week, not {every}")
+        changes = (
+            dataclasses.replace(c, week=every * (i + 1), weekday=1) for i, c in enumerate(self.changes)
+        )
+        return dataclasses.replace(self, changes=tuple(c for c in changes if c.week <= self.weeks))
+
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
