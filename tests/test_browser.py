@@ -168,7 +168,8 @@ def _shown_by_the_cli(name: str) -> dict:
 
 def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: str, story_db: Path) -> None:
     """Each preset in turn, knobs untouched: the stored settings are `opslab scenario show NAME`.
-    bad-friday-deploy (16 weeks, no retraining) plays to the end; the others stop once recorded."""
+    Each play is stopped once its settings are recorded (playing them out is the scenario tests' job,
+    and the next test plays one from this page to the Timeline)."""
     workspace = "seat-presets"
     _open(page, server + f"/control?workspace={workspace}")
     page.get_by_text(f"Replace the history of workspace {workspace}").click()
@@ -180,23 +181,12 @@ def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: st
         page.wait_for_selector(READY)
         expect(page.locator(".st-key-cr_weeks input")).to_have_value(str(preset.weeks))
         page.locator(".st-key-cr_run_scenario button").click()
-        full = name == "bad-friday-deploy"
-        if full:
-            page.get_by_text(f"scenario {name}: succeeded").wait_for(timeout=240_000)
         stored = _stored_settings(story_db, workspace, name)
-        if not full:
-            page.locator(".st-key-cr_stop button").click()
-            page.get_by_text(f"scenario {name}: stopped").wait_for(timeout=60_000)
+        page.locator(".st-key-cr_stop button").click()
+        page.get_by_text(f"scenario {name}: stopped").wait_for(timeout=60_000)
         page.wait_for_selector(READY)
         _no_error_boxes(page)
         assert stored == _shown_by_the_cli(name), name
-        if full:
-            store = Store(story_db)
-            played = store.scenario_runs(workspace).iloc[-1]
-            assert (played["scenario"], played["weeks_done"], played["status"]) == (name, 16, "succeeded")
-            runs = store.select("runs", workspace)
-            assert set(runs.loc[runs["kind"] == "mlops", "trigger"]) <= {"initial", "schedule"}
-            assert len(runs[runs["kind"] == "mlops"]) == 1  # the first model only: no retraining
 
 
 # The pixel position and run id of marker k of the trace named `name`, from plotly's own layout.

@@ -66,7 +66,7 @@ def live_panel() -> None:
         result = current.result()
         if isinstance(result, dict) and result.get("expectations"):
             for item in result["expectations"]:
-                st.markdown(f"{'✅' if item['held'] else '⬜'} {item['says']}")
+                st.markdown(f"{'✅' if item['held'] else '❌'} {item['says']}: {item.get('reason', '')}")
         if result and isinstance(result, dict) and result.get("note"):
             st.info(result["note"])
         elif current.lines and not current.running:
