@@ -270,3 +270,25 @@ def test_seasons_change_plays_the_real_uci_data_when_it_is_there(tmp_path: Path,
     assert str(first["sim_time"]).startswith("2011-03-07")  # UCI's clock: the end of the first week
     failed = [says for says, held, _ in check_expectations(settings, summarize(store, "demo")) if not held]
     assert failed == []
+
+
+@pytest.mark.parametrize(("policy", "retrains"), [("never", 0), ("schedule", 3)])
+def test_the_first_training_is_not_a_retrain(tmp_path: Path, policy: str, retrains: int) -> None:
+    from pipelines.mlops.metrics import retraining_frequency
+
+    settings = get_preset("bad-friday-deploy").with_weeks(3)
+    settings = dataclasses.replace(
+        settings,
+        changes=(),
+        policy=dataclasses.replace(settings.policy, kind=policy, every_weeks=1, cooldown_weeks=0),
+    )
+    store = Store(tmp_path / "h.duckdb")
+    run_scenario(store, "demo", settings)
+    runs = store.select("runs", "demo", order_by="sim_time")
+    triggers = runs.loc[runs["kind"] == "mlops", "trigger"].tolist()
+    assert triggers[0] == "initial" and "initial" not in triggers[1:]
+    key, summary = retraining_frequency(store, "demo"), summarize(store, "demo")
+    assert key.n == summary["retrains"] == retrains  # the key and the summary count the same retrains
+    assert summary["retrains_drift"] == summary["retrains_performance"] == 0
+    if retrains == 0:
+        assert key.value is None and "no retrains" in (key.note or "")

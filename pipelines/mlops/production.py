@@ -66,7 +66,7 @@ class ModelProduction:
     def train_first(self, as_of: datetime) -> RunResult:
         """The first model, on the window before the clock starts; it stays the counterfactual."""
         result = run_mlops_pipeline(
-            self.store, self.workspace, self.dataset, as_of=as_of, settings=self.training, trigger="schedule"
+            self.store, self.workspace, self.dataset, as_of=as_of, settings=self.training, trigger="initial"
         )
         if result.ok:
             self.first_version = rec.alias_version(self.store, self.workspace, "champion")
