@@ -70,7 +70,7 @@ class ScenarioResult:
 def load_scenario_data(settings: ScenarioSettings) -> tuple[Dataset, str | None]:
     """The scenario's data; `seasons-change`-like presets fall back to the simulator, saying so."""
     if settings.data == "simulated":
-        return load_dataset("simulated", simulator=settings.simulator), None
+        return load_dataset("simulated", simulator=settings.played_simulator()), None
     if settings.data == "bike-sharing":
         try:
             return load_dataset("bike-sharing", data_dir=data_dir()), None
@@ -78,7 +78,7 @@ def load_scenario_data(settings: ScenarioSettings) -> tuple[Dataset, str | None]
             if settings.fallback_note is None:
                 raise
             note = f"{settings.fallback_note} ({exc})"
-            return load_dataset("simulated", simulator=settings.simulator), note
+            return load_dataset("simulated", simulator=settings.played_simulator()), note
     return load_dataset(
         settings.data, time_column=settings.time_column, target=settings.target, task=settings.task
     ), None
@@ -164,7 +164,7 @@ def run_scenario(
         store,
         workspace,
         dataset,
-        training=settings.mlops,
+        training=settings.played_mlops(),
         policy=settings.policy,
         label_delay_weeks=settings.label_delay_weeks,
         rollback_margin=settings.model_rollback_margin,
