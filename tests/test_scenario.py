@@ -207,6 +207,7 @@ def test_cli_knobs_change_the_settings(tmp_path: Path) -> None:
         (["--set", "policy.kind=sometimes"], "policy"),
         (["--set", "nope=1"], "not a scenario knob"),
         (["--changes", "fix-windchill@2"], "needs"),
+        (["--set", "simulator.seed=5"], "derived from the scenario's seed"),
     ],
 )
 def test_cli_bad_knobs_are_one_sentence(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -291,3 +292,77 @@ def test_cli_play_reports_each_promise_with_the_plays_own_reason(tmp_path: Path,
     promises = {p["says"]: p for p in out["expectations"]}
     assert set(promises) == {e.says for e in settings.expectations}
     assert all(p["reason"] for p in promises.values())
+
+
+@pytest.mark.parametrize(("policy", "retrains"), [("never", 0), ("schedule", 3)])
+def test_the_first_training_is_not_a_retrain(tmp_path: Path, policy: str, retrains: int) -> None:
+    from pipelines.mlops.metrics import retraining_frequency
+
+    settings = get_preset("bad-friday-deploy").with_weeks(3)
+    settings = dataclasses.replace(
+        settings,
+        changes=(),
+        policy=dataclasses.replace(settings.policy, kind=policy, every_weeks=1, cooldown_weeks=0),
+    )
+    store = Store(tmp_path / "h.duckdb")
+    run_scenario(store, "demo", settings)
+    runs = store.select("runs", "demo", order_by="sim_time")
+    triggers = runs.loc[runs["kind"] == "mlops", "trigger"].tolist()
+    assert triggers[0] == "initial" and "initial" not in triggers[1:]
+    key, summary = retraining_frequency(store, "demo"), summarize(store, "demo")
+    assert key.n == summary["retrains"] == retrains  # the key and the summary count the same retrains
+    assert summary["retrains_drift"] == summary["retrains_performance"] == 0
+    if retrains == 0:
+        assert key.value is None and "no retrains" in (key.note or "")
+
+
+def _shown(*args: str) -> dict[str, Any]:
+    """What `opslab scenario show` prints: the settings a play records."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "scenario", "show", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_one_seed_drives_the_scenario() -> None:
+    by_knob, by_flag = _shown("full-story", "--set", "seed=3"), _shown("full-story", "--seed", "3")
+    assert by_knob == by_flag and by_knob["seed"] == 3
+    # No second seed to contradict the first: the simulator's and the model's are derived from it.
+    assert "seed" not in by_knob["simulator"] and "seed" not in by_knob["mlops"]
+    for preset in PRESETS.values():
+        assert (
+            "seed" not in settings_dict(preset)["simulator"] and "seed" not in settings_dict(preset)["mlops"]
+        )
+
+
+def test_component_seeds_come_from_the_scenario_seed() -> None:
+    from pipelines.scenario.settings import component_seeds
+
+    three, four = component_seeds(3), component_seeds(4)
+    assert three == component_seeds(3) and three != four
+    assert len({three.simulator, three.model}) == 2  # the components do not share a stream
+    settings = dataclasses.replace(get_preset("full-story"), seed=3)
+    assert settings.played_simulator().seed == three.simulator
+    assert settings.played_mlops().seed == three.model
+    with pytest.raises(ValueError, match="seed"):
+        dataclasses.replace(settings, simulator=dataclasses.replace(settings.simulator, seed=5))
+
+
+@pytest.mark.slow
+def test_the_seed_knob_and_the_seed_flag_play_the_same_history(tmp_path: Path) -> None:
+    def play(*args: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        shown = _shown("bad-friday-deploy", "--weeks", "3", "--changes", "", *args)
+        store = Store(tmp_path / f"{'_'.join(args)}.duckdb")
+        run_scenario(store, "demo", from_dict(shown))
+        assert store.workspace_info("demo")["settings"] == shown  # the recorded settings are the shown ones
+        history = _normalised(store)
+        return history["weekly"], [v["metrics"] for v in history["model_versions"]]
+
+    knob, flag, other = play("--set", "seed=3"), play("--seed", "3"), play("--set", "seed=4")
+    assert knob == flag
+    assert [w["quality"] for w in knob[0]] != [w["quality"] for w in other[0]]
+    assert knob[1] != other[1]

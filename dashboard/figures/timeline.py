@@ -37,12 +37,14 @@ TRIGGER_FILL = {
     "drift": theme.DRIFT,
     "performance": theme.STATUS["running"],
     "manual": "#FFFFFF",
+    "initial": "#FFFFFF",
 }
 TRIGGER_TEXT = {
     "schedule": "on schedule",
     "drift": "on drift",
     "performance": "on quality decay",
     "manual": "by hand",
+    "initial": "(the first model)",
     "commit": "by a commit",
 }
 

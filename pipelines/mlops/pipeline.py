@@ -58,7 +58,9 @@ __all__ = [
 ]
 
 STEP_NAMES = ("ingest", "validate", "train", "evaluate", "register", "deploy")
-TRIGGERS = ("manual", "schedule", "drift", "performance")
+# Why a run happens. `initial` is a workspace's first model: training, not retraining, so the
+# retraining keys leave it out; the others are a person (`manual`) or the retraining policy.
+TRIGGERS = ("initial", "manual", "schedule", "drift", "performance")
 
 
 @dataclass(frozen=True)

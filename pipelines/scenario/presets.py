@@ -50,7 +50,7 @@ PRESETS: dict[str, ScenarioSettings] = {
                 "back. Meanwhile the seasons turn and ridership grows, the model drifts away from the data "
                 "it learnt, and drift alarms trigger retraining. The never-retrained line shows what that bought."
             ),
-            simulator=SimulatorSettings(weeks=105, seed=7),
+            simulator=SimulatorSettings(weeks=105),
             changes=_FULL_CHANGES,
             policy=RetrainPolicy("drift", drift_weeks=2, cooldown_weeks=4),
             drift_threshold=0.3,
@@ -71,9 +71,11 @@ PRESETS: dict[str, ScenarioSettings] = {
                 "out steadily and none breaks. The model trained at the start keeps its quality, so retraining "
                 "on quality decay never fires: both lifecycles stay quiet."
             ),
-            simulator=SimulatorSettings(weeks=105, seed=7, seasonal=False, growth_per_year=0.0),
+            simulator=SimulatorSettings(weeks=105, seasonal=False, growth_per_year=0.0),
             changes=_QUIET_CHANGES,
-            policy=RetrainPolicy("performance", quality_margin=0.25, cooldown_weeks=4),
+            # One week's realized error wobbles up to ~1.5x the holdout's in a calm world (seeds 0-11,
+            # 12 weeks), while a concept shock doubles it or more: a 50 % margin tells them apart.
+            policy=RetrainPolicy("performance", quality_margin=0.5, cooldown_weeks=4),
             expectations=(
                 Expectation("service_incidents", "==", 0, "no incident"),
                 Expectation("retrains", "==", 0, "retraining is not needed"),
@@ -89,7 +91,7 @@ PRESETS: dict[str, ScenarioSettings] = {
             ),
             data="bike-sharing",
             fallback_note="The UCI file is not here, so the simulator's seasonal world stands in for it",
-            simulator=SimulatorSettings(weeks=105, seed=7),
+            simulator=SimulatorSettings(weeks=105),
             changes=_QUIET_CHANGES[:3],
             policy=RetrainPolicy("drift", drift_weeks=2, cooldown_weeks=4),
             drift_threshold=0.3,
@@ -108,7 +110,6 @@ PRESETS: dict[str, ScenarioSettings] = {
             ),
             simulator=SimulatorSettings(
                 weeks=105,
-                seed=7,
                 seasonal=False,
                 growth_per_year=0.0,
                 injections=(DriftInjection("concept", "sudden", onset_week=56, magnitude=1.0, feature="hr"),),
@@ -136,7 +137,7 @@ PRESETS: dict[str, ScenarioSettings] = {
                 "recovery time and rework rate move."
             ),
             weeks=16,
-            simulator=SimulatorSettings(weeks=25, seed=7),
+            simulator=SimulatorSettings(weeks=25),
             changes=(
                 ChangeAt("batch-size-limit", 2),
                 ChangeAt("windchill-feature", 6, weekday=4, hour=16),
@@ -162,7 +163,6 @@ PRESETS: dict[str, ScenarioSettings] = {
             weeks=30,
             simulator=SimulatorSettings(
                 weeks=39,
-                seed=7,
                 upstream_changes=(UpstreamChange("fahrenheit", "temp", onset_week=28),),
             ),
             changes=(ChangeAt("batch-size-limit", 4),),

@@ -2,6 +2,9 @@
 
 A user copies a preset and changes knobs with `dataclasses.replace` (the CLI's `--set` does this
 for them); `settings_hash` identifies the exact settings a history was made with.
+
+A scenario has one seed. The simulator's and the model's seeds are derived from it at play time
+(`component_seeds`), so the settings never hold a second seed that could contradict the first.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pipelines.devops.pipeline import DevOpsSettings
 from pipelines.mlops.pipeline import MLOpsSettings
 from pipelines.mlops.policy import RetrainPolicy
@@ -20,8 +25,10 @@ from pipelines.mlops.simulator import DriftInjection, SimulatorSettings, Upstrea
 __all__ = [
     "CALENDAR_COLUMNS",
     "ChangeAt",
+    "ComponentSeeds",
     "Expectation",
     "ScenarioSettings",
+    "component_seeds",
     "settings_dict",
     "settings_hash",
 ]
@@ -29,6 +36,29 @@ __all__ = [
 # Calendar columns are functions of the date: against a fixed window they always "drift", so they
 # are recorded in the drift table but left out of the dataset-drift share.
 CALENDAR_COLUMNS = frozenset({"season", "yr", "mnth", "hr", "holiday", "weekday", "workingday"})
+
+# The sub-settings' own seeds (used when the simulator or a pipeline runs alone) stay at their
+# defaults inside a scenario and are left out of its recorded settings.
+_SEEDED = {"simulator": SimulatorSettings().seed, "mlops": MLOpsSettings().seed}
+
+
+@dataclass(frozen=True)
+class ComponentSeeds:
+    """The seeds of a scenario's random components."""
+
+    simulator: int  # the simulated world (weather, demand, drift activations)
+    model: int  # model training (random_state)
+
+
+def component_seeds(seed: int) -> ComponentSeeds:
+    """The components' seeds, derived from the scenario's one seed as independent streams.
+
+    NumPy's `SeedSequence(seed).spawn` gives each component its own stream: changing the seed
+    changes every component, and no two components draw the same numbers. Children are keyed by
+    position, so a component added later (spawn one more) leaves the existing seeds unchanged.
+    """
+    simulator, model = (int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(2))
+    return ComponentSeeds(simulator=simulator, model=model)
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,18 @@ class ScenarioSettings:
     fallback_note: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, not {self.seed!r}")
+        for name, unset in _SEEDED.items():
+            part = getattr(self, name)
+            # A copy of the scenario's own seed (how older recordings and `--seed` wrote it) is
+            # harmless; any other value would be a second seed that the play ignores.
+            if part.seed not in (unset, self.seed):
+                raise ValueError(
+                    f"{name}.seed is derived from the scenario's seed: set seed, not {name}.seed={part.seed}"
+                )
+            if part.seed != unset:
+                object.__setattr__(self, name, dataclasses.replace(part, seed=unset))
         if self.weeks < 1:
             raise ValueError(f"a scenario needs at least 1 week, not {self.weeks}")
         if self.label_delay_weeks < 0:
@@ -99,6 +141,18 @@ class ScenarioSettings:
             raise ValueError(f"drift threshold must be positive, not {self.drift_threshold}")
         if not 0 < self.dataset_drift_share <= 1:
             raise ValueError("dataset drift share must be in (0, 1]")
+
+    @property
+    def seeds(self) -> ComponentSeeds:
+        return component_seeds(self.seed)
+
+    def played_simulator(self) -> SimulatorSettings:
+        """The simulator's settings as the scenario plays them: seeded from the scenario's seed."""
+        return dataclasses.replace(self.simulator, seed=self.seeds.simulator)
+
+    def played_mlops(self) -> MLOpsSettings:
+        """The training settings as the scenario plays them: seeded from the scenario's seed."""
+        return dataclasses.replace(self.mlops, seed=self.seeds.model)
 
     @property
     def warmup_weeks(self) -> float:
@@ -170,7 +224,11 @@ def _plain(value: Any) -> Any:
 
 
 def settings_dict(settings: ScenarioSettings) -> dict[str, Any]:
-    return _plain(settings)
+    """The settings as plain data: what `scenario show` prints and a play records. One seed only."""
+    data = _plain(settings)
+    for name in _SEEDED:
+        data[name].pop("seed")
+    return data
 
 
 def settings_hash(settings: ScenarioSettings) -> str:
@@ -181,9 +239,11 @@ def settings_hash(settings: ScenarioSettings) -> str:
 def from_dict(data: dict[str, Any]) -> ScenarioSettings:
     """Rebuild settings from `settings_dict` output (a workspace's recorded settings)."""
     sim = dict(data.get("simulator") or {})
+    sim.pop("seed", None)  # older recordings carry the sub-settings' seeds; the scenario's seed rules
     sim["injections"] = tuple(DriftInjection(**i) for i in sim.get("injections", ()))
     sim["upstream_changes"] = tuple(UpstreamChange(**u) for u in sim.get("upstream_changes", ()))
     mlops = dict(data.get("mlops") or {})
+    mlops.pop("seed", None)
     from pipelines.mlops.training import ModelSettings
 
     mlops["model"] = ModelSettings(**mlops.get("model", {}))

@@ -3,7 +3,9 @@
 A `Store` is cheap: it holds a path, not a connection. Each method opens a short connection and
 closes it, so the CLI and the dashboard can take turns on one file. A caller doing many writes in
 a row (a scenario week) wraps them in `with store.session():`, which keeps one connection for the
-block; statements from several threads are serialised by a lock, never interleaved.
+block; statements from several threads are serialised by a lock, never interleaved. A long writer
+(a scenario's weeks) uses `store.batched_sessions(n)`: one connection for up to `n` units of work,
+handed to a waiting reader between two units.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import duckdb
 import pandas as pd
 
 from pipelines.paths import check_workspace_name, workspace_dir
-from pipelines.store.connection import StoreError, open_connection
+from pipelines.store.connection import StoreError, open_connection, readers_waiting, yield_to_readers
 from pipelines.store.schema import LATEST_VERSION, TABLES, current_version, migrate
 
-__all__ = ["Store", "from_json", "new_id", "now_utc", "to_json"]
+__all__ = ["BatchedSessions", "Store", "from_json", "new_id", "now_utc", "to_json"]
 
 READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 
@@ -86,6 +88,52 @@ class StepRecord:
     cache_key: str | None
 
 
+class BatchedSessions:
+    """Batches a long writer's units of work (a scenario's weeks) into a few write sessions.
+
+    Opening a connection costs ~15 ms, so one is kept for up to `units` units; but while it is held
+    no other process can even read the file, so the connection is also let go after any unit during
+    which a reader asked for the file (see `readers_waiting`), and the writer pauses for it.
+
+        with store.batched_sessions(8) as sessions:
+            for week in weeks:
+                with sessions.unit():
+                    ...  # the week's writes share one connection
+    """
+
+    def __init__(self, store: Store, units: int) -> None:
+        if units < 1:
+            raise ValueError(f"a session holds at least 1 unit of work, not {units}")
+        self.store, self.units = store, units
+        self._held: contextlib.ExitStack | None = None
+        self._done = 0  # units finished on the connection held now
+
+    def __enter__(self) -> BatchedSessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        """One unit of work; on the way out, the connection is let go when the batch is full or a
+        reader waits. A unit that raises leaves the connection to `close` (or the `with` block)."""
+        if self._held is None:
+            self._held = contextlib.ExitStack()
+            self._held.enter_context(self.store.session())
+        yield
+        self._done += 1
+        if self._done >= self.units or readers_waiting(self.store.path):
+            self.close()
+            yield_to_readers(self.store.path)
+
+    def close(self) -> None:
+        """Let the connection go (the next unit opens a new one)."""
+        if self._held is not None:
+            self._held.close()
+        self._held, self._done = None, 0
+
+
 class Store:
     """Named reads and writes of one DuckDB run-history file."""
 
@@ -120,6 +168,10 @@ class Store:
                 if self._depth == 0 and self._conn is not None:
                     self._conn.close()
                     self._conn = None
+
+    def batched_sessions(self, units: int) -> BatchedSessions:
+        """One write connection held across up to `units` units of work (see `BatchedSessions`)."""
+        return BatchedSessions(self, units)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -30,7 +30,9 @@ __all__ = [
     "MODEL_CHANGE_FAILURE_RATE_SQL",
     "MODEL_STALENESS_SQL",
     "RETRAINING_FREQUENCY_SQL",
+    "RETRAIN_RUN_CONDITION",
     "RETRAIN_TRIGGERS",
+    "RETRAIN_TRIGGERS_SQL",
     "change_failure_rate_counts",
     "data_to_production_lead_time_summary",
     "deployment_frequency_summary",
@@ -44,7 +46,8 @@ __all__ = [
     "run_key_sql",
 ]
 
-# Runs that retrain without a person asking: the retraining policy's own decisions.
+# Runs that retrain without a person asking: the retraining policy's own decisions. The first
+# model (trigger `initial`) is training, not retraining, and manual runs are a person's.
 RETRAIN_TRIGGERS = ("schedule", "drift", "performance")
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -52,6 +55,14 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 def _sql_list(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+RETRAIN_TRIGGERS_SQL = _sql_list(RETRAIN_TRIGGERS)
+# A retrain, as every count of retrains means it (the retraining-frequency key, a scenario's
+# summary): a succeeded MLOps run the policy decided on; `r` is the runs table.
+RETRAIN_RUN_CONDITION = (
+    f"r.kind = 'mlops' AND r.trigger IN ({RETRAIN_TRIGGERS_SQL}) AND r.status = 'succeeded'"
+)
 
 
 # -- frequency (Four Keys' bucket rule) ----------------------------------------------------------
@@ -128,10 +139,9 @@ DEPLOYMENT_FREQUENCY_SQL = _FREQUENCY_TEMPLATE.format(
 )
 
 RETRAINING_FREQUENCY_SQL = _FREQUENCY_TEMPLATE.format(
-    events=f"""    -- retrains the policy decided on (not manual runs) that finished
-    SELECT sim_time FROM runs
-    WHERE workspace = $workspace AND kind = 'mlops' AND trigger IN ({_sql_list(RETRAIN_TRIGGERS)})
-      AND status = 'succeeded' AND sim_time IS NOT NULL"""
+    events=f"""    -- retrains the policy decided on (not the first model, not manual runs) that finished
+    SELECT sim_time FROM runs r
+    WHERE workspace = $workspace AND {RETRAIN_RUN_CONDITION} AND sim_time IS NOT NULL"""
 )
 
 # -- DORA ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from pipelines.store.core import Store
+from pipelines.store.keys_sql import RETRAIN_RUN_CONDITION, RETRAIN_TRIGGERS_SQL
 
 __all__ = [
     "RUNS_BY_METRIC_SQL",
@@ -119,7 +120,8 @@ def step_durations(store: Store, workspace: str, kind: str | None = None) -> pd.
     return _query(store, STEP_DURATIONS_SQL, {"workspace": workspace, "kind": kind})
 
 
-SCENARIO_COUNTS_SQL = """
+# A retrain is counted here exactly as the retraining-frequency key counts it (RETRAIN_RUN_CONDITION).
+SCENARIO_COUNTS_SQL = f"""
 SELECT
   (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'devops') AS devops_runs,
   (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'devops' AND status = 'failed') AS devops_runs_failed,
@@ -130,12 +132,12 @@ SELECT
   (SELECT count(*) FROM runs r WHERE workspace = $workspace AND kind = 'mlops' AND status = 'failed'
      AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND s.name = 'validate' AND s.status = 'failed'))
      AS mlops_runs_failed_at_validate,
-  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops'
-     AND trigger IN ('schedule', 'drift', 'performance') AND sim_time > (SELECT min(sim_time) FROM runs
-     WHERE workspace = $workspace AND kind = 'mlops')) AS retrains,
-  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops' AND trigger = 'drift') AS retrains_drift,
-  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops' AND trigger = 'performance')
+  (SELECT count(*) FROM runs r WHERE workspace = $workspace AND {RETRAIN_RUN_CONDITION}) AS retrains,
+  (SELECT count(*) FROM runs r WHERE workspace = $workspace AND {RETRAIN_RUN_CONDITION} AND trigger = 'drift') AS retrains_drift,
+  (SELECT count(*) FROM runs r WHERE workspace = $workspace AND {RETRAIN_RUN_CONDITION} AND trigger = 'performance')
      AS retrains_performance,
+  (SELECT count(*) FROM runs WHERE workspace = $workspace AND kind = 'mlops' AND status = 'failed'
+     AND trigger IN ({RETRAIN_TRIGGERS_SQL})) AS retrains_failed,
   (SELECT count(*) FROM incidents WHERE workspace = $workspace AND kind = 'service') AS service_incidents,
   (SELECT count(*) FROM incidents WHERE workspace = $workspace AND kind = 'model') AS model_incidents,
   (SELECT count(*) FROM deployments WHERE workspace = $workspace AND rolled_back) AS rollbacks,

@@ -1,0 +1,262 @@
+"""Model production: the champion that answers the week's data, watched, judged and replaced.
+
+The model's counterpart of `pipelines.devops.production.Production`. The scenario clock calls it
+once a week: `serve_week` notes which champion serves the batch, `monitor_week` measures drift
+against that champion's reference, `maybe_retrain` lets the retraining policy decide (and runs the
+MLOps pipeline when it says so), and `labels_arrive` scores the batch whose labels have come in,
+for the champion that served it and for the never-retrained first model, and rolls a new champion
+back when its first labelled week shows it worse than its predecessor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.errors import OpsLabError
+from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, realized_quality
+from pipelines.mlops.pipeline import MLOpsSettings, install_production_model, run_mlops_pipeline
+from pipelines.mlops.policy import Decision, PolicyState, RetrainPolicy, decide_retrain, quality_decayed
+from pipelines.mlops.sources import Dataset
+from pipelines.mlops.training import PRIMARY_METRIC
+from pipelines.quality import metric_named
+from pipelines.runner import RunResult
+from pipelines.store import Store
+from pipelines.store import records as rec
+
+__all__ = ["ModelProduction"]
+
+
+class ModelProduction:
+    """The models of one workspace in production, week by week on the scenario clock."""
+
+    def __init__(
+        self,
+        store: Store,
+        workspace: str,
+        dataset: Dataset,
+        *,
+        training: MLOpsSettings,
+        policy: RetrainPolicy,
+        label_delay_weeks: int = 1,
+        rollback_margin: float = 0.1,
+        drift_share: float = 0.5,
+        drift_threshold: float | None = None,
+        share_columns: Sequence[str] | None = None,
+    ) -> None:
+        self.store, self.workspace, self.dataset = store, workspace, dataset
+        self.training, self.policy = training, policy
+        self.label_delay_weeks, self.rollback_margin = label_delay_weeks, rollback_margin
+        self.drift_share, self.drift_threshold = drift_share, drift_threshold
+        self.share_columns = list(share_columns) if share_columns is not None else None
+        self.models = ModelCache(store, workspace, dataset)
+        self.metric = PRIMARY_METRIC[dataset.task]
+        self.first_version: int | None = None  # the never-retrained counterfactual
+        self.batches: dict[int, pd.DataFrame] = {}  # week -> the batch it served
+        self.served_by: dict[int, int | None] = {}  # week -> model version serving it
+        self.new_model_week: dict[int, int] = {}  # model version -> first week it served
+        self.last_retrain_week = 0
+        self.drift_streak = 0
+        # The latest labelled week: (week, realized quality, the serving model's holdout baseline).
+        self.latest_quality: tuple[int, float | None, float | None] | None = None
+
+    # -- week 0 ----------------------------------------------------------------------------
+    def train_first(self, as_of: datetime) -> RunResult:
+        """The first model, on the window before the clock starts; it stays the counterfactual."""
+        result = run_mlops_pipeline(
+            self.store, self.workspace, self.dataset, as_of=as_of, settings=self.training, trigger="initial"
+        )
+        if result.ok:
+            self.first_version = rec.alias_version(self.store, self.workspace, "champion")
+        return result
+
+    # -- one week ----------------------------------------------------------------------------
+    def serve_week(self, week: int, batch: pd.DataFrame) -> int | None:
+        """The current champion serves `batch`; returns its version (None before any model)."""
+        self.batches[week] = batch
+        champion = rec.alias_version(self.store, self.workspace, "champion")
+        self.served_by[week] = champion
+        if champion is not None:
+            self.new_model_week.setdefault(champion, week)
+        return champion
+
+    def monitor_week(self, week: int, week_end: datetime) -> dict[str, Any]:
+        """Drift of the week's batch against its champion's reference, recorded; the weekly row's
+        monitoring part."""
+        row: dict[str, Any] = {
+            "quality_metric": self.metric,
+            "quality_direction": metric_named(self.metric).direction,
+        }
+        batch, champion = self.batches[week], self.served_by[week]
+        if champion is None or batch.empty:
+            return row
+        handle = self.models.get(champion)
+        report = monitor_batch(
+            handle,
+            self.dataset,
+            batch,
+            share=self.drift_share,
+            share_columns=self.share_columns,
+            distance_threshold=self.drift_threshold,
+        )
+        rec.record_drift(
+            self.store,
+            drift_rows(
+                report, workspace=self.workspace, week=week, sim_time=pd.Timestamp(week_end), version=champion
+            ),
+        )
+        self.drift_streak = self.drift_streak + 1 if report.dataset_drift else 0
+        row.update(
+            {
+                "drift_share": report.drift_share,
+                "dataset_drift": report.dataset_drift,
+                "quality_baseline": handle.baseline,
+            }
+        )
+        return row
+
+    def maybe_retrain(
+        self,
+        week: int,
+        week_end: datetime,
+        row: dict[str, Any],
+        on_retrain: Callable[[Decision], None] | None = None,
+    ) -> Decision:
+        """The policy decides on this week's monitoring `row` (updated with the decision and the
+        alarm); a retrain runs the MLOps pipeline on what is labelled by `week_end`."""
+        quality, baseline = (
+            (self.latest_quality[1], self.latest_quality[2]) if self.latest_quality else (None, None)
+        )
+        state = PolicyState(
+            week=week,
+            weeks_since_retrain=week - self.last_retrain_week,
+            drift_streak=self.drift_streak,
+            drift_share=row.get("drift_share"),
+            quality=quality,
+            baseline=baseline,
+            metric=self.metric,
+        )
+        decision = decide_retrain(self.policy, state)
+        alarm = "drift" if row.get("dataset_drift") else None
+        if quality_decayed(self.metric, quality, baseline, self.policy.quality_margin):
+            alarm = "quality"
+        row.update(
+            {
+                "retrain_decision": "retrain" if decision.retrain else "keep",
+                "retrain_reason": decision.reason,
+                "alarm": alarm,
+            }
+        )
+        trigger = decision.trigger
+        if not decision.retrain or trigger is None:
+            return decision
+        if on_retrain is not None:
+            on_retrain(decision)
+        # Train on what is labelled by now: rows older than the label delay.
+        labelled_until = week_end - timedelta(weeks=self.label_delay_weeks)
+        result = run_mlops_pipeline(
+            self.store,
+            self.workspace,
+            self.dataset,
+            as_of=labelled_until,
+            sim_time=week_end,
+            settings=self.training,
+            trigger=trigger,
+            data_arrived_at=week_end,
+        )
+        self.last_retrain_week = week
+        if result.ok:
+            self.drift_streak = 0
+        return decision
+
+    def labels_arrive(self, week: int) -> None:
+        """Labels of the batch served `label_delay_weeks` ago arrive: its realized quality, for the
+        model that served it and for the never-retrained first model; a new champion worse than its
+        predecessor on its first labelled week is rolled back."""
+        labelled_week = week - self.label_delay_weeks
+        batch = self.batches.get(labelled_week)
+        version = self.served_by.get(labelled_week)
+        if batch is None or batch.empty or version is None:
+            return
+        quality = realized_quality(self.models.get(version), self.dataset, batch)
+        never = (
+            realized_quality(self.models.get(self.first_version), self.dataset, batch)
+            if self.first_version
+            else None
+        )
+        self.store.update_rows(
+            "weekly",
+            {"workspace": self.workspace, "week": labelled_week},
+            quality=quality,
+            quality_never_retrained=never,
+        )
+        self.latest_quality = (labelled_week, quality, self.models.get(version).baseline)
+        if self.new_model_week.get(version) == labelled_week and quality is not None:
+            self._roll_back_if_worse(labelled_week, version, batch, quality)
+
+    # -- rollback --------------------------------------------------------------------------
+    def _roll_back_if_worse(
+        self, labelled_week: int, version: int, batch: pd.DataFrame, quality: float
+    ) -> None:
+        """If the champion's predecessor does better by the margin on the same labelled batch, the
+        predecessor is redeployed: an incident opened and resolved by the rollback."""
+        previous = self.served_by.get(labelled_week - 1)
+        if (
+            previous is None
+            or previous == version
+            or rec.alias_version(self.store, self.workspace, "champion") != version
+        ):
+            return
+        before = realized_quality(self.models.get(previous), self.dataset, batch)
+        if not quality_decayed(self.metric, quality, before, self.rollback_margin):
+            return
+        sim_time = batch[self.dataset.time_column].max().to_pydatetime()
+        summary = (
+            f"model v{version} {self.metric} {quality:.4g} vs its predecessor v{previous} {before:.4g} "
+            f"on the same labelled week"
+        )
+        self.roll_back(version, previous, sim_time=sim_time, summary=summary)
+
+    def roll_back(self, version: int, previous: int, *, sim_time: datetime, summary: str) -> None:
+        """Replace champion `version` by `previous` in production, recorded as an incident it resolves."""
+        current = rec.current_deployment(self.store, self.workspace, "model")
+        incident = rec.open_incident(
+            self.store,
+            workspace=self.workspace,
+            kind="model",
+            sim_time=sim_time,
+            cause=f"v{version}",
+            cause_deployment_id=current["deployment_id"] if current else None,
+            detected_by="quality check on arrived labels",
+            summary=summary,
+        )
+        row = rec.model_version(self.store, self.workspace, previous)
+        if row is None:
+            raise OpsLabError(f"model v{previous} is not in the registry of {self.workspace!r}")
+        install_production_model(self.store, self.workspace, Path(row["path"]))
+        rec.move_alias(
+            self.store,
+            workspace=self.workspace,
+            alias="champion",
+            version=previous,
+            sim_time=sim_time,
+            reason=f"rollback: {summary}",
+        )
+        rollback = rec.record_deployment(
+            self.store,
+            workspace=self.workspace,
+            kind="model",
+            ref=f"v{previous}",
+            run_id=None,
+            sim_time=sim_time,
+            artifact_sha256=row["sha256"],
+            unplanned=True,
+            reason=f"rollback: {summary}",
+        )
+        if current is not None:
+            rec.mark_deployment_rolled_back(self.store, current["deployment_id"])
+        rec.resolve_incident(self.store, incident, sim_time=sim_time, rollback_deployment_id=rollback)
