@@ -11,6 +11,7 @@ server starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,11 +40,10 @@ def serving_problems(
         problems.append("it listens on every network interface")
     elif not is_loopback(address) and address != environ.get("OPSLAB_SERVE_HOST"):
         problems.append(f"it listens on {address}, reachable from the network")
-    if option(_STATS) or stats_turned_off:
-        problems.append(
-            "it started with usage statistics on (OpsLab turned them off for tabs opened from now on; "
-            "the first tab may have sent some)"
-        )
+    if option(_STATS):
+        problems.append("usage statistics are on and could not be turned off while it runs")
+    elif stats_turned_off:
+        problems.append("usage statistics were on at start, turned off now for the tabs opened from here on")
     if not option("server.enableXsrfProtection"):
         problems.append("XSRF protection is off")
     if not option("server.enableCORS"):
@@ -59,15 +59,16 @@ def check_serving() -> None:
     if config.get_option("global.appTest"):  # AppTest runs the script without a server: nothing is served
         return
     if config.get_option(_STATS):
-        # The public st.set_option refuses server and browser options; the internal setter is the
-        # one Streamlit's own CLI uses, and the session messages read the value at each run.
-        config.set_option(_STATS, False, _TURNED_OFF_HERE)
+        # st.set_option refuses browser options; streamlit.config.set_option (internal API) takes any,
+        # and each session reads this one when a run starts. If that API goes away, the warning says so.
+        with contextlib.suppress(Exception):
+            config.set_option(_STATS, False, _TURNED_OFF_HERE)
     turned_off = config.get_where_defined(_STATS) == _TURNED_OFF_HERE
     problems = serving_problems(config.get_option, os.environ, stats_turned_off=turned_off)
     if problems:
         st.warning(
-            f"This server was not started the safe way: {'; '.join(problems)}. Stop it and start it "
-            "with `make run` or `opslab dashboard` (add `--host 0.0.0.0` to serve a workshop room), "
-            "which set these from the command whatever folder you start in.",
+            f"This server runs with unsafe settings ({'; '.join(problems)}): restart it with `make run` "
+            "or `opslab dashboard` (`--host 0.0.0.0` to serve a workshop room), which set them from the "
+            "command whatever folder you start in.",
             icon="⚠️",
         )

@@ -146,7 +146,7 @@ SAFE = {
         ({"server.address": "0.0.0.0"}, {"OPSLAB_SERVE_HOST": "0.0.0.0"}, None),  # the launcher said so
         ({"server.address": "10.0.0.5"}, {"OPSLAB_SERVE_HOST": "0.0.0.0"}, "10.0.0.5"),
         ({"server.address": None}, {"OPSLAB_SERVE_HOST": "0.0.0.0"}, "every network interface"),
-        ({"browser.gatherUsageStats": True}, {"OPSLAB_SERVE_HOST": "127.0.0.1"}, "usage statistics"),
+        ({"browser.gatherUsageStats": True}, {"OPSLAB_SERVE_HOST": "127.0.0.1"}, "could not be turned off"),
         ({"server.enableXsrfProtection": False}, {}, "XSRF"),
         ({"server.enableCORS": False}, {}, "CORS"),
         ({"server.maxUploadSize": 200}, {}, "200 MB"),
@@ -159,6 +159,12 @@ def test_the_check_names_what_is_unsafe(changes, environ, needle) -> None:
         assert problems == []
     else:
         assert len(problems) == 1 and needle in problems[0]
+
+
+def test_statistics_turned_off_while_running_are_still_named() -> None:
+    """Tabs opened before the check ran got them: the warning stays for the server's lifetime."""
+    (problem,) = serving_problems(SAFE.__getitem__, {}, stats_turned_off=True)
+    assert "usage statistics were on at start, turned off now" in problem
 
 
 def test_the_config_beside_app_py_is_read_whatever_the_cwd(tmp_path: Path) -> None:
