@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
+FACILITATOR ?=
 PYTEST_ARGS ?=
 
 .PHONY: run test bench lint format browser clean
@@ -21,10 +22,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed-run
 
+# `make run HOST=0.0.0.0` serves a workshop room (one warning line); FACILITATOR=1 starts facilitator mode.
+# `opslab dashboard` passes every security setting as a flag, so they do not depend on the folder.
 run: $(VENV)/.installed-run
 	$(BIN)/opslab init
-	$(BIN)/streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
-		--browser.gatherUsageStats false
+	$(BIN)/opslab dashboard --host $(HOST) --port $(PORT) $(if $(FACILITATOR),--facilitator)
 
 browser:
 	@bash .ci/ensure-chromium

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import sidebar, state
+from dashboard import serving, sidebar, state
 from pipelines.errors import OpsLabError
 
 VIEWS = Path(__file__).parent / "views"
 log = logging.getLogger("opslab.dashboard")
 
 st.set_page_config(page_title="OpsLab", page_icon="🔁", layout="wide")
+serving.check_serving()
 state.init()
 
 PAGES = [
