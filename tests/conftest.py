@@ -38,23 +38,30 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("OPSLAB_DATA_DIR", raising=False)
 
 
-@pytest.fixture(scope="session")
-def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real, short history for the dashboard's tests: bad-friday-deploy in 7 weeks, retraining on a
-    schedule, in workspace `demo` (played once per test session, ~15 s)."""
+def scenario_settings():
+    """The settings `scenario_db` plays: bad-friday-deploy in 7 weeks with just the Friday windchill
+    release and its fix, retraining on a schedule (so a test can play them again and compare)."""
     import dataclasses
 
-    from pipelines.scenario.engine import run_scenario
     from pipelines.scenario.presets import get_preset
 
-    path = tmp_path_factory.mktemp("scenario") / "opslab.duckdb"
     settings = get_preset("bad-friday-deploy").with_weeks(7)
-    settings = dataclasses.replace(
+    return dataclasses.replace(
         settings,
         changes=tuple(c for c in settings.changes if c.change in ("windchill-feature", "fix-windchill")),
         policy=dataclasses.replace(settings.policy, kind="schedule", every_weeks=2, cooldown_weeks=0),
     )
-    run_scenario(Store(path), "demo", settings)
+
+
+@pytest.fixture(scope="session")
+def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real, short history shared by the suite's slow set-ups: `scenario_settings()` played once
+    per test session (~15 s) into workspace `demo`. Tests only read it; a test that writes (pressing
+    Start, playing a scenario) works on a copy."""
+    from pipelines.scenario.engine import run_scenario
+
+    path = tmp_path_factory.mktemp("scenario") / "opslab.duckdb"
+    run_scenario(Store(path), "demo", scenario_settings())
     return path
 
 
