@@ -1,8 +1,9 @@
 """Cached loaders for the History and Learn pages (same pattern as `dashboard.data`).
 
 Each takes the database path and a `version` (`data.db_version(db)`), so an answer is reused until
-the file changes. A query DuckDB refuses raises `QueryError` and is not cached. `start` is the one
-write: pressing an exercise's Start records it (one short transaction), which changes the version.
+the file changes. `start` is the one write: pressing an exercise's Start records it (one short
+transaction), which changes the version. The History console's queries are not here: each runs in
+its own sandbox (`pipelines.store.sandbox`) and the page keeps it while it runs.
 """
 
 from __future__ import annotations
@@ -17,11 +18,8 @@ import streamlit as st
 from pipelines.exercises import CheckResult, ExerciseStart, run_check, start_exercise, started
 from pipelines.store import Store
 from pipelines.store.exercise_sql import table_columns, table_row_counts
-from pipelines.store.sandbox import run_readonly_query
 
-__all__ = ["check", "csv_bytes", "parquet_bytes", "query", "row_counts", "schema", "start", "start_of"]
-
-MAX_ROWS = 10_000
+__all__ = ["check", "csv_bytes", "parquet_bytes", "row_counts", "schema", "start", "start_of"]
 
 
 def _store(db: str) -> Store:
@@ -38,11 +36,6 @@ def schema(db: str, version: tuple[int, int]) -> pd.DataFrame:
 def row_counts(db: str, workspace: str, version: tuple[int, int]) -> dict[str, int]:
     frame = table_row_counts(_store(db), workspace)
     return {str(t): int(n) for t, n in zip(frame["table"], frame["rows"], strict=True)}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def query(db: str, workspace: str, sql: str, version: tuple[int, int]) -> pd.DataFrame:
-    return run_readonly_query(Path(db), workspace, sql, max_rows=MAX_ROWS)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -1,4 +1,9 @@
-"""History: read-only SQL over the current workspace's run history, with examples and downloads."""
+"""History: read-only SQL over the current workspace's run history, with examples and downloads.
+
+The query runs in `pipelines.store.sandbox` on a private in-memory copy of the workspace, in a worker
+thread: a quick answer is drawn at once, a slow one shows a Cancel button until it ends or the
+console's time limit stops it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import streamlit as st
 
 from dashboard import data, data_learn, state, ui
 from pipelines.errors import OpsLabError
-from pipelines.store.sandbox import EXAMPLE_QUERIES
+from pipelines.store.sandbox import EXAMPLE_QUERIES, MEMORY_LIMIT_MB, ConsoleQuery, console_timeout_s
+
+INLINE_WAIT_S = 1.0
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db)
@@ -31,6 +38,40 @@ def use_example() -> None:
 
 def run() -> None:
     st.session_state.history_query = st.session_state.history_sql
+    if (held := st.session_state.pop("history_job", None)) is not None:
+        held[1].cancel()  # a new Run replaces a query still running
+
+
+def console_query(sql: str) -> ConsoleQuery:
+    """This session's query for `sql`, kept while it answers the same question on the same data.
+
+    New data (a play writing) does not restart a query that is still running."""
+    key = (db, ws, sql, version)
+    held = st.session_state.get("history_job")
+    if held is None or (held[0] != key and (held[1].done() or held[0][:3] != key[:3])):
+        if held is not None:
+            held[1].cancel()
+        held = (key, ConsoleQuery(db, ws, sql).start())
+        st.session_state.history_job = held
+    return held[1]
+
+
+def show_answer(query: ConsoleQuery) -> None:
+    try:
+        result = query.result()
+    except OpsLabError as exc:  # one sentence, or DuckDB's own message for a typo or an unknown column
+        st.error(str(exc), icon="⚠️")
+        return
+    st.markdown(f"**{result.note}**")
+    st.dataframe(result.frame, width="stretch", hide_index=True, key="history_result")
+    parquet = data_learn.parquet_bytes(result.frame)
+    with st.container(horizontal=True):
+        st.download_button("CSV", data_learn.csv_bytes(result.frame), file_name=f"opslab-{ws}-query.csv",
+                           mime="text/csv", key="history_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
+        st.download_button("Parquet", parquet or b"", file_name=f"opslab-{ws}-query.parquet",
+                           mime="application/vnd.apache.parquet", key="history_parquet", on_click="ignore",
+                           icon=":material/download:", disabled=parquet is None,
+                           help=None if parquet else "Parquet needs unique, named columns: alias them.")  # fmt: skip
 
 
 query_col, schema_col = st.columns([2.3, 1], gap="large")
@@ -39,33 +80,29 @@ with query_col:
     st.text_area("SQL", key="history_sql", height=170, help="DuckDB SQL; tables are listed on the right.")
     st.button("Run", type="primary", key="history_run", on_click=run)
     st.caption(
-        f"The connection is read-only and scoped to workspace **{ws}**: it cannot write, read or write files, "
-        "or load extensions (DuckDB `read_only`, `enable_external_access = false`, `lock_configuration = true`)."
+        f"The query runs on a private in-memory copy of workspace **{ws}**'s rows: it cannot see other "
+        "workspaces, write, read or write files, or load extensions, and it stops after "
+        f"{console_timeout_s():g} s or {MEMORY_LIMIT_MB} MB (DuckDB `enable_external_access = false`, "
+        "`lock_configuration = true`)."
     )
 
     sql = st.session_state.get("history_query")
     if sql:
-        try:
-            frame = data_learn.query(db, ws, sql, version)
-        except OpsLabError as exc:  # DuckDB's own message: a typo, an unknown column, a write attempt
-            st.error(str(exc), icon="⚠️")
+        query = console_query(sql)
+        if query.wait(INLINE_WAIT_S):
+            show_answer(query)
         else:
-            capped = (
-                " (the first rows only: the page shows at most 10,000)"
-                if len(frame) >= data_learn.MAX_ROWS
-                else ""
-            )
-            st.markdown(f"**{len(frame):,} row{'s' if len(frame) != 1 else ''}**{capped}")
-            st.dataframe(frame, width="stretch", hide_index=True, key="history_result")
-            parquet = data_learn.parquet_bytes(frame)
-            with st.container(horizontal=True):
-                st.download_button("CSV", data_learn.csv_bytes(frame), file_name=f"opslab-{ws}-query.csv",
-                                   mime="text/csv", key="history_csv", on_click="ignore",
-                                   icon=":material/download:")  # fmt: skip
-                st.download_button("Parquet", parquet or b"", file_name=f"opslab-{ws}-query.parquet",
-                                   mime="application/vnd.apache.parquet", key="history_parquet", on_click="ignore",
-                                   icon=":material/download:", disabled=parquet is None,
-                                   help=None if parquet else "Parquet needs unique, named columns: alias them.")  # fmt: skip
+
+            @st.fragment(run_every=0.5)
+            def wait_for_answer() -> None:
+                if query.done():
+                    st.rerun()  # the whole page, to draw the answer outside the polling fragment
+                st.info(
+                    f"Running for {query.elapsed_s:.0f} s; the console stops it at {query.timeout_s:g} s."
+                )
+                st.button("Cancel", key="history_cancel", on_click=query.cancel, icon=":material/stop:")
+
+            wait_for_answer()
 
 with schema_col:
     st.subheader("Tables")
