@@ -172,11 +172,25 @@ def test_outcomes_come_from_the_history() -> None:
     text = {o.topic: o.text for o in describe_outcomes(history)}
     assert text["failed pipelines"] == "1 bug caught by tests (week 2), never deployed."
     assert text["incidents"].startswith("1 change escaped to production: incident in week 4 (error_rate alarm), "
-                                         "recovered in 12 h by rollback")  # fmt: skip
+                                         "recovered in 12 hours by rollback")  # fmt: skip
     assert text["retrains"].startswith(
         "2 retrains: 1 on drift, 1 on schedule; 1 stopped at validate (week 4)"
     )
     assert text["retraining saved"].startswith("Retraining saved 2.5 MAE a week on average")
+
+
+def test_a_rollback_within_seconds_reads_in_seconds() -> None:
+    incidents = pd.DataFrame(
+        {
+            "kind": ["service"],
+            "opened_sim_time": pd.to_datetime(["2011-03-25 16:00:00"]),
+            "resolved_sim_time": pd.to_datetime(["2011-03-25 16:00:02.5"]),
+            "detected_by": ["error-rate alarm"],
+            "rolled_back": [True],
+        }
+    )
+    text = {o.topic: o.text for o in describe_outcomes(_history([1.0] * 6, incidents=incidents))}
+    assert "recovered in 2.5 s by rollback" in text["incidents"]
 
 
 def test_differences_from_the_preset_name_what_the_play_changed() -> None:

@@ -20,7 +20,7 @@ from pipelines.mlops.policy import RetrainPolicy
 from pipelines.scenario.engine import ScenarioError, run_scenario
 from pipelines.scenario.presets import PRESETS, get_preset
 from pipelines.scenario.settings import from_dict, settings_dict
-from pipelines.scenario.summary import check_expectations, summarize
+from pipelines.scenario.summary import check_expectations, summarize, tell_story
 from pipelines.store import Store, workspace_history
 from tests.conftest import scenario_settings
 
@@ -58,6 +58,10 @@ def test_every_preset_keeps_its_promises(tmp_path: Path, name: str, monkeypatch)
     assert failed == []
     if name == "seasons-change":
         assert result.note and "simulator" in result.note
+        # The pages say what was played: the simulator stood in, so this is not the preset's story.
+        story = tell_story(store, "demo")
+        assert story is not None and not story.follows_preset
+        assert any("simulated data instead" in d and "UCI" in d for d in story.differences)
 
 
 def test_presets_have_narratives_and_round_trip_as_data() -> None:

@@ -150,6 +150,8 @@ def run_scenario(
         seed=settings.seed,
         settings=settings_dict(settings),
         weeks=weeks,
+        data_played=dataset.name,
+        data_note=note,
     )
     production = Production(
         store,

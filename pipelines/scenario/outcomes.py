@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.keys import format_duration
 from pipelines.scenario.settings import CALENDAR_COLUMNS, Expectation
 
 __all__ = [
@@ -52,6 +53,8 @@ class PlayedHistory:
     incidents: pd.DataFrame  # kind, opened_sim_time, resolved_sim_time, detected_by, rolled_back
     feature_drift: pd.DataFrame  # week, feature, drifted
     datasets: tuple[str, ...] = ()  # what the models learnt from
+    data_played: str | None = None  # the data the latest scenario run played
+    data_note: str | None = None  # why it was not the data its settings name (a fallback), if so
     lower_is_better: bool = True  # the direction of weeks.quality
 
     @property
@@ -395,7 +398,7 @@ def _incident_words(ends: pd.Series, incident: Any) -> str:
         pd.Timestamp(incident.resolved_sim_time) - pd.Timestamp(incident.opened_sim_time)
     ) / pd.Timedelta(hours=1)
     how = " by rollback" if bool(incident.rolled_back) else ""
-    return words + f", recovered in {hours:.3g} h{how}"
+    return words + f", recovered in {format_duration(hours / 24)}{how}"
 
 
 def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:

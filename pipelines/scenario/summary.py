@@ -51,6 +51,8 @@ def _read(
         incidents=frames["incidents"],
         feature_drift=frames["feature_drift"],
         datasets=tuple(frames["datasets"]["dataset"]),
+        data_played=_first_value(frames["played"], "data_played"),
+        data_note=_first_value(frames["played"], "data_note"),
         lower_is_better=sign == 1,
     )
     if recorded is None:
@@ -59,6 +61,12 @@ def _read(
     comparisons = compare_event_facts(history, events)
     summary.update({key: comparison.change for key, comparison in comparisons.items()})
     return summary, history, events, comparisons
+
+
+def _first_value(frame: Any, column: str) -> str | None:
+    if frame.empty or column not in frame or frame[column].isna().iloc[0]:
+        return None
+    return str(frame[column].iloc[0])
 
 
 def check_expectations(settings: ScenarioSettings, summary: dict[str, Any]) -> list[tuple[str, bool, Any]]:
@@ -92,6 +100,8 @@ def tell_story(store: Store, workspace: str) -> Story | None:
         expectations = preset.expectations
     else:
         expectations = tuple(Expectation(**e) for e in recorded.get("expectations") or ())
+    if history.data_note:  # the data its settings name was not there: another world was played
+        differences.append(f"it played {history.data_played} data instead: {history.data_note}")
     if len(history.weeks) < weeks:
         notes.append(f"only {len(history.weeks)} of its {weeks} weeks were played")
     return Story(

@@ -464,14 +464,22 @@ class Store:
 
     # -- scenario runs ----------------------------------------------------------------------
     def start_scenario_run(
-        self, *, workspace: str, scenario: str, seed: int, settings: Mapping[str, Any], weeks: int
+        self,
+        *,
+        workspace: str,
+        scenario: str,
+        seed: int,
+        settings: Mapping[str, Any],
+        weeks: int,
+        data_played: str | None = None,
+        data_note: str | None = None,
     ) -> str:
         ident = new_id()
         with self._write() as con:
             con.execute(
                 """INSERT INTO scenario_runs (scenario_run_id, workspace, scenario, seed, settings, status,
-                       weeks_planned, weeks_done, started_at, pid, host)
-                   VALUES (?, ?, ?, ?, ?, 'running', ?, 0, ?, ?, ?)""",
+                       weeks_planned, weeks_done, started_at, pid, host, data_played, data_note)
+                   VALUES (?, ?, ?, ?, ?, 'running', ?, 0, ?, ?, ?, ?, ?)""",
                 [
                     ident,
                     workspace,
@@ -482,6 +490,8 @@ class Store:
                     now_utc(),
                     os.getpid(),
                     socket.gethostname(),
+                    data_played,
+                    data_note,
                 ],
             )
         return ident

@@ -191,6 +191,10 @@ GROUP BY week, feature ORDER BY week, feature
     "datasets": """
 SELECT DISTINCT dataset FROM model_versions WHERE workspace = $workspace AND dataset IS NOT NULL
 """,
+    "played": """
+SELECT data_played, data_note, status FROM scenario_runs WHERE workspace = $workspace
+ORDER BY started_at DESC LIMIT 1
+""",
 }
 
 

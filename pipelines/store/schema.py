@@ -238,6 +238,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (workspace, exercise)
         )""",
     ),
+    # v8: the data a scenario actually played (a preset's real data may be missing and the simulator
+    # stand in), so pages state what was played rather than what the preset names.
+    8: (
+        "ALTER TABLE scenario_runs ADD COLUMN data_played VARCHAR",
+        "ALTER TABLE scenario_runs ADD COLUMN data_note VARCHAR",
+    ),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
