@@ -274,3 +274,17 @@ def test_a_reused_pid_or_an_unreaped_child_is_not_a_live_runner(store: Store) ->
         for proc in (alive, zombie):
             proc.kill()
             proc.wait()
+
+
+def test_liveness_asks_this_host_only() -> None:
+    import socket
+
+    from pipelines.store.core import now_utc
+    from pipelines.store.liveness import pid_alive, process_started_at, runner_alive
+
+    here = socket.gethostname()
+    began = process_started_at(os.getpid())
+    assert began is None or began <= now_utc()  # None where there is no /proc
+    assert runner_alive(os.getpid(), here, now_utc())
+    assert not runner_alive(os.getpid(), "another-machine", now_utc())
+    assert not runner_alive(None, here, now_utc()) and not pid_alive(0)

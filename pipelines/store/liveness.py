@@ -38,10 +38,11 @@ __all__ = [
 INTERRUPTED_ERROR = "the process running it stopped before it finished"
 RUN_TABLES = {"runs": "run_id", "scenario_runs": "scenario_run_id"}  # table -> key
 
-# A process starts before the runs it records; read from /proc its start time (boot time in whole
-# seconds plus clock ticks) can come out up to a second late, and the wall clock may have been
-# stepped since boot. Past this slack, the pid belongs to a newer process.
-START_SLACK = timedelta(seconds=2)
+# A process starts before the runs it records. Read from /proc, its start time is the boot time
+# (whole seconds, moved by any step of the wall clock since) plus clock ticks, so it can read late;
+# the slack keeps a live runner live across such a step. A pid reused within the slack after its
+# run started is missed, which needs the whole pid space to wrap in that time.
+START_SLACK = timedelta(seconds=60)
 _DEAD_STATES = {"Z", "X", "x"}  # zombie, dead
 
 
