@@ -6,11 +6,13 @@ import http.client
 import json
 import os
 import pickle
+import random
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -404,3 +406,92 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+# Starts a release through the pipelines API and then hangs, saying when the server's process exists
+# ("spawned") and when it listens, so a test can kill it with -9 at either moment.
+_START_AND_HANG = (
+    "import subprocess, sys, time\n"
+    "from pathlib import Path\n"
+    "from pipelines.devops import service\n"
+    "class Spy(subprocess.Popen):\n"
+    "    def __init__(self, *args, **kwargs):\n"
+    "        super().__init__(*args, **kwargs)\n"
+    "        print('spawned', self.pid, flush=True)\n"
+    "subprocess.Popen = Spy\n"
+    "s = service.ServiceProcess.start(Path(sys.argv[1]), Path(sys.argv[2]), log_path=Path(sys.argv[3]))\n"
+    "print('listening', s.port, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def _kill_pipeline_at(build: BuildResult, model_path: Path, log: Path, moment: str, delay_s: float) -> int:
+    """Start a release in a pipeline process, SIGKILL the pipeline `delay_s` after `moment`
+    ("spawned" or "listening"); returns the server's pid."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _START_AND_HANG, str(build.path), str(model_path), str(log)],
+        cwd=TEMPLATE.parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as pipeline:
+        try:
+            assert pipeline.stdout is not None
+            server_pid = int(pipeline.stdout.readline().split()[1])
+            if moment == "listening":
+                assert pipeline.stdout.readline().startswith("listening")
+            time.sleep(delay_s)
+        finally:
+            pipeline.kill()
+    return server_pid
+
+
+def _no_server_within(pid: int, log: Path, seconds: float) -> bool:
+    """The server process is gone and its port, if it got one, accepts no connection."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process_alive(pid):
+        time.sleep(0.05)
+    gone = not process_alive(pid)
+    if not gone:
+        os.kill(pid, 9)  # leave nothing behind for the next test
+    port_file = log.with_name(log.name + ".port")  # written once the server listened
+    if port_file.is_file() and port_file.read_text().strip().isdigit():
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", int(port_file.read_text()))) == 0:
+                return False
+    return gone
+
+
+def test_a_pipeline_killed_after_its_server_listens_leaves_no_server(template_build, model_path, workdir):
+    log = workdir / "logs" / "kill-listening.log"
+    pid = _kill_pipeline_at(template_build, model_path, log, "listening", 0.0)
+    assert _no_server_within(pid, log, 3.0), "a server outlived its killed pipeline by 3 s"
+
+
+def test_a_pipeline_killed_while_its_server_starts_leaves_no_server(template_build, model_path, workdir):
+    """The race: the pipeline dies before the server knows who started it (5 of 12 trials leaked)."""
+    rng = random.Random(9)
+    left = []
+    for trial in range(6):
+        log = workdir / "logs" / f"kill-starting-{trial}.log"
+        delay = 0.0 if trial == 0 else rng.uniform(0.0, 0.25)
+        pid = _kill_pipeline_at(template_build, model_path, log, "spawned", delay)
+        if not _no_server_within(pid, log, 3.0):
+            left.append(f"trial {trial} (killed {delay * 1000:.0f} ms after the server spawned)")
+    assert not left, f"servers outlived their killed pipeline: {left}"
+
+
+def test_a_server_started_on_a_worker_thread_outlives_the_thread(template_build, model_path, workdir):
+    """The scenario ships each week on a thread that then ends; its release keeps serving.
+    (PR_SET_PDEATHSIG fires when the forking *thread* ends, so servers are forked elsewhere.)"""
+    started: list[ServiceProcess] = []
+    worker = threading.Thread(
+        target=lambda: started.append(
+            ServiceProcess.start(template_build.path, model_path, log_path=workdir / "logs" / "thread.log")
+        )
+    )
+    worker.start()
+    worker.join()
+    with started[0] as server:
+        time.sleep(1.0)  # the parent watch looks every 0.5 s
+        assert server.is_running() and get_json(server.url, "/health")["status"] == "ok"

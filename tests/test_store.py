@@ -200,3 +200,91 @@ def test_deleting_a_workspace_ends_its_exercise_starts_and_a_reset_keeps_them(st
     assert exercise_start(store, "seat-01", "escaped-bug") is not None
     store.delete_workspace("seat-01")
     assert exercise_start(store, "seat-01", "escaped-bug") is None
+
+
+def _raw_statuses(path: Path) -> dict[str, str]:
+    """What the file itself says, read past the Store (proof that a read wrote nothing)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT run_id, status FROM runs UNION ALL SELECT scenario_run_id, status FROM scenario_runs"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_dead_process_reads_as_interrupted_before_any_write(store: Store) -> None:
+    from pipelines.store.history import workspace_history
+    from pipelines.store.queries import runs_table, scenario_history
+
+    done = store.start_run(workspace="demo", kind="devops", trigger="manual", sim_time=None)
+    store.finish_run(done, "succeeded")
+    out = subprocess.run([sys.executable, "-c", _DIE, str(store.path)], capture_output=True, text=True)
+    dead_run = out.stdout.strip()
+    assert out.returncode == 9 and dead_run
+    reader = Store(store.path)  # reads only: nothing may persist the change yet
+    assert reader.run(dead_run)["status"] == "interrupted"
+    assert "stopped before it finished" in reader.run(dead_run)["error"]
+    assert reader.run(done)["status"] == "succeeded"
+    assert reader.scenario_runs("demo")["status"].tolist() == ["interrupted"]
+    assert reader.select("runs", "demo", where={"status": "interrupted"})["run_id"].tolist() == [dead_run]
+    assert dict(runs_table(reader, "demo")[["run_id", "status"]].values) == {
+        dead_run: "interrupted",
+        done: "succeeded",
+    }
+    assert "running" not in set(scenario_history(reader, "demo")["runs"]["status"])
+    history = workspace_history(reader, "demo")
+    assert {r["run_id"]: r["status"] for r in history["runs"]}[dead_run] == "interrupted"
+    assert [s["status"] for s in history["scenario_runs"]] == ["interrupted"]
+    assert set(_raw_statuses(store.path).values()) == {"running", "succeeded"}  # not written
+    Store(store.path).ensure_workspace("demo")  # the next write persists it, as before
+    assert set(_raw_statuses(store.path).values()) == {"interrupted", "succeeded"}
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_reused_pid_or_an_unreaped_child_is_not_a_live_runner(store: Store) -> None:
+    """The pid of a dead runner may belong to a newer process, or to a zombie nobody reaped."""
+    from datetime import timedelta
+
+    from pipelines.store.core import now_utc
+
+    runs = {name: store.start_run(workspace="demo", kind="mlops", trigger="manual", sim_time=None)
+            for name in ("alive", "reused", "zombie", "elsewhere")}  # fmt: skip
+    alive, zombie = _sleeper(), _sleeper()
+    try:
+        time.sleep(0.3)
+        started = now_utc()  # after both processes started
+        store.update_rows("runs", {"run_id": runs["alive"]}, pid=alive.pid, started_at=started)
+        store.update_rows(
+            "runs", {"run_id": runs["reused"]}, pid=alive.pid, started_at=started - timedelta(hours=1)
+        )
+        store.update_rows("runs", {"run_id": runs["zombie"]}, pid=zombie.pid, started_at=started)
+        store.update_rows("runs", {"run_id": runs["elsewhere"]}, host="another-machine")
+        zombie.kill()
+        time.sleep(0.3)  # killed, never waited for: a zombie that still answers os.kill(pid, 0)
+        statuses = dict(Store(store.path).select("runs", "demo")[["run_id", "status"]].values)
+        assert statuses == {
+            runs["alive"]: "running",
+            runs["reused"]: "interrupted",
+            runs["zombie"]: "interrupted",
+            runs["elsewhere"]: "interrupted",  # as the writer's recovery decides: no way to ask
+        }
+    finally:
+        for proc in (alive, zombie):
+            proc.kill()
+            proc.wait()
+
+
+def test_liveness_asks_this_host_only() -> None:
+    import socket
+
+    from pipelines.store.core import now_utc
+    from pipelines.store.liveness import pid_alive, process_started_at, runner_alive
+
+    here = socket.gethostname()
+    began = process_started_at(os.getpid())
+    assert began is None or began <= now_utc()  # None where there is no /proc
+    assert runner_alive(os.getpid(), here, now_utc())
+    assert not runner_alive(os.getpid(), "another-machine", now_utc())
+    assert not runner_alive(None, here, now_utc()) and not pid_alive(0)

@@ -3,12 +3,22 @@
 Every server this process starts is registered and stopped at exit, so no run, failed or not,
 leaves one behind. Each server runs in its own process group, so stopping it stops anything
 it started.
+
+A pipeline killed outright (`kill -9`) has no exit to stop its servers from, so each server also
+stops by itself when its starter dies, even while it is still starting: on Linux the kernel sends
+it SIGTERM (`PR_SET_PDEATHSIG`, set between fork and exec, with a check that closes the race of a
+parent dying before that), and everywhere the server watches the pid it is given in
+`OPSLAB_PARENT_PID`. The kernel's signal fires when the *thread* that forked the server ends, and
+the scenario ships each week on a worker thread, so servers are always forked from one long-lived
+launcher thread.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import functools
 import http.client
 import json
 import math
@@ -18,7 +28,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +39,8 @@ from urllib.parse import urlsplit
 from .errors import DeployError
 
 EXIT_PORT_IN_USE = 3  # the service's own exit code for EADDRINUSE
+PARENT_PID_ENV = "OPSLAB_PARENT_PID"  # the service stops once this process is gone
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 LOG_TAIL_LINES = 20
 REQUEST_TIMEOUT_S = 30.0
 
@@ -105,6 +118,8 @@ SMOKE_ROWS: tuple[dict[str, Any], ...] = (
 
 _registry: dict[int, ServiceProcess] = {}
 _registry_lock = threading.Lock()
+# Servers are forked from this one thread, which lives as long as the process (see the docstring).
+_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opslab-service-launcher")
 
 
 @dataclass(frozen=True)
@@ -182,21 +197,12 @@ class ServiceProcess:
         ]
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env[PARENT_PID_ENV] = str(os.getpid())
         # A request predicts a few rows: OpenMP spinning up threads for that cost 20 ms a request
         # against 6 ms with one thread (measured with a HistGradientBoosting champion).
         env.setdefault("OMP_NUM_THREADS", "1")
-        with open(log_path, "wb") as log:  # one log per start: its tail explains this start
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=log_path.parent,
-                env=env,
-                start_new_session=True,
-            )
-        service = cls(process, "", log_path, artifact)
-        _register(service)
+        service = _launcher.submit(cls._spawn, command, env, log_path, artifact).result()
+        process = service.process
         try:
             bound = _wait_for_port_file(process, port_file, time.monotonic() + health_timeout_s)
             service.url = f"http://{host}:{bound}"
@@ -210,6 +216,27 @@ class ServiceProcess:
             raise
         finally:
             port_file.unlink(missing_ok=True)
+        return service
+
+    @classmethod
+    def _spawn(
+        cls, command: list[str], env: dict[str, str], log_path: Path, artifact: Path
+    ) -> ServiceProcess:
+        """Fork the server (on the launcher thread) and register it at once, so that a caller
+        interrupted while waiting still has it stopped at exit."""
+        with open(log_path, "wb") as log:  # one log per start: its tail explains this start
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=log_path.parent,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with(os.getpid()),
+            )
+        service = cls(process, "", log_path, artifact)
+        _register(service)
         return service
 
     def is_running(self) -> bool:
@@ -420,6 +447,32 @@ def _deploy_failure(exc: DeployError, returncode: int | None, port: int, host: s
     if str(exc) == "no port":
         return f"the server did not start listening in time.{tail_text}"
     return f"the server never became healthy: {exc}.{tail_text}"
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux, looked up once in the parent (a forked child should only call it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """Runs in the forked server before exec: SIGTERM it when the forking thread ends, and exit at
+    once if the parent died before that was set (no signal would ever come)."""
+    prctl = _prctl()
+    signum = int(signal.SIGTERM)
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def _register(service: ServiceProcess) -> None:

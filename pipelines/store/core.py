@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipelines.paths import check_workspace_name, workspace_dir
 from pipelines.store.connection import StoreError, open_connection, readers_waiting, yield_to_readers
+from pipelines.store.liveness import INTERRUPTED_ERROR, RUN_TABLES, dead_runners, present_dead_runners
 from pipelines.store.schema import LATEST_VERSION, TABLES, current_version, migrate
 
 __all__ = ["BatchedSessions", "Store", "from_json", "new_id", "now_utc", "to_json"]
@@ -60,18 +61,6 @@ def to_json(value: Any) -> str:
 
 def from_json(text: str | None) -> Any:
     return json.loads(text) if text else {}
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -181,7 +170,10 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read: through the open session if this process has one, else read-only."""
+        """A read: through the open session if this process has one, else read-only.
+
+        On a read-only connection a run whose process died reads `interrupted` at once (see
+        `present_dead_runners`); a writer's session recovers such runs when it opens."""
         with self._lock:
             if self._conn is not None:
                 yield self._conn
@@ -196,6 +188,7 @@ class Store:
                     pass
                 con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
             self._version_ok = True
+            present_dead_runners(con, dead_runners(con))
             yield con
         finally:
             con.close()
@@ -210,15 +203,12 @@ class Store:
 
     def _recover_interrupted(self, con: duckdb.DuckDBPyConnection) -> None:
         """Runs left `running` by a process that no longer exists are marked `interrupted`."""
-        host = socket.gethostname()
-        for table, key in (("runs", "run_id"), ("scenario_runs", "scenario_run_id")):
-            rows = con.execute(f"SELECT {key}, pid, host FROM {table} WHERE status = 'running'").fetchall()
-            dead = [r[0] for r in rows if r[2] != host or (r[1] != os.getpid() and not _pid_alive(r[1]))]
+        for table, dead in dead_runners(con).items():
+            key = RUN_TABLES[table]
             for ident in dead:
                 con.execute(
                     f"UPDATE {table} SET status = 'interrupted', finished_at = ?, "
-                    f"error = coalesce(error, 'the process running it stopped before it finished') "
-                    f"WHERE {key} = ?",
+                    f"error = coalesce(error, '{INTERRUPTED_ERROR}') WHERE {key} = ?",
                     [now_utc(), ident],
                 )
             if table == "runs" and dead:
@@ -518,6 +508,16 @@ class Store:
                     "WHERE workspace = ? AND status = 'running' AND pid = ?",
                     [now_utc(), reason, workspace, os.getpid()],
                 )
+
+    def running_processes(self) -> list[tuple[int | None, str | None, datetime | None]]:
+        """(pid, host, started_at) of every run and scenario run that reads `running`: the pages'
+        cache asks whether these still live, since a runner dying changes nothing in the file."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT pid, host, started_at FROM runs WHERE status = 'running' UNION ALL "
+                "SELECT pid, host, started_at FROM scenario_runs WHERE status = 'running'"
+            ).fetchall()
+        return [(pid, host, started_at) for pid, host, started_at in rows]
 
     def scenario_runs(self, workspace: str) -> pd.DataFrame:
         return self._frame("SELECT * FROM scenario_runs WHERE workspace = ? ORDER BY started_at", [workspace])

@@ -18,10 +18,11 @@ from types import FrameType
 
 from . import __version__
 from .model import ModelError
-from .server import BikeServer, make_server
+from .server import make_server
 
 EXIT_PORT_IN_USE = 3
 EXIT_BAD_MODEL = 4
+PARENT_PID_ENV = "OPSLAB_PARENT_PID"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the starting process dies")
     args = parser.parse_args(argv)
 
+    if args.exit_with_parent:  # from the start: the parent may die while the model loads
+        signal.signal(signal.SIGTERM, _stop)
+        _exit_with_parent()
     try:
         server = make_server(args.host, args.port, args.model)
+    except KeyboardInterrupt:
+        print("bikeservice stopped before it listened", flush=True)
+        return 0
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"bikeservice: port {args.port} on {args.host} is already in use", file=sys.stderr)
@@ -44,14 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bikeservice: {exc}", file=sys.stderr)
         return EXIT_BAD_MODEL
 
-    signal.signal(signal.SIGTERM, _stop)
-    if args.exit_with_parent:
-        _exit_with_parent(server)
-    port = server.server_address[1]
-    if args.port_file:
-        _write_atomically(Path(args.port_file), f"{port}\n")
-    print(f"bikeservice {__version__} listening on http://{args.host}:{port}", flush=True)
     try:
+        signal.signal(signal.SIGTERM, _stop)
+        port = server.server_address[1]
+        if args.port_file:
+            _write_atomically(Path(args.port_file), f"{port}\n")
+        print(f"bikeservice {__version__} listening on http://{args.host}:{port}", flush=True)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
@@ -61,17 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _exit_with_parent(server: BikeServer) -> None:
-    """Stop serving once the process that started us is gone, even if it was killed outright.
+def _exit_with_parent() -> None:
+    """Stop once the process that started us is gone, even if it was killed outright.
 
-    A pipeline stops its servers on the way out, but a SIGKILL gives it no way out.
+    A pipeline stops its servers on the way out, but a SIGKILL gives it no way out. The starter
+    passes its pid in OPSLAB_PARENT_PID: asking os.getppid() now would name whoever adopted us if
+    the starter died while we were starting. Stopping is a SIGTERM to ourselves, which ends the
+    model load or serve_forever alike.
     """
-    parent = os.getppid()
+    given = os.environ.get(PARENT_PID_ENV, "")
+    parent = int(given) if given.isdigit() else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        server.shutdown()
+        os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
