@@ -28,23 +28,23 @@ def _store(db: str) -> Store:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def schema(db: str, version: tuple[int, int]) -> pd.DataFrame:
+def schema(db: str, version: tuple[int, ...]) -> pd.DataFrame:
     return table_columns(_store(db))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def row_counts(db: str, workspace: str, version: tuple[int, int]) -> dict[str, int]:
+def row_counts(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, int]:
     frame = table_row_counts(_store(db), workspace)
     return {str(t): int(n) for t, n in zip(frame["table"], frame["rows"], strict=True)}
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def check(db: str, workspace: str, exercise_id: str, version: tuple[int, int]) -> CheckResult:
+def check(db: str, workspace: str, exercise_id: str, version: tuple[int, ...]) -> CheckResult:
     return run_check(_store(db), workspace, exercise_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def start_of(db: str, workspace: str, exercise_id: str, version: tuple[int, int]) -> ExerciseStart | None:
+def start_of(db: str, workspace: str, exercise_id: str, version: tuple[int, ...]) -> ExerciseStart | None:
     return started(_store(db), workspace, exercise_id)
 
 

@@ -234,6 +234,10 @@ def test_a_dead_process_reads_as_interrupted_before_any_write(store: Store) -> N
     history = workspace_history(reader, "demo")
     assert {r["run_id"]: r["status"] for r in history["runs"]}[dead_run] == "interrupted"
     assert [s["status"] for s in history["scenario_runs"]] == ["interrupted"]
+    from pipelines.store.sandbox import run_query
+
+    console = run_query(store.path, "demo", "SELECT run_id, status FROM runs").frame
+    assert dict(console[["run_id", "status"]].values)[dead_run] == "interrupted"  # the console too
     assert set(_raw_statuses(store.path).values()) == {"running", "succeeded"}  # not written
     Store(store.path).ensure_workspace("demo")  # the next write persists it, as before
     assert set(_raw_statuses(store.path).values()) == {"interrupted", "succeeded"}

@@ -29,6 +29,7 @@ import pyarrow as pa
 from pipelines.paths import check_workspace_name
 from pipelines.store.connection import StoreError, open_connection
 from pipelines.store.core import READ_ONLY_CONFIG
+from pipelines.store.liveness import dead_runners, presented_sql
 from pipelines.store.schema import TABLES
 
 __all__ = [
@@ -162,10 +163,16 @@ def copy_workspace(path: Path, workspace: str) -> duckdb.DuckDBPyConnection:
         for table, column, kind in source.execute(_COLUMNS_SQL).fetchall():
             columns.setdefault(table, []).append((column, kind))
         rows: dict[str, pa.Table] = {}
+        dead = dead_runners(source)  # a run whose process died reads as interrupted here too
         for table in (t for t in TABLES if t in columns):
             key = "name" if table == "workspaces" else "workspace"
+            table_sql = (
+                presented_sql(table, f"main.{table}", dead[table])
+                if table in dead
+                else f"SELECT * FROM main.{table}"
+            )
             rows[table] = source.sql(
-                f"SELECT * FROM main.{table} WHERE {key} = $name", params={"name": name}
+                f"SELECT * FROM ({table_sql}) WHERE {key} = $name", params={"name": name}
             ).to_arrow_table()
     finally:
         source.close()  # before any user SQL: a reader holding the file would block every writer
