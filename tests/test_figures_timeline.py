@@ -155,3 +155,15 @@ def test_the_reading_guide_names_the_metric_and_its_direction() -> None:
     assert "higher is better" in quality_reading(_accuracy_weekly())
     assert "accuracy" in quality_reading(_accuracy_weekly())
     assert "lower is better" in quality_reading(_weekly().assign(quality_direction="lower"))
+
+
+def test_the_first_model_is_drawn_as_its_initial_training_not_a_retrain() -> None:
+    runs = _runs()
+    runs.loc[runs["kind"] == "mlops", "trigger"] = [
+        "initial",
+        *["schedule"] * (int((runs["kind"] == "mlops").sum()) - 1),
+    ]
+    events = timeline_events(runs, _deployments(), _incidents())
+    names = [t.name for t in timeline_figure(_weekly(), events, _incidents()).data]
+    assert "first model (initial training)" in names
+    assert not any("retrain" in n and "first model" in n for n in names)

@@ -48,6 +48,13 @@ TRIGGER_TEXT = {
     "commit": "by a commit",
 }
 
+
+def training_name(trigger: str) -> str:
+    """What a training run is called: the first model is trained, not retrained."""
+    if trigger == "initial":
+        return "first model (initial training)"
+    return f"retrain {TRIGGER_TEXT.get(trigger, trigger)}"
+
 # Rows of the stacked figure (row 2 has a second y axis for latency).
 LANE_ROWS = {
     "devops_events": 1,
@@ -132,7 +139,7 @@ def timeline_events(runs: pd.DataFrame, deployments: pd.DataFrame, incidents: pd
                     f"{TRIGGER_TEXT.get(run['trigger'], run['trigger'])} · {_text(run.get('error'))[:120]}"
                 )
             else:
-                event, title = "retrain", f"Retrain {TRIGGER_TEXT.get(run['trigger'], run['trigger'])}"
+                event, title = "retrain", training_name(str(run["trigger"])).capitalize()
                 model = promoted.get(run["run_id"])
                 outcome = f"promoted model {model}" if model else "champion kept (gate said no)"
                 detail = f"{_text(run.get('label'))} · {outcome}"
@@ -315,7 +322,7 @@ def timeline_figure(
     retrains = events[(events["lane"] == "mlops") & (events["event"] == "retrain")]
     for trigger, rows in retrains.groupby("trigger", sort=False):
         fill = TRIGGER_FILL.get(str(trigger), mlops_orange)
-        fig.add_trace(_markers(rows, name=f"retrain {TRIGGER_TEXT.get(str(trigger), trigger)}", y="retrain",
+        fig.add_trace(_markers(rows, name=training_name(str(trigger)), y="retrain",
                                symbol=theme.MARKER["retrain"], colour=mlops_orange, line=mlops_orange, fill=fill,
                                ), row=strip, col=1)  # fmt: skip
     for event, name, y, symbol in (
