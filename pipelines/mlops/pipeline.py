@@ -18,6 +18,13 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.mlops.registry import (
+    ModelRegistry,
+    NewVersion,
+    StoreRegistry,
+    install_production_model,
+    production_model_path,
+)
 from pipelines.mlops.sources import Dataset, DataSourceError, fingerprint, window
 from pipelines.mlops.training import (
     PRIMARY_METRIC,
@@ -84,22 +91,6 @@ class MLOpsSettings:
 
 def settings_hash(settings: MLOpsSettings) -> str:
     return hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def install_production_model(store: Store, workspace: str, source: Path) -> Path:
-    """Make the model file at `source` the one production serves, atomically (the running service
-    never reads half a model and picks the new one up on its next request)."""
-    production = production_model_path(store, workspace)
-    production.parent.mkdir(parents=True, exist_ok=True)
-    tmp = production.with_suffix(".pkl.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(production)
-    return production
-
-
-def production_model_path(store: Store, workspace: str) -> Path:
-    """The file the service loads; a model deploy replaces it atomically."""
-    return store.files_dir(workspace) / "production" / "model.pkl"
 
 
 def gate_decision(
@@ -192,7 +183,7 @@ def train_challenger(ctx: StepContext) -> StepOutcome:
 def evaluate_challenger(ctx: StepContext) -> StepOutcome:
     dataset: Dataset = ctx.params["dataset"]
     settings: MLOpsSettings = ctx.params["settings"]
-    store: Store = ctx.params["store"]
+    registry: ModelRegistry = ctx.params["registry"]
     holdout: pd.DataFrame = ctx.output("train", "holdout")
     if holdout.empty:
         raise StepFailed("the holdout is empty: widen the window or lower the holdout fraction")
@@ -200,14 +191,11 @@ def evaluate_challenger(ctx: StepContext) -> StepOutcome:
     challenger = evaluate_model(
         ctx.output("train", "model"), holdout, task=dataset.task, target=dataset.target
     )
-    champion_version = rec.alias_version(store, ctx.workspace, "champion")
+    current = registry.champion()
+    champion_version = current[0] if current is not None else None
     champion: dict[str, float] = {}
-    if champion_version is not None:
-        row = rec.model_version(store, ctx.workspace, champion_version)
-        if row is not None and Path(row["path"]).exists():
-            champion = evaluate_model(
-                load_model(row["path"]), holdout, task=dataset.task, target=dataset.target
-            )
+    if current is not None and current[1].exists():
+        champion = evaluate_model(load_model(current[1]), holdout, task=dataset.task, target=dataset.target)
     promote, reason = gate_decision(
         metric, challenger.get(metric), champion.get(metric), settings.gate_margin
     )
@@ -229,70 +217,45 @@ def evaluate_challenger(ctx: StepContext) -> StepOutcome:
 def register_version(ctx: StepContext) -> StepOutcome:
     dataset: Dataset = ctx.params["dataset"]
     settings: MLOpsSettings = ctx.params["settings"]
-    store: Store = ctx.params["store"]
-    version = rec.next_model_version(store, ctx.workspace)
-    target = store.files_dir(ctx.workspace) / "models" / f"v{version}.pkl"
+    registry: ModelRegistry = ctx.params["registry"]
+    version = registry.next_version()
+    target = registry.models_dir() / f"v{version}.pkl"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ctx.output("train", "path"), target)
     sha = file_sha256(target)
-    metrics = ctx.output("evaluate", "metrics")
-    with store.session():
-        rec.add_model_version(
-            store,
-            workspace=ctx.workspace,
-            version=version,
-            run_id=ctx.run_id,
-            path=str(target),
-            sha256=sha,
-            metrics=metrics,
-            dataset=dataset.name,
-            task=dataset.task,
-            window_start=ctx.output("ingest", "start").to_pydatetime(),
-            window_end=ctx.output("ingest", "end").to_pydatetime(),
-            data_fingerprint=ctx.output("ingest", "fingerprint"),
-            settings_hash=settings_hash(settings),
-            sim_time=ctx.sim_time,
-        )
-        rec.move_alias(
-            store,
-            workspace=ctx.workspace,
-            alias="challenger",
-            version=version,
-            sim_time=ctx.sim_time,
-            reason="newly trained",
-            run_id=ctx.run_id,
-        )
-        if ctx.output("evaluate", "promote"):
-            rec.move_alias(
-                store,
-                workspace=ctx.workspace,
-                alias="champion",
-                version=version,
-                sim_time=ctx.sim_time,
-                reason=ctx.output("evaluate", "reason"),
-                run_id=ctx.run_id,
-            )
+    model = NewVersion(
+        run_id=ctx.run_id,
+        path=target,
+        sha256=sha,
+        metrics=ctx.output("evaluate", "metrics"),
+        dataset=dataset.name,
+        task=dataset.task,
+        window_start=ctx.output("ingest", "start").to_pydatetime(),
+        window_end=ctx.output("ingest", "end").to_pydatetime(),
+        data_fingerprint=ctx.output("ingest", "fingerprint"),
+        settings_hash=settings_hash(settings),
+        sim_time=ctx.sim_time,
+    )
+    promote = bool(ctx.output("evaluate", "promote"))
+    registry.register(version, model, promote=promote, reason=ctx.output("evaluate", "reason"))
     return StepOutcome(
-        metrics={"version": version, "sha256": sha, "champion": bool(ctx.output("evaluate", "promote"))},
+        metrics={"version": version, "sha256": sha, "champion": promote},
         outputs={"version": version, "path": target, "sha256": sha},
         artifacts=[Artifact("model", target)],
     )
 
 
 def deploy_champion(ctx: StepContext) -> StepOutcome:
-    store: Store = ctx.params["store"]
+    registry: ModelRegistry = ctx.params["registry"]
     if not ctx.output("evaluate", "promote"):
         raise StepSkipped(f"not deployed: {ctx.output('evaluate', 'reason')}")
     version = ctx.output("register", "version")
-    production = install_production_model(store, ctx.workspace, Path(ctx.output("register", "path")))
-    deployment_id = rec.record_deployment(
-        store,
-        workspace=ctx.workspace,
-        kind="model",
-        ref=f"v{version}",
+    deployment_id, production = registry.deploy(
+        version,
+        path=Path(ctx.output("register", "path")),
+        sha256=ctx.output("register", "sha256"),
         run_id=ctx.run_id,
         sim_time=ctx.sim_time,
-        artifact_sha256=ctx.output("register", "sha256"),
         commit_time=ctx.params.get("data_arrived_at"),
         reason=f"trigger: {ctx.params['trigger']}",
     )
@@ -347,7 +310,7 @@ def run_mlops_pipeline(
         "dataset": dataset,
         "settings": settings,
         "as_of": as_of,
-        "store": store,
+        "registry": StoreRegistry(store, workspace),
         "trigger": trigger,
         "reference": champion_reference(store, workspace, dataset),
         "data_arrived_at": data_arrived_at,
