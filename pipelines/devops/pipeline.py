@@ -171,6 +171,7 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
             health_timeout_s=settings.health_timeout_s,
             port=ctx.params.get("port", 0),
             log_path=ctx.workdir / "deploy" / "server.log",
+            launcher=production.launcher,
         )
     except DevOpsError as exc:
         raise _fail(exc) from exc

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,11 +33,13 @@ REQUEST_TIMEOUT_S = 30.0
 
 __all__ = [
     "SMOKE_ROWS",
+    "Launcher",
     "ServiceProcess",
     "ServingReport",
     "SmokeReport",
     "running_services",
     "serve_batch",
+    "server_env",
     "smoke_test",
     "stop_all_services",
 ]
@@ -103,6 +105,10 @@ SMOKE_ROWS: tuple[dict[str, Any], ...] = (
     },
 )
 
+# Starts a server's command line with its environment, working directory and log (one log per
+# start: its tail explains this start) in its own process group; `subprocess.Popen` by default.
+Launcher = Callable[..., "subprocess.Popen[bytes]"]
+
 _registry: dict[int, ServiceProcess] = {}
 _registry_lock = threading.Lock()
 
@@ -155,6 +161,7 @@ class ServiceProcess:
         host: str = "127.0.0.1",
         health_timeout_s: float = 10,
         log_path: Path,
+        launcher: Launcher | None = None,
     ) -> ServiceProcess:
         """Start ``python artifact.pyz`` and return once /health answers 200.
 
@@ -180,21 +187,20 @@ class ServiceProcess:
             str(port_file),
             "--exit-with-parent",  # a killed pipeline leaves no server behind
         ]
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        # A request predicts a few rows: OpenMP spinning up threads for that cost 20 ms a request
-        # against 6 ms with one thread (measured with a HistGradientBoosting champion).
-        env.setdefault("OMP_NUM_THREADS", "1")
-        with open(log_path, "wb") as log:  # one log per start: its tail explains this start
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=log_path.parent,
-                env=env,
-                start_new_session=True,
-            )
+        env = server_env()
+        if launcher is not None:  # e.g. a pre-imported interpreter (pipelines.devops.warm)
+            process = launcher(command, env=env, cwd=log_path.parent, log_path=log_path)
+        else:
+            with open(log_path, "wb") as log:  # one log per start: its tail explains this start
+                process = subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=log_path.parent,
+                    env=env,
+                    start_new_session=True,
+                )
         service = cls(process, "", log_path, artifact)
         _register(service)
         try:
@@ -242,6 +248,16 @@ class ServiceProcess:
 
     def __repr__(self) -> str:
         return f"ServiceProcess(pid={self.pid}, url={self.url!r}, artifact={self.artifact.name!r})"
+
+
+def server_env() -> dict[str, str]:
+    """The environment a server starts with."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A request predicts a few rows: OpenMP spinning up threads for that cost 20 ms a request
+    # against 6 ms with one thread (measured with a HistGradientBoosting champion).
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
 
 
 def running_services() -> list[ServiceProcess]:
