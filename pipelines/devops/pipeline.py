@@ -140,7 +140,13 @@ def test_release(ctx: StepContext) -> StepOutcome:
     src = Path(ctx.output("checkout", "src"))
     artifact = Path(ctx.output("build", "artifact"))
     try:
-        report = run_service_tests(src, artifact, ctx.workdir / "test", timeout_s=settings.test_timeout_s)
+        report = run_service_tests(
+            src,
+            artifact,
+            ctx.workdir / "test",
+            timeout_s=settings.test_timeout_s,
+            launcher=ctx.params.get("test_launcher"),
+        )
     except DevOpsError as exc:
         raise _fail(exc) from exc
     metrics: dict[str, Any] = {

@@ -26,6 +26,8 @@ from pipelines.devops.changes import get_change, validate_change_sequence
 from pipelines.devops.pipeline import next_train, run_devops_pipeline
 from pipelines.devops.production import Production
 from pipelines.devops.repo import head
+from pipelines.devops.testing import suite_env
+from pipelines.devops.warm import PYTEST_PRELOAD, WarmStarter
 from pipelines.devops.workflow import commit_change, ensure_repo
 from pipelines.errors import OpsLabError
 from pipelines.mlops.policy import Decision
@@ -224,6 +226,7 @@ def run_scenario(
         raise
     finally:
         production.close()
+        state.test_starter.close()
     store.finish_scenario_run(scenario_run, "succeeded")
     report(ScenarioProgress(weeks, weeks, "done", f"{weeks} weeks in {time.perf_counter() - started:.1f} s"))
     return ScenarioResult(
@@ -274,6 +277,10 @@ class _State:
         for change in settings.changes:
             self.schedule[change.week].append(change)
         self.bike = _is_bike_schema(dataset)
+        # Each release's test suite runs in an interpreter that has imported pytest already.
+        self.test_starter = WarmStarter(PYTEST_PRELOAD)
+        if self.bike:
+            self.test_starter.prepare(suite_env(None))
 
     # -- week 0 ----------------------------------------------------------------------------
     def setup(self, t0: datetime) -> None:
@@ -298,6 +305,7 @@ class _State:
                 sim_time=t0,
                 settings=self.settings.devops,
                 label="initial release",
+                extra_params={"test_launcher": self.test_starter.launch},
             )
         if not result.ok:
             raise ScenarioError(f"the first release failed: {result.error}")
@@ -334,7 +342,7 @@ class _State:
                     sim_time=departure,
                     settings=self.settings.devops,
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
-                    extra_params={"deferred_promotion": True},
+                    extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
                 )
 
     def serve_week(self, week: int, week_start: datetime, week_end: datetime) -> dict[str, Any]:
