@@ -71,6 +71,9 @@ class WarmStarter:
         self._spare_env: dict[str, str] | None = None
         self._lock = threading.Lock()
         self._closed = False
+        # Whether a start leaves a new spare behind; off before the last start a caller expects,
+        # so no interpreter imports for nothing while the rest of the work needs the cores.
+        self.keep = True
 
     def prepare(self, env: Mapping[str, str]) -> None:
         """Have a spare importing for commands started with `env` (so even the first one is warm)."""
@@ -89,7 +92,7 @@ class WarmStarter:
             if spare is not None and (spare.poll() is not None or self._spare_env != _start_env(env)):
                 _discard(spare)
                 spare = None
-            if warm and not self._closed:  # ready for the next start
+            if warm and self.keep and not self._closed:  # ready for the next start
                 self._spare, self._spare_env = self._spawn(env), _start_env(env)
         if spare is not None and warm:
             order = {"argv": list(command[2:]), "env": dict(env), "cwd": str(cwd), "log": str(log_path)}
