@@ -16,8 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.bench_scenario import BENCH_DB
-from benchmarks.bench_scenario import main as play_full_story
+from benchmarks.bench_scenario import BENCH_DB, play_full_story
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["/", "/control", "/timeline", "/devops", "/mlops", "/drift", "/history", "/learn"]

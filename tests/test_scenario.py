@@ -18,21 +18,25 @@ import pytest
 from pipelines.devops.service import running_services
 from pipelines.mlops.policy import RetrainPolicy
 from pipelines.scenario.engine import ScenarioError, run_scenario
-from pipelines.scenario.presets import PRESETS, get_preset
+from pipelines.scenario.presets import PRESETS, WORKSHOP_PRESETS, get_preset
 from pipelines.scenario.settings import from_dict, settings_dict
 from pipelines.scenario.summary import check_expectations, summarize, tell_story
 from pipelines.store import Store, workspace_history
 from tests.conftest import scenario_settings
 
-# Each preset told in fewer weeks: the schedule and drift onsets scale with it.
+# Each preset told in fewer weeks: the schedule and drift onsets scale with it. The workshop
+# presets play whole. `sudden-shock` and `silent-data-bug` told in 20 and 16 weeks are the
+# workshop cuts plus a release or two, so their promises are tested through `workshop-shock`
+# and `workshop-data-bug` (the same settings, expectations and onsets; fewer server starts).
 SHORT_WEEKS = {
     "full-story": 26,
     "calm-seas": 12,
     "seasons-change": 30,
-    "sudden-shock": 20,
     "bad-friday-deploy": 9,
-    "silent-data-bug": 16,
+    **{name: PRESETS[name].weeks for name in WORKSHOP_PRESETS},
 }
+# The original presets whose promises a workshop cut tests for them.
+TESTED_BY_WORKSHOP = {"sudden-shock": "workshop-shock", "silent-data-bug": "workshop-data-bug"}
 
 
 def _play(tmp_path: Path, name: str, **replace: Any):
@@ -62,6 +66,18 @@ def test_every_preset_keeps_its_promises(tmp_path: Path, name: str, monkeypatch)
         story = tell_story(store, "demo")
         assert story is not None and not story.follows_preset
         assert any("simulated data instead" in d and "UCI" in d for d in story.differences)
+
+
+def test_workshop_presets_are_short_cuts_that_keep_the_promises_they_stand_for() -> None:
+    assert len(WORKSHOP_PRESETS) >= 4
+    for name in WORKSHOP_PRESETS:
+        assert 12 <= PRESETS[name].weeks <= 20, name
+    assert set(PRESETS) == set(SHORT_WEEKS) | set(TESTED_BY_WORKSHOP)  # every preset's promises tested
+    for original, cut in TESTED_BY_WORKSHOP.items():
+        told = PRESETS[original].with_weeks(PRESETS[cut].weeks)
+        workshop = PRESETS[cut]
+        assert workshop.expectations == told.expectations
+        assert (workshop.simulator, workshop.policy) == (told.simulator, told.policy)
 
 
 def test_presets_have_narratives_and_round_trip_as_data() -> None:

@@ -55,6 +55,7 @@ def training_name(trigger: str) -> str:
         return "first model (initial training)"
     return f"retrain {TRIGGER_TEXT.get(trigger, trigger)}"
 
+
 # Rows of the stacked figure (row 2 has a second y axis for latency).
 LANE_ROWS = {
     "devops_events": 1,

@@ -140,7 +140,13 @@ def test_release(ctx: StepContext) -> StepOutcome:
     src = Path(ctx.output("checkout", "src"))
     artifact = Path(ctx.output("build", "artifact"))
     try:
-        report = run_service_tests(src, artifact, ctx.workdir / "test", timeout_s=settings.test_timeout_s)
+        report = run_service_tests(
+            src,
+            artifact,
+            ctx.workdir / "test",
+            timeout_s=settings.test_timeout_s,
+            launcher=ctx.params.get("test_launcher"),
+        )
     except DevOpsError as exc:
         raise _fail(exc) from exc
     metrics: dict[str, Any] = {
@@ -171,6 +177,7 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
             health_timeout_s=settings.health_timeout_s,
             port=ctx.params.get("port", 0),
             log_path=ctx.workdir / "deploy" / "server.log",
+            launcher=production.launcher,
         )
     except DevOpsError as exc:
         raise _fail(exc) from exc

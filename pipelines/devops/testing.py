@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .errors import TestRunError
 LOG_TAIL_LINES = 40
 SLOWEST = 5
 
-__all__ = ["TestReport", "run_service_tests"]
+__all__ = ["TestReport", "run_service_tests", "suite_env"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,18 @@ class TestReport:
         return self.reason is None
 
 
-def run_service_tests(src_dir: Path, artifact: Path, out_dir: Path, timeout_s: float = 60) -> TestReport:
+def run_service_tests(
+    src_dir: Path,
+    artifact: Path,
+    out_dir: Path,
+    timeout_s: float = 60,
+    *,
+    launcher: Callable[..., subprocess.Popen[bytes]] | None = None,
+) -> TestReport:
     """Run ``src_dir/tests`` against ``artifact``; write JUnit XML and the log into ``out_dir``.
 
     A hung suite is killed (its whole process group) after ``timeout_s`` and reported as failed.
+    `launcher` starts the command instead of `subprocess.Popen` (e.g. `pipelines.devops.warm`).
     """
     tests_dir = Path(src_dir).resolve() / "tests"
     artifact = Path(artifact).resolve()
@@ -82,22 +91,25 @@ def run_service_tests(src_dir: Path, artifact: Path, out_dir: Path, timeout_s: f
         "junit_family=xunit2",
     ]
     started = time.perf_counter()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=out_dir,
-            env=_test_env(artifact),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # own process group: killable as a whole
-        )
-        try:
-            returncode: int | None = process.wait(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            returncode, timed_out = None, True
+    if launcher is not None:
+        process = launcher(command, env=suite_env(artifact), cwd=out_dir, log_path=log_path)
+    else:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=out_dir,
+                env=suite_env(artifact),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own process group: killable as a whole
+            )
+    try:
+        returncode: int | None = process.wait(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        returncode, timed_out = None, True
     duration = time.perf_counter() - started
     tail = _tail(log_path)
 
@@ -164,17 +176,19 @@ def _summary(
     )
 
 
-def _test_env(artifact: Path) -> dict[str, str]:
+def suite_env(artifact: Path | None) -> dict[str, str]:
+    """The environment the suite runs in; without an artifact, what it has before one is chosen."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "PYTHON", "COV_CORE_"))
     }
     env.update(
-        PYTHONPATH=str(artifact),
         PYTHONDONTWRITEBYTECODE="1",
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # no playwright, no pytest-timeout: a fast, bare run
     )
+    if artifact is not None:
+        env["PYTHONPATH"] = str(artifact)
     return env
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.errors import OpsLabError
@@ -22,7 +23,7 @@ from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, re
 from pipelines.mlops.pipeline import MLOpsSettings, install_production_model, run_mlops_pipeline
 from pipelines.mlops.policy import Decision, PolicyState, RetrainPolicy, decide_retrain, quality_decayed
 from pipelines.mlops.sources import Dataset
-from pipelines.mlops.training import PRIMARY_METRIC
+from pipelines.mlops.training import PRIMARY_METRIC, evaluate_predictions
 from pipelines.quality import metric_named
 from pipelines.runner import RunResult
 from pipelines.store import Store
@@ -58,6 +59,7 @@ class ModelProduction:
         self.first_version: int | None = None  # the never-retrained counterfactual
         self.batches: dict[int, pd.DataFrame] = {}  # week -> the batch it served
         self.served_by: dict[int, int | None] = {}  # week -> model version serving it
+        self.predictions: dict[int, np.ndarray] = {}  # week -> its champion's predictions on it
         self.new_model_week: dict[int, int] = {}  # model version -> first week it served
         self.last_retrain_week = 0
         self.drift_streak = 0
@@ -110,6 +112,7 @@ class ModelProduction:
             ),
         )
         self.drift_streak = self.drift_streak + 1 if report.dataset_drift else 0
+        self.predictions[week] = report.predictions
         row.update(
             {
                 "drift_share": report.drift_share,
@@ -182,12 +185,15 @@ class ModelProduction:
         version = self.served_by.get(labelled_week)
         if batch is None or batch.empty or version is None:
             return
-        quality = realized_quality(self.models.get(version), self.dataset, batch)
-        never = (
-            realized_quality(self.models.get(self.first_version), self.dataset, batch)
-            if self.first_version
-            else None
-        )
+        quality = self._served_quality(labelled_week, batch)
+        if quality is None:
+            quality = realized_quality(self.models.get(version), self.dataset, batch)
+        if self.first_version == version:  # production still serves the never-retrained model
+            never = quality
+        elif self.first_version:
+            never = realized_quality(self.models.get(self.first_version), self.dataset, batch)
+        else:
+            never = None
         self.store.update_rows(
             "weekly",
             {"workspace": self.workspace, "week": labelled_week},
@@ -197,6 +203,19 @@ class ModelProduction:
         self.latest_quality = (labelled_week, quality, self.models.get(version).baseline)
         if self.new_model_week.get(version) == labelled_week and quality is not None:
             self._roll_back_if_worse(labelled_week, version, batch, quality)
+
+    def _served_quality(self, week: int, batch: pd.DataFrame) -> float | None:
+        """The realized quality of the predictions monitoring made for the model that served `week`
+        (the same model on the same rows, so the same numbers without predicting again)."""
+        predictions = self.predictions.pop(week, None)
+        if predictions is None or self.dataset.task != "regression":  # classification needs proba
+            return None
+        labelled = batch[self.dataset.target].notna().to_numpy()
+        if not labelled.any():
+            return None
+        truth = batch.loc[labelled, self.dataset.target]
+        metrics = evaluate_predictions(self.dataset.task, truth, predictions[labelled])
+        return metrics.get(self.metric)
 
     # -- rollback --------------------------------------------------------------------------
     def _roll_back_if_worse(

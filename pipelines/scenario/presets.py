@@ -10,7 +10,7 @@ from pipelines.mlops.policy import RetrainPolicy
 from pipelines.mlops.simulator import DriftInjection, SimulatorSettings, UpstreamChange
 from pipelines.scenario.settings import ChangeAt, Expectation, ScenarioSettings
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "get_preset"]
+__all__ = ["DEFAULT_PRESET", "PRESETS", "WORKSHOP_PRESETS", "get_preset"]
 
 DEFAULT_PRESET = "full-story"
 
@@ -178,8 +178,101 @@ PRESETS: dict[str, ScenarioSettings] = {
                 ),
             ),
         ),
+        # Workshop cuts: one lesson each in 12-20 weeks, short enough for a room to play them
+        # side by side (each plays in seconds). Few releases, since every release is a real
+        # build, test suite and server start.
+        ScenarioSettings(
+            name="workshop-bad-friday",
+            narrative=(
+                "The Friday deploy in twelve weeks. A wind-chill feature ships on a Friday afternoon; "
+                "its tests pass, but calm hours crash it. The error-rate alarm opens an incident, "
+                "production rolls back, and the fix ships the next Tuesday."
+            ),
+            weeks=12,
+            simulator=SimulatorSettings(weeks=21),
+            changes=(
+                ChangeAt("windchill-feature", 4, weekday=4, hour=16),
+                ChangeAt("fix-windchill", 5, weekday=1),
+            ),
+            review_hours=1.0,
+            policy=RetrainPolicy("never"),
+            expectations=(
+                Expectation("service_incidents", "==", 1, "one incident, caused by the Friday deploy"),
+                Expectation("rollbacks", "==", 1, "one rollback"),
+                Expectation("change_failure_rate", ">", 0, "change failure rate moves above zero"),
+                Expectation("deployment_rework_rate", ">", 0, "the rollback is rework"),
+            ),
+        ),
+        ScenarioSettings(
+            name="workshop-drift",
+            narrative=(
+                "Spring in twenty weeks: the weather warms and riders come back, while no line of code "
+                "changes. The model learnt on late winter drifts away from the data, drift alarms "
+                "trigger retraining, and the never-retrained line shows what retraining bought."
+            ),
+            weeks=20,
+            simulator=SimulatorSettings(weeks=29),
+            policy=RetrainPolicy("drift", drift_weeks=2, cooldown_weeks=4),
+            drift_threshold=0.3,
+            expectations=(
+                Expectation("retrains_drift", ">=", 1, "drift triggers retraining"),
+                Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one"),
+            ),
+        ),
+        ScenarioSettings(
+            name="workshop-shock",
+            narrative=(
+                "The sudden shock in twenty weeks: in week 10 commuting peaks move two hours later. The "
+                "inputs look the same, the realized error jumps when labels arrive, the quality policy "
+                "retrains, and production recovers while the never-retrained model stays broken."
+            ),
+            weeks=20,
+            simulator=SimulatorSettings(
+                weeks=29,
+                seasonal=False,
+                growth_per_year=0.0,
+                injections=(DriftInjection("concept", "sudden", onset_week=18, magnitude=1.0, feature="hr"),),
+            ),
+            policy=RetrainPolicy("performance", quality_margin=0.25, cooldown_weeks=2),
+            expectations=(
+                Expectation(
+                    "retrains_performance_rise_after_shock",
+                    ">",
+                    0,
+                    "quality decay after the shock triggers a retrain",
+                ),
+                Expectation(
+                    "retraining_gain_after_shock", ">", 0, "production recovers, never-retrained does not"
+                ),
+            ),
+        ),
+        ScenarioSettings(
+            name="workshop-data-bug",
+            narrative=(
+                "The silent data bug in sixteen weeks: from week 11 an upstream feed sends temperature "
+                "in Fahrenheit. Nothing crashes, drift on temperature jumps at once, and the scheduled "
+                "retrain refuses the broken data: validation fails and names the column."
+            ),
+            weeks=16,
+            simulator=SimulatorSettings(
+                weeks=25,
+                upstream_changes=(UpstreamChange("fahrenheit", "temp", onset_week=19),),
+            ),
+            policy=RetrainPolicy("schedule", every_weeks=4, cooldown_weeks=1),
+            expectations=(
+                Expectation(
+                    "mlops_runs_failed_at_validate", ">=", 1, "validation stops the retrain on broken data"
+                ),
+                Expectation(
+                    "temp_drift_score_ratio_after_upstream_change", ">=", 3, "drift on temp flags the bug"
+                ),
+            ),
+        ),
     )
 }
+
+# The presets a workshop plays: each a short cut of one story above.
+WORKSHOP_PRESETS = tuple(name for name in PRESETS if name.startswith("workshop-"))
 
 
 def get_preset(name: str) -> ScenarioSettings:

@@ -1,0 +1,90 @@
+"""Warm starts: a spare interpreter runs the artifact (or the test suite) exactly as a cold start would."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.devops.baseline import build_baseline_model
+from pipelines.devops.build import build_artifact
+from pipelines.devops.changes import get_change, render_edits
+from pipelines.devops.errors import DeployError
+from pipelines.devops.service import ServiceProcess, running_services, server_env, smoke_test
+from pipelines.devops.testing import run_service_tests, suite_env
+from pipelines.devops.warm import PYTEST_PRELOAD, WarmStarter
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "pipelines" / "devops" / "service_template"
+
+
+def _tree(root: Path, changes: tuple[str, ...] = ()) -> Path:
+    tree = Path(shutil.copytree(TEMPLATE, root, ignore=shutil.ignore_patterns("__pycache__")))
+    for change_id in changes:
+        for relpath, text in render_edits(tree, get_change(change_id)).items():
+            (tree / relpath).write_text(text)
+    return tree
+
+
+@pytest.mark.slow
+def test_a_warm_server_runs_the_artifacts_own_code_with_its_own_log(tmp_path: Path) -> None:
+    artifact = build_artifact(_tree(tmp_path / "src"), tmp_path / "artifacts", "2.0.0").path
+    model = build_baseline_model(tmp_path / "model.json").path
+    starter = WarmStarter()
+    starter.prepare(server_env())
+    try:
+        logs = tmp_path / "logs"
+        with ServiceProcess.start(
+            artifact, model, log_path=logs / "a.log", launcher=starter.launch, health_timeout_s=30
+        ) as server:
+            assert server.process is not None and smoke_test(server.url, n_requests=4).errors == 0
+            taken = server.port
+        assert "bikeservice 2.0.0 listening" in (logs / "a.log").read_text()
+        # A second start takes the spare the first one left; a failure still reads as a cold one's.
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            taken = busy.getsockname()[1]
+            with pytest.raises(DeployError, match=f"port {taken} on 127.0.0.1 is already in use"):
+                ServiceProcess.start(
+                    artifact, model, port=taken, log_path=logs / "b.log", launcher=starter.launch
+                )
+    finally:
+        starter.close()
+    assert running_services() == []
+
+
+@pytest.mark.slow
+def test_a_warm_test_run_reports_what_a_cold_one_does(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "bug", ("hour-24-midnight",))
+    artifact = build_artifact(tree, tmp_path / "artifacts", "2.1.0").path
+    cold = run_service_tests(tree, artifact, tmp_path / "cold")
+    starter = WarmStarter(PYTEST_PRELOAD)
+    starter.prepare(suite_env(None))
+    try:
+        warm = run_service_tests(tree, artifact, tmp_path / "warm", launcher=starter.launch)
+    finally:
+        starter.close()
+    assert not cold.ok and cold.failed >= 2  # the caught bug: the suite really ran the artifact
+    assert (warm.passed, warm.failed, warm.failing, warm.returncode) == (
+        cold.passed,
+        cold.failed,
+        cold.failing,
+        cold.returncode,
+    )
+
+
+def test_a_command_that_is_not_python_dash_p_starts_cold(tmp_path: Path) -> None:
+    starter = WarmStarter(preload=())
+    try:
+        process = starter.launch(
+            [sys.executable, "-c", "print('cold')"],
+            env=server_env(),
+            cwd=tmp_path,
+            log_path=tmp_path / "c.log",
+        )
+        assert process.wait(timeout=30) == 0
+        assert (tmp_path / "c.log").read_text().strip() == "cold"
+    finally:
+        starter.close()
