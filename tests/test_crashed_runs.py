@@ -28,15 +28,19 @@ def _raw_running(path: Path) -> tuple[set[str], set[str]]:
 
 
 def _processes_mentioning(marker: str) -> list[int]:
+    """Live processes whose command line or working directory names `marker`: a cold-started server
+    names its artifact; a warm-started one (a spare interpreter that became the server) runs in its
+    log's directory."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
+                cwd = os.readlink(entry / "cwd")
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if marker.encode() in cmdline and state != "Z":
+            if (marker.encode() in cmdline or cwd.startswith(marker)) and state != "Z":
                 pids.append(int(entry.name))
     return pids
 
@@ -60,6 +64,7 @@ def test_a_scenario_killed_mid_play_reads_as_interrupted_without_a_write(tmp_pat
             if re.search(r"devops: week [1-9]", line):
                 break
         time.sleep(0.3)
+        assert _processes_mentioning(str(tmp_path)), "the check must see the play's live servers"
         play.send_signal(signal.SIGKILL)
         play.wait(timeout=10)
         running_runs, running_plays = _raw_running(db)
