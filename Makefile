@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 FACILITATOR ?=
 PYTEST_ARGS ?=
+# Two workers, a test file each: the suite's files share module fixtures (a played history, a server).
+TEST_WORKERS ?= 2
 
 .PHONY: run test bench lint format browser clean
 
@@ -33,7 +35,7 @@ browser:
 
 # The suite starts with lint, so CI (.ci/run -> make test) fails on a lint or type error too.
 test: lint browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
