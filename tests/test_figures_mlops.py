@@ -102,9 +102,9 @@ def test_quality_figure_has_production_never_retrained_and_retrain_markers() -> 
     )
     runs = pd.DataFrame(
         {
-            "sim_time": [T("2011-01-24"), T("2011-01-31")],
-            "trigger": ["drift", "drift"],
-            "status": ["succeeded", "failed"],
+            "sim_time": [T("2011-01-10"), T("2011-01-24"), T("2011-01-31")],
+            "trigger": ["initial", "drift", "drift"],
+            "status": ["succeeded", "succeeded", "failed"],
         }
     )
     figure = fig.quality_figure(weekly, runs)
@@ -112,7 +112,8 @@ def test_quality_figure_has_production_never_retrained_and_retrain_markers() -> 
     assert traces["never retrained (first model)"].line.dash == "dash"
     assert traces["never retrained (first model)"].line.color == theme.NEVER_RETRAINED
     assert traces["retrain"].marker.symbol == theme.MARKER["retrain"]
-    assert list(traces["retrain"].y) == [25.0]  # on the production line at that week
+    assert list(traces["retrain"].y) == [25.0]  # on the production line at that week; the first
+    # model's initial training is no retrain
     assert traces["retrain failed"].marker.symbol == theme.MARKER["failed"]
     assert figure.layout.yaxis.title.text == "MAE (lower is better)"
 

@@ -266,7 +266,8 @@ def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -
     )
     if retrains is not None and not retrains.empty:
         labelled = frame.loc[frame["quality"].notna(), ["sim_time", "quality"]]
-        marks = retrains.sort_values("sim_time")[["sim_time", "trigger", "status"]].copy()
+        marks = retrains.sort_values("sim_time")[["sim_time", "trigger", "status"]]
+        marks = marks[marks["trigger"] != "initial"].copy()  # the first model is trained, not retrained
         marks["sim_time"] = pd.to_datetime(marks["sim_time"]).astype(frame["sim_time"].dtype)
         if not labelled.empty:
             marks = pd.merge_asof(marks, labelled, on="sim_time", direction="nearest")
