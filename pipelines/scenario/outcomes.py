@@ -405,21 +405,23 @@ def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:
     ends = h.week_ends
     retrains = h.retrains()
     out = []
+    # A retrain is a succeeded one, as the retraining-frequency key counts it; stopped ones are told apart.
+    done = retrains[retrains["status"] != "failed"]
+    stopped = retrains[retrains["status"] == "failed"]
     if retrains.empty:
         out.append(Outcome("mlops", "retrains", "No retrain: production kept the first model all along.", 0))
     else:
-        by_trigger = retrains["trigger"].value_counts()
+        by_trigger = done["trigger"].value_counts()
         words = {"performance": "on quality decay", "drift": "on drift", "schedule": "on schedule"}
         parts = ", ".join(f"{n} {words.get(str(t), str(t))}" for t, n in by_trigger.items())
-        text = f"{_count(len(retrains), 'retrain')}: {parts}"
-        stopped = retrains[retrains["status"] == "failed"]
+        text = _count(len(done), "retrain") + (f": {parts}" if parts else "")
         for step, rows in stopped.groupby(stopped["failed_step"].fillna("an unrecorded step"), sort=False):
             weeks = [week_of(ends, t) for t in rows["sim_time"]]
-            text += f"; {rows.shape[0]} stopped at {step} ({_weeks_listed(weeks)})"
+            text += f"; {rows.shape[0]} more stopped at {step} ({_weeks_listed(weeks)})"
         deploys = h.deployments
         models = deploys[(deploys["kind"] == "model") & ~deploys["unplanned"].astype(bool)]
         text += f"; {_count(max(len(models) - 1, 0), 'new model')} deployed."
-        out.append(Outcome("mlops", "retrains", text, len(retrains)))
+        out.append(Outcome("mlops", "retrains", text, len(done)))
 
     incidents = h.incidents[h.incidents["kind"] == "model"]
     if not incidents.empty:
