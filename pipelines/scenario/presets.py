@@ -6,6 +6,9 @@ simulated world's two years (and the UCI data's 2011-2012).
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from pipelines.mlops.policy import RetrainPolicy
 from pipelines.mlops.simulator import DriftInjection, SimulatorSettings, UpstreamChange
 from pipelines.scenario.settings import ChangeAt, Expectation, ScenarioSettings
@@ -178,101 +181,66 @@ PRESETS: dict[str, ScenarioSettings] = {
                 ),
             ),
         ),
-        # Workshop cuts: one lesson each in 12-20 weeks, short enough for a room to play them
-        # side by side (each plays in seconds). Few releases, since every release is a real
-        # build, test suite and server start.
-        ScenarioSettings(
-            name="workshop-bad-friday",
-            narrative=(
-                "The Friday deploy in twelve weeks. A wind-chill feature ships on a Friday afternoon; "
-                "its tests pass, but calm hours crash it. The error-rate alarm opens an incident, "
-                "production rolls back, and the fix ships the next Tuesday."
-            ),
-            weeks=12,
-            simulator=SimulatorSettings(weeks=21),
-            changes=(
-                ChangeAt("windchill-feature", 4, weekday=4, hour=16),
-                ChangeAt("fix-windchill", 5, weekday=1),
-            ),
-            review_hours=1.0,
-            policy=RetrainPolicy("never"),
-            expectations=(
-                Expectation("service_incidents", "==", 1, "one incident, caused by the Friday deploy"),
-                Expectation("rollbacks", "==", 1, "one rollback"),
-                Expectation("change_failure_rate", ">", 0, "change failure rate moves above zero"),
-                Expectation("deployment_rework_rate", ">", 0, "the rollback is rework"),
-            ),
-        ),
-        ScenarioSettings(
-            name="workshop-drift",
-            narrative=(
-                "Spring in twenty weeks: the weather warms and riders come back, while no line of code "
-                "changes. The model learnt on late winter drifts away from the data, drift alarms "
-                "trigger retraining, and the never-retrained line shows what retraining bought."
-            ),
-            weeks=20,
-            simulator=SimulatorSettings(weeks=29),
-            policy=RetrainPolicy("drift", drift_weeks=2, cooldown_weeks=4),
-            drift_threshold=0.3,
-            expectations=(
-                Expectation("retrains_drift", ">=", 1, "drift triggers retraining"),
-                Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one"),
-            ),
-        ),
-        ScenarioSettings(
-            name="workshop-shock",
-            narrative=(
-                "The sudden shock in twenty weeks: in week 10 commuting peaks move two hours later. The "
-                "inputs look the same, the realized error jumps when labels arrive, the quality policy "
-                "retrains, and production recovers while the never-retrained model stays broken."
-            ),
-            weeks=20,
-            simulator=SimulatorSettings(
-                weeks=29,
-                seasonal=False,
-                growth_per_year=0.0,
-                injections=(DriftInjection("concept", "sudden", onset_week=18, magnitude=1.0, feature="hr"),),
-            ),
-            policy=RetrainPolicy("performance", quality_margin=0.25, cooldown_weeks=2),
-            expectations=(
-                Expectation(
-                    "retrains_performance_rise_after_shock",
-                    ">",
-                    0,
-                    "quality decay after the shock triggers a retrain",
-                ),
-                Expectation(
-                    "retraining_gain_after_shock", ">", 0, "production recovers, never-retrained does not"
-                ),
-            ),
-        ),
-        ScenarioSettings(
-            name="workshop-data-bug",
-            narrative=(
-                "The silent data bug in sixteen weeks: from week 11 an upstream feed sends temperature "
-                "in Fahrenheit. Nothing crashes, drift on temperature jumps at once, and the scheduled "
-                "retrain refuses the broken data: validation fails and names the column."
-            ),
-            weeks=16,
-            simulator=SimulatorSettings(
-                weeks=25,
-                upstream_changes=(UpstreamChange("fahrenheit", "temp", onset_week=19),),
-            ),
-            policy=RetrainPolicy("schedule", every_weeks=4, cooldown_weeks=1),
-            expectations=(
-                Expectation(
-                    "mlops_runs_failed_at_validate", ">=", 1, "validation stops the retrain on broken data"
-                ),
-                Expectation(
-                    "temp_drift_score_ratio_after_upstream_change", ">=", 3, "drift on temp flags the bug"
-                ),
-            ),
-        ),
     )
 }
 
+
+def _cut(
+    story: str, name: str, weeks: int, narrative: str, *, keep_changes: tuple[str, ...] = (), **replace: Any
+) -> ScenarioSettings:
+    """A workshop cut of the preset `story`: told in `weeks` (changes and onsets scaled), keeping only
+    the scripted changes named in `keep_changes` (every release is a real build, test suite and
+    server start), with its own name and narrative."""
+    told = PRESETS[story].with_weeks(weeks)
+    changes = tuple(c for c in told.changes if c.change in keep_changes)
+    return dataclasses.replace(told, name=name, narrative=narrative, changes=changes, **replace)
+
+
+# Workshop cuts: one lesson each in 12-20 weeks, short enough for a room to play them side by side
+# (each plays in seconds).
+_WORKSHOP = (
+    _cut(
+        "bad-friday-deploy",
+        "workshop-bad-friday",
+        12,
+        "The Friday deploy in twelve weeks. A wind-chill feature ships on a Friday afternoon; its tests "
+        "pass, but calm hours crash it. The error-rate alarm opens an incident, production rolls back, "
+        "and the fix ships the next Tuesday.",
+        keep_changes=("windchill-feature", "fix-windchill"),
+    ),
+    _cut(
+        "full-story",
+        "workshop-drift",
+        20,
+        "Spring in twenty weeks: the weather warms and riders come back, while no line of code changes. "
+        "The model learnt on late winter drifts away from the data, drift alarms trigger retraining, and "
+        "the never-retrained line shows what retraining bought.",
+        expectations=(
+            Expectation("retrains_drift", ">=", 1, "drift triggers retraining"),
+            Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one"),
+        ),
+    ),
+    _cut(
+        "sudden-shock",
+        "workshop-shock",
+        20,
+        "The sudden shock in twenty weeks: in week 10 commuting peaks move two hours later. The inputs "
+        "look the same, the realized error jumps when labels arrive, the quality policy retrains, and "
+        "production recovers while the never-retrained model stays broken.",
+    ),
+    _cut(
+        "silent-data-bug",
+        "workshop-data-bug",
+        16,
+        "The silent data bug in sixteen weeks: from week 11 an upstream feed sends temperature in "
+        "Fahrenheit. Nothing crashes, drift on temperature jumps at once, and the scheduled retrain "
+        "refuses the broken data: validation fails and names the column.",
+    ),
+)
+PRESETS.update({p.name: p for p in _WORKSHOP})
+
 # The presets a workshop plays: each a short cut of one story above.
-WORKSHOP_PRESETS = tuple(name for name in PRESETS if name.startswith("workshop-"))
+WORKSHOP_PRESETS = tuple(p.name for p in _WORKSHOP)
 
 
 def get_preset(name: str) -> ScenarioSettings:
