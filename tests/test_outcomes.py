@@ -239,3 +239,9 @@ def test_silent_data_bug_does_not_keep_its_temp_promise_without_the_fahrenheit_c
     assert any("upstream_changes is none" in d for d in story.differences)
     (temp,) = [p for p in story.promises if p.says == "drift on temp flags the bug"]
     assert not temp.held and "no upstream change to temp" in temp.reason
+
+
+def test_a_promise_reason_rounds_the_plays_number() -> None:
+    gain = Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one")
+    (check,) = check_promises([gain], {"retraining_gain": 49.50161234}, {})
+    assert check.held and "the play had 49.5 (as promised)" in check.reason

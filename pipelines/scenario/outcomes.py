@@ -540,7 +540,7 @@ def _plain_reason(expectation: Expectation, actual: Any, held: bool) -> str:
             return "none measured"
         if share:  # the DORA keys' values are already percentages
             return f"{float(value):.3g}%"
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
 
     noun = singular if expectation.value == 1 else plural
     expected = f"{_OPS.get(expectation.op, expectation.op)} {number(expectation.value)} {noun}"
