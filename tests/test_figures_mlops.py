@@ -82,7 +82,7 @@ def test_champion_figure_steps_through_versions_and_shows_kept_challengers() -> 
     traces = {trace.name: trace for trace in figure.data}
     assert list(traces["champion"].y) == [1, 3, 3]  # extended to the end of the history
     assert traces["champion"].line.shape == "hv"
-    assert traces["promoted (retrain)"].marker.symbol == theme.MARKER["retrain"]
+    assert traces["became champion"].marker.symbol == theme.MARKER["retrain"]
     assert list(traces["kept out by the gate"].y) == [2]
 
 

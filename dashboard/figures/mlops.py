@@ -160,8 +160,9 @@ def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
 def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.Figure:
     """Which version was champion over sim time (a step line), with every newly trained challenger.
 
-    A promoted retrain is a filled diamond on the champion line; a challenger the gate kept out is
-    an open grey diamond at its own version.
+    Each version that became champion (the first model, a promoted retrain, a rollback) is a filled
+    diamond on the champion line; a challenger the gate kept out is an open grey diamond at its own
+    version.
     """
     if moves.empty or not {"alias", "version", "sim_time"} <= set(moves.columns):
         raise ValueError("champion_figure needs the alias moves (alias, version, sim_time)")
@@ -188,7 +189,7 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
         )
         fig.add_trace(
             go.Scatter(
-                name="promoted (retrain)",
+                name="became champion",  # the first model, a promoted retrain or a rollback
                 x=champion["sim_time"],
                 y=champion["version"].astype(int),
                 mode="markers",
