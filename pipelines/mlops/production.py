@@ -20,8 +20,9 @@ import pandas as pd
 
 from pipelines.errors import OpsLabError
 from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, realized_quality
-from pipelines.mlops.pipeline import MLOpsSettings, install_production_model, run_mlops_pipeline
+from pipelines.mlops.pipeline import MLOpsSettings, run_mlops_pipeline
 from pipelines.mlops.policy import Decision, PolicyState, RetrainPolicy, decide_retrain, quality_decayed
+from pipelines.mlops.registry import StoreRegistry
 from pipelines.mlops.sources import Dataset
 from pipelines.mlops.training import PRIMARY_METRIC, evaluate_predictions
 from pipelines.quality import metric_named
@@ -256,7 +257,6 @@ class ModelProduction:
         row = rec.model_version(self.store, self.workspace, previous)
         if row is None:
             raise OpsLabError(f"model v{previous} is not in the registry of {self.workspace!r}")
-        install_production_model(self.store, self.workspace, Path(row["path"]))
         rec.move_alias(
             self.store,
             workspace=self.workspace,
@@ -265,16 +265,15 @@ class ModelProduction:
             sim_time=sim_time,
             reason=f"rollback: {summary}",
         )
-        rollback = rec.record_deployment(
-            self.store,
-            workspace=self.workspace,
-            kind="model",
-            ref=f"v{previous}",
+        rollback, _ = StoreRegistry(self.store, self.workspace).deploy(
+            previous,
+            path=Path(row["path"]),
+            sha256=row["sha256"],
             run_id=None,
             sim_time=sim_time,
-            artifact_sha256=row["sha256"],
-            unplanned=True,
+            commit_time=None,
             reason=f"rollback: {summary}",
+            unplanned=True,
         )
         if current is not None:
             rec.mark_deployment_rolled_back(self.store, current["deployment_id"])

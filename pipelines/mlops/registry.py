@@ -60,12 +60,14 @@ class ModelRegistry(Protocol):
         *,
         path: Path,
         sha256: str,
-        run_id: str,
+        run_id: str | None,
         sim_time: datetime | None,
         commit_time: datetime | None,
         reason: str,
+        unplanned: bool = False,
     ) -> tuple[str, Path]:
-        """Put `version` into production; the deployment's id and the production model's path."""
+        """Put `version` into production (`unplanned`: a rollback); the deployment's id and the
+        production model's path."""
 
 
 def production_model_path(store: Store, workspace: str) -> Path:
@@ -137,10 +139,11 @@ class StoreRegistry:
         *,
         path: Path,
         sha256: str,
-        run_id: str,
+        run_id: str | None,
         sim_time: datetime | None,
         commit_time: datetime | None,
         reason: str,
+        unplanned: bool = False,
     ) -> tuple[str, Path]:
         production = install_production_model(self.store, self.workspace, path)
         deployment_id = rec.record_deployment(
@@ -152,6 +155,7 @@ class StoreRegistry:
             sim_time=sim_time,
             artifact_sha256=sha256,
             commit_time=commit_time,
+            unplanned=unplanned,
             reason=reason,
         )
         return deployment_id, production
