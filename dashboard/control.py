@@ -27,7 +27,6 @@ __all__ = [
     "build_settings",
     "devops_args",
     "edits_of",
-    "files_dir",
     "knob_state",
     "mlops_args",
     "reset_args",
@@ -111,13 +110,6 @@ def settings_changes(preset: ScenarioSettings, settings: ScenarioSettings) -> pd
     rows = [{"setting": k, "preset": json.dumps(before.get(k)), "played": json.dumps(v)}
             for k, v in after.items() if before.get(k) != v]  # fmt: skip
     return pd.DataFrame(rows, columns=["setting", "preset", "played"])
-
-
-def files_dir(db: str | Path, kind: str) -> Path:
-    """Where the Control room keeps its `kind` files beside the database: `_kind` can never be a
-    workspace's own directory there (workspace names start with a letter or digit)."""
-    db = Path(db)
-    return db.parent / f"{db.name}.files" / f"_{kind}"
 
 
 def write_settings(directory: Path, settings: ScenarioSettings) -> Path:

@@ -1,14 +1,15 @@
 """Cached loaders: the views' one gateway to the run history (STYLE.md: views hold no SQL).
 
-Every loader takes the database path, the workspace and a `token` (the file's size and mtime),
-so a cached answer is reused across reruns and sessions until the file changes. Reads go through
-the store's read-only path, which waits out a writer for a bounded time.
+Every loader takes the run history's path, the workspace and a `version` (`db_version`: the size and
+mtime of the workspace's file), so a cached answer is reused across reruns and sessions until that
+file changes. In a folder history each workspace has its own file, so a seat's pages are neither
+slowed nor invalidated by another seat's play. Reads go through the store's read-only path, which
+waits out a writer of the same file for a bounded time.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,7 @@ from pipelines.keys import KeyResult
 from pipelines.mlops.metrics import ml_keys
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.summary import summarize, tell_story
-from pipelines.store import Store, StoreError, from_json
+from pipelines.store import RunHistory, Store, StoreError, from_json
 from pipelines.store.history import weekly_frame
 from pipelines.store.liveness import runner_alive
 from pipelines.store.queries import runs_table, step_durations, weekly_run_summary
@@ -27,7 +28,9 @@ from pipelines.store.queries import runs_table, step_durations, weekly_run_summa
 __all__ = [
     "db_version",
     "dora",
+    "files_dir",
     "has_history",
+    "listing_version",
     "ml",
     "run_detail",
     "runs",
@@ -37,6 +40,7 @@ __all__ = [
     "table",
     "weekly",
     "weekly_runs",
+    "workspace_file",
     "workspace_info",
     "workspaces",
 ]
@@ -44,76 +48,106 @@ __all__ = [
 READ_TIMEOUT_S = "8"  # a page waits this long for a running scenario to let it read
 
 
-def db_version(db: str) -> tuple[int, ...]:
-    """Changes whenever the database file does (DuckDB checkpoints into the file), and when a
-    process recorded as running a run dies, which changes nothing in the file."""
+def db_version(db: str, workspace: str) -> tuple[int, ...]:
+    """Changes whenever the workspace's database file does (DuckDB checkpoints into the file), and
+    when a process recorded as running a run dies, which changes nothing in the file."""
     total, latest = 0, 0
+    file = str(_history(db).workspace_file(workspace))
     for suffix in ("", ".wal"):
         try:
-            stat = os.stat(db + suffix)
+            stat = os.stat(file + suffix)
         except OSError:
             continue
         total += stat.st_size
         latest = max(latest, stat.st_mtime_ns)
     try:
-        runners = _runners(db, total, latest) if total else []
+        runners = _runners(db, workspace, total, latest) if total else []
     except StoreError:  # locked for longer than a page waits: the loaders will say so
         runners = []
     return total, latest, sum(not runner_alive(*runner) for runner in runners)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _runners(db: str, size: int, mtime_ns: int) -> list[tuple[Any, ...]]:
-    return _store(db).running_processes()
+@st.cache_data(show_spinner=False, max_entries=64)
+def _runners(db: str, workspace: str, size: int, mtime_ns: int) -> list[tuple[Any, ...]]:
+    return _store(db, workspace).running_processes()
 
 
-def _store(db: str) -> Store:
+def _history(db: str) -> RunHistory:
+    return RunHistory(db)
+
+
+def _store(db: str, workspace: str) -> Store:
     os.environ.setdefault("OPSLAB_LOCK_TIMEOUT", READ_TIMEOUT_S)
-    return Store(Path(db))
+    return _history(db).store(workspace)
+
+
+def workspace_file(db: str, workspace: str) -> str:
+    """The DuckDB file that holds `workspace` (what the History console opens, and only that one)."""
+    return str(_history(db).workspace_file(workspace))
+
+
+def files_dir(db: str, kind: str) -> str:
+    """Where the Control room keeps its settings files and uploads (see `RunHistory.files_dir`)."""
+    return str(_history(db).files_dir(kind))
+
+
+def listing_version(db: str) -> tuple[Any, ...]:
+    """Changes when a workspace is added to or removed from the history (a folder's entries;
+    a single file's own version)."""
+    history = _history(db)
+    if history.single_file:
+        return ("file", *db_version(db, "demo"))
+    try:
+        return ("folder", os.stat(history.path).st_mtime_ns)
+    except OSError:
+        return ("folder", 0)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def workspaces(db: str, version: tuple[int, ...]) -> pd.DataFrame:
-    return _store(db).list_workspaces()
+def workspaces(db: str, version: tuple[Any, ...]) -> list[str]:
+    """The names of the history's workspaces (a folder's are read without opening any file)."""
+    return _history(db).workspace_names()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def has_history(db: str, workspace: str, version: tuple[int, ...]) -> bool:
-    return Path(db).exists() and not _store(db).workspace_is_empty(workspace)
+    store = _store(db, workspace)
+    return store.exists() and not store.workspace_is_empty(workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def workspace_info(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any] | None:
-    return _store(db).workspace_info(workspace) if Path(db).exists() else None
+    store = _store(db, workspace)
+    return store.workspace_info(workspace) if store.exists() else None
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def weekly(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
-    return weekly_frame(_store(db), workspace)
+    return weekly_frame(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def runs(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return runs_table(_store(db), workspace, kind, limit=5000)
+    return runs_table(_store(db, workspace), workspace, kind, limit=5000)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def steps(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return step_durations(_store(db), workspace, kind)
+    return step_durations(_store(db, workspace), workspace, kind)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def weekly_runs(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
-    return weekly_run_summary(_store(db), workspace)
+    return weekly_run_summary(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def run_detail(db: str, run_id: str, version: tuple[int, ...]) -> dict[str, Any] | None:
-    store = _store(db)
+def run_detail(db: str, workspace: str, run_id: str, version: tuple[int, ...]) -> dict[str, Any] | None:
+    store = _store(db, workspace)
     run = store.run(run_id)
-    if run is None:
+    if run is None or run["workspace"] != workspace:
         return None
-    artifacts = store.select("artifacts", run["workspace"], where={"run_id": run_id}, order_by="created_at")
+    artifacts = store.select("artifacts", workspace, where={"run_id": run_id}, order_by="created_at")
     return {"run": run, "steps": store.steps(run_id), "artifacts": artifacts}
 
 
@@ -127,7 +161,7 @@ _ORDER = {"deployments": "deployed_at", "incidents": "opened_sim_time", "model_v
 def table(db: str, workspace: str, name: str, version: tuple[int, ...]) -> pd.DataFrame:
     if name not in TABLES:
         raise ValueError(f"no loader for {name!r}")
-    frame = _store(db).select(name, workspace, order_by=_ORDER[name])
+    frame = _store(db, workspace).select(name, workspace, order_by=_ORDER[name])
     if name == "model_versions" and not frame.empty:
         frame["metrics"] = frame["metrics"].map(from_json)
     return frame
@@ -135,20 +169,20 @@ def table(db: str, workspace: str, name: str, version: tuple[int, ...]) -> pd.Da
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def dora(db: str, workspace: str, version: tuple[int, ...]) -> list[KeyResult]:
-    return dora_keys(_store(db), workspace)
+    return dora_keys(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def ml(db: str, workspace: str, version: tuple[int, ...]) -> list[KeyResult]:
-    return ml_keys(_store(db), workspace)
+    return ml_keys(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def summary(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]:
-    return summarize(_store(db), workspace)
+    return summarize(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def story(db: str, workspace: str, version: tuple[int, ...]) -> Story | None:
     """What the workspace's play was and did, and which of its preset's promises it kept."""
-    return tell_story(_store(db), workspace)
+    return tell_story(_store(db, workspace), workspace)

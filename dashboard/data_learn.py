@@ -1,7 +1,7 @@
 """Cached loaders for the History and Learn pages (same pattern as `dashboard.data`).
 
-Each takes the database path and a `version` (`data.db_version(db)`), so an answer is reused until
-the file changes. `start` is the one write: pressing an exercise's Start records it (one short
+Each takes the run history's path and a `version` (`data.db_version(db, workspace)`), so an answer
+is reused until the workspace's file changes. `start` is the one write: pressing an exercise's Start records it (one short
 transaction), which changes the version. The History console's queries are not here: each runs in
 its own sandbox (`pipelines.store.sandbox`) and the page keeps it while it runs.
 """
@@ -9,48 +9,48 @@ its own sandbox (`pipelines.store.sandbox`) and the page keeps it while it runs.
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from pipelines.exercises import CheckResult, ExerciseStart, run_check, start_exercise, started
-from pipelines.store import Store
+from dashboard.data import _store
+from pipelines.exercises import (
+    CheckResult,
+    ExerciseStart,
+    learner_workspace,
+    run_check,
+    start_exercise,
+    started,
+)
 from pipelines.store.exercise_sql import table_columns, table_row_counts
 
 __all__ = ["check", "csv_bytes", "parquet_bytes", "row_counts", "schema", "start", "start_of"]
 
 
-def _store(db: str) -> Store:
-    os.environ.setdefault("OPSLAB_LOCK_TIMEOUT", "8")
-    return Store(Path(db))
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def schema(db: str, version: tuple[int, ...]) -> pd.DataFrame:
-    return table_columns(_store(db))
+def schema(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    return table_columns(_store(db, workspace))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def row_counts(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, int]:
-    frame = table_row_counts(_store(db), workspace)
+    frame = table_row_counts(_store(db, workspace), workspace)
     return {str(t): int(n) for t, n in zip(frame["table"], frame["rows"], strict=True)}
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def check(db: str, workspace: str, exercise_id: str, version: tuple[int, ...]) -> CheckResult:
-    return run_check(_store(db), workspace, exercise_id)
+    return run_check(_store(db, workspace), workspace, exercise_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def start_of(db: str, workspace: str, exercise_id: str, version: tuple[int, ...]) -> ExerciseStart | None:
-    return started(_store(db), workspace, exercise_id)
+    return started(_store(db, workspace), workspace, exercise_id)
 
 
 def start(db: str, workspace: str, exercise_id: str) -> ExerciseStart:
     """Begin an exercise for a learner in `workspace` (not cached: it writes)."""
-    return start_exercise(_store(db), workspace, exercise_id)
+    return start_exercise(_store(db, learner_workspace(workspace, exercise_id)), workspace, exercise_id)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -32,7 +32,7 @@ def render() -> None:
     with st.sidebar:
         names = []
         try:
-            names = data.workspaces(db, data.db_version(db))["name"].tolist()
+            names = data.workspaces(db, data.listing_version(db))
         except Exception as exc:  # a busy or unreadable file must not take the sidebar down
             st.caption(f"Workspaces unavailable: {exc}")
         current = state.workspace()

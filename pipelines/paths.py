@@ -1,10 +1,13 @@
 """Where OpsLab keeps its files.
 
-- The run history: `--db PATH` when given, else `$OPSLAB_DB`, else `opslab.duckdb` in the per-user
-  data directory (`$XDG_DATA_HOME/opslab`, `~/.local/share/opslab` on Linux,
-  `~/Library/Application Support/opslab` on macOS, `%LOCALAPPDATA%\\opslab` on Windows).
-- Files the pipelines produce (git repositories, build artifacts, models) live beside the database,
-  in `<db name>.files/<workspace>/`, so copying or deleting a database takes its files along.
+- The run history: `--db PATH` when given, else `$OPSLAB_DB`, else the folder `history/` in the
+  per-user data directory (`$XDG_DATA_HOME/opslab`, `~/.local/share/opslab` on Linux,
+  `~/Library/Application Support/opslab` on macOS, `%LOCALAPPDATA%\\opslab` on Windows). A folder
+  holds one DuckDB file per workspace (`<workspace>.duckdb`); a path ending in `.duckdb` is one
+  file for every workspace (see `pipelines.store.location`). An `opslab.duckdb` that an older
+  OpsLab left in the data directory stays the default while there is no `history/` folder.
+- Files the pipelines produce (git repositories, build artifacts, models) live beside the database
+  file, in `<db name>.files/<workspace>/`, so copying or deleting a database takes its files along.
 - Public datasets: `$OPSLAB_DATA_DIR`, else `datasets/` in the per-user data directory.
 """
 
@@ -41,7 +44,9 @@ def user_data_dir() -> Path:
 
 
 def default_db_path() -> Path:
-    return user_data_dir() / "opslab.duckdb"
+    """The per-user history folder; a single file an older OpsLab wrote there, until the folder exists."""
+    folder, legacy = user_data_dir() / "history", user_data_dir() / "opslab.duckdb"
+    return legacy if legacy.is_file() and not folder.exists() else folder
 
 
 def resolve_db_path(cli_value: str | os.PathLike[str] | None = None) -> Path:

@@ -80,12 +80,12 @@ def test_a_scenario_killed_mid_play_reads_as_interrupted_without_a_write(tmp_pat
         assert "running" not in status.values()
         assert [p["status"] for p in history["scenario_runs"]] == ["interrupted"]
 
-        version = data.db_version(str(db))
+        version = data.db_version(str(db), "crash")
         pages = data.runs(str(db), "crash", version)
         assert set(pages.loc[pages["run_id"].isin(running_runs), "status"]) == {"interrupted"}
         assert "running" not in set(pages["status"])
         assert data.table(str(db), "crash", "scenario_runs", version)["status"].tolist() == ["interrupted"]
-        detail = data.run_detail(str(db), next(iter(running_runs)), version)
+        detail = data.run_detail(str(db), "crash", next(iter(running_runs)), version)
         assert detail is not None and detail["run"]["status"] == "interrupted"
 
         assert _raw_running(db) == (running_runs, running_plays)  # shown so, never written
@@ -115,12 +115,12 @@ def test_the_pages_cache_token_changes_when_a_runner_dies(tmp_path: Path) -> Non
         time.sleep(0.3)
         store.update_rows("runs", {"run_id": run}, pid=runner.pid)
         db = str(store.path)
-        alive = data.db_version(db)
+        alive = data.db_version(db, "demo")
         assert data.runs(db, "demo", alive)["status"].tolist() == ["running"]
-        assert data.db_version(db) == alive  # stable while nothing changes
+        assert data.db_version(db, "demo") == alive  # stable while nothing changes
     finally:
         runner.kill()
         runner.wait()
-    dead = data.db_version(db)
+    dead = data.db_version(db, "demo")
     assert dead != alive and dead[:2] == alive[:2]
     assert data.runs(db, "demo", dead)["status"].tolist() == ["interrupted"]

@@ -21,6 +21,7 @@ from pipelines.mlops.simulator import DriftInjection
 from pipelines.paths import check_workspace_name
 from pipelines.scenario.presets import PRESETS
 from pipelines.scenario.settings import from_dict, settings_dict
+from pipelines.store import RunHistory
 from tests.conftest import APP
 
 
@@ -33,7 +34,7 @@ def test_untouched_knobs_play_the_preset_exactly(name: str, tmp_path: Path) -> N
     assert from_dict(json.loads(path.read_text())) == preset  # what `--from` reads back
     assert control.write_settings(tmp_path, settings) == path  # named by content
     with pytest.raises(ValueError, match="not valid"):  # no workspace's files can be in its directory
-        check_workspace_name(control.files_dir(tmp_path / "h.duckdb", "settings").name)
+        check_workspace_name(RunHistory(tmp_path / "h.duckdb").files_dir("settings").name)
 
 
 def test_edits_change_what_was_edited_and_the_cli_plays_the_file(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -29,7 +30,7 @@ def jobs() -> JobManager:
 
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 st.title("Control room")
 st.caption(
     f"Everything here runs for real in workspace **{ws}**: the same `opslab` command a terminal would run, "
@@ -113,7 +114,7 @@ with scenario_tab:
         )
         if upload is not None:
             try:
-                path = control.save_upload(control.files_dir(db, "uploads"), upload.name,
+                path = control.save_upload(Path(data.files_dir(db, "uploads")), upload.name,
                                            upload.getvalue())  # fmt: skip
                 head = (
                     pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50)
@@ -182,7 +183,7 @@ with scenario_tab:
         if source.startswith("upload") and data_arg is None:
             st.error("Upload a CSV or Parquet file first, or pick another data source.")
         elif settings is not None:
-            file = control.write_settings(control.files_dir(db, "settings"), settings)
+            file = control.write_settings(Path(data.files_dir(db, "settings")), settings)
             start(control.scenario_args(file, replace=replace), f"scenario {preset.name}")
             st.rerun()
 

@@ -8,7 +8,7 @@ from dashboard import data, state, ui
 from dashboard.figures import devops as figs
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 
 st.title("DevOps: shipping code")
 st.caption(
@@ -60,7 +60,7 @@ st.dataframe(table, width="stretch", hide_index=True, on_select=_picked_row, sel
 run_id = st.selectbox("Run", ids, format_func=label_of.get, key="devops_run",
                       on_change=lambda: _choose(st.session_state.devops_run))  # fmt: skip
 
-detail = data.run_detail(db, run_id, version)
+detail = data.run_detail(db, ws, run_id, version)
 if detail is None:
     st.error(f"Run {run_id} is no longer in the history; pick another one.")
     st.stop()

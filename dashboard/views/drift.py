@@ -19,7 +19,7 @@ from pipelines.errors import OpsLabError
 from pipelines.scenario.settings import CALENDAR_COLUMNS
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 
 st.title("🌊 Drift")
 st.caption(

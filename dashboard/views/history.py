@@ -16,7 +16,7 @@ from pipelines.store.sandbox import EXAMPLE_QUERIES, MEMORY_LIMIT_MB, ConsoleQue
 INLINE_WAIT_S = 1.0
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 st.title("History")
 st.caption(
     "Every run, step, deployment, incident, model and drift test OpsLab recorded is a row in DuckDB. "
@@ -51,7 +51,7 @@ def console_query(sql: str) -> ConsoleQuery:
     if held is None or (held[0] != key and (held[1].done() or held[0][:3] != key[:3])):
         if held is not None:
             held[1].cancel()
-        held = (key, ConsoleQuery(db, ws, sql).start())
+        held = (key, ConsoleQuery(data.workspace_file(db, ws), ws, sql).start())
         st.session_state.history_job = held
     return held[1]
 
@@ -107,7 +107,7 @@ with query_col:
 with schema_col:
     st.subheader("Tables")
     st.caption(f"Rows of workspace **{ws}**; open a table for its columns.")
-    columns = data_learn.schema(db, version)
+    columns = data_learn.schema(db, ws, version)
     counts = data_learn.row_counts(db, ws, version)
     for table, cols in columns.groupby("table", sort=False):
         rows = counts.get(str(table), 0)

@@ -17,7 +17,7 @@ from pipelines.errors import OpsLabError
 from pipelines.exercises import EXERCISES, learner_workspace
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 st.title("Learn")
 st.caption(
     "The words both lifecycles use, exercises that make each difference happen in your own workspace, "
@@ -43,7 +43,7 @@ with glossary_tab:
 # -- exercises ----------------------------------------------------------------------------------
 def run_check(exercise_id: str, workspace: str) -> None:
     """A button callback, so the verdict (and the expander's ✅) shows in the same rerun."""
-    now = data.db_version(db)
+    now = data.db_version(db, workspace)
     try:
         verdict = data_learn.check(db, workspace, exercise_id, now)
     except OpsLabError as exc:  # a busy or unreadable history: say so where the verdict goes
@@ -59,7 +59,7 @@ def start_exercise(exercise_id: str) -> None:
         begun = data_learn.start(db, ws, exercise_id)
     except OpsLabError as exc:
         where = learner_workspace(ws, exercise_id)
-        st.session_state[f"check_result_{exercise_id}"] = (where, None, str(exc), data.db_version(db))
+        st.session_state[f"check_result_{exercise_id}"] = (where, None, str(exc), data.db_version(db, where))
         return
     if begun.workspace != ws:
         state.set_workspace(begun.workspace)
@@ -78,13 +78,14 @@ with exercises_tab:
         ui.empty_state(ws)
     for number, exercise in enumerate(EXERCISES, start=1):
         where = learner_workspace(ws, exercise.id)
+        where_version = version if where == ws else data.db_version(db, where)
         try:
-            begun = data_learn.start_of(db, where, exercise.id, version)
+            begun = data_learn.start_of(db, where, exercise.id, where_version)
         except OpsLabError:
             begun = None
         result_key = f"check_result_{exercise.id}"
         known = st.session_state.get(result_key)
-        if known and known[0] == where and known[3] != version and begun:  # the history moved on
+        if known and known[0] == where and known[3] != where_version and begun:  # the history moved on
             run_check(exercise.id, where)
             known = st.session_state[result_key]
         mark = " ✅" if known and known[0] == where and known[1] else ""

@@ -9,7 +9,7 @@ from dashboard import data, state, ui
 from dashboard.figures import mlops as fig
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 
 st.title("🧠 MLOps")
 st.caption(
@@ -82,7 +82,7 @@ else:
         r.run_id: f"{r.sim_time:%Y-%m-%d} · {r.trigger} · {r.status} · {r.run_id}" for r in runs.itertuples()
     }
     chosen = st.selectbox("Run", ids, format_func=labels.get, key="mlops_run")
-    detail = data.run_detail(db, chosen, version)
+    detail = data.run_detail(db, ws, chosen, version)
     if detail is None:
         st.warning(f"Run {chosen} is no longer in the history.")
     else:

@@ -9,7 +9,7 @@ from dashboard.figures import overview as figures
 from dashboard.story import show_story
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 
 st.title("DevOps and MLOps, side by side")
 st.caption(

@@ -11,7 +11,7 @@ from dashboard.story import show_story
 PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
 
 db, ws = state.db_path(), state.workspace()
-version = data.db_version(db)
+version = data.db_version(db, ws)
 
 st.title("Timeline: code and models on one clock")
 st.caption(

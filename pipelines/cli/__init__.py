@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pipelines.cli import dashboard, datasets, devops, mlops, scenario, sql, workspace
 from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
-from pipelines.store import Store
+from pipelines.store import RunHistory, Store
 
 __all__ = ["build_parser", "main"]
 
@@ -29,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="opslab",
         description="Run the DevOps and MLOps lifecycles of OpsLab and read their history.",
     )
-    parser.add_argument("--db", help="run-history file (default: $OPSLAB_DB, else the per-user data dir)")
+    parser.add_argument(
+        "--db",
+        help="run history: a folder (a file per workspace) or a .duckdb file "
+        "(default: $OPSLAB_DB, else history/ in the per-user data dir)",
+    )
     parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace name (default: demo)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_workspace_name(args.workspace)
-        store = Store(resolve_db_path(args.db))
+        # Handlers get the workspace's store; those that reach other workspaces use `args.history`.
+        args.history = RunHistory(resolve_db_path(args.db))
+        store = args.history.store(args.workspace)
         return int(args.handler(args, store) or 0)
     except KeyboardInterrupt:
         print("opslab: stopped (Ctrl-C); unfinished runs are marked interrupted.", file=sys.stderr)

@@ -84,7 +84,7 @@ def _port(text: str) -> int:
 
 def _dashboard(args: argparse.Namespace, store: Store) -> int:
     argv = streamlit_command(args.host, args.port)
-    env = serving_environment(store.path, args.host, facilitator=args.facilitator)
+    env = serving_environment(args.history.path, args.host, facilitator=args.facilitator)
     if not is_loopback(args.host):
         print(
             f"warning: serving {_url(args.host, args.port)} to your network: anyone who can reach this "
@@ -96,7 +96,7 @@ def _dashboard(args: argparse.Namespace, store: Store) -> int:
         return 0
     where = _url("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, args.port)
     note = "; seats use this machine's network address" if not is_loopback(args.host) else ""
-    print(f"OpsLab dashboard on {where}{note} (history: {store.path}; Ctrl-C stops it)", flush=True)
+    print(f"OpsLab dashboard on {where}{note} (history: {args.history.path}; Ctrl-C stops it)", flush=True)
     # The command owns the mode too: an OPSLAB_FACILITATOR left in the shell does not make one.
     inherited = {key: value for key, value in os.environ.items() if key != "OPSLAB_FACILITATOR"}
     try:

@@ -18,13 +18,13 @@ CLI_MAX_ROWS = 1000
 def _sql(args: argparse.Namespace, store: Store) -> int:
     from pipelines.store.sandbox import run_query
 
-    if not store.exists():
+    if not args.history.exists():
         raise StoreError(
-            f"There is no run history at {store.path} yet: run `opslab scenario run full-story` first."
+            f"There is no run history at {args.history.path} yet: run `opslab scenario run full-story` first."
         )
     if store.workspace_info(args.workspace) is None:
         raise OpsLabError(
-            f"Workspace {args.workspace!r} does not exist in {store.path}; `opslab workspace list` shows "
+            f"Workspace {args.workspace!r} does not exist in {args.history.path}; `opslab workspace list` shows "
             "the ones that do."
         )
     result = run_query(store.path, args.workspace, args.query, timeout_s=args.timeout, max_rows=args.max_rows)

@@ -17,20 +17,20 @@ __all__ = ["register"]
 
 # -- history ------------------------------------------------------------------------------
 def _history(args: argparse.Namespace, store: Store) -> int:
-    if not store.exists():
+    if not args.history.exists():
         raise StoreError(
-            f"There is no run history at {store.path} yet: run `opslab scenario run full-story` first."
+            f"There is no run history at {args.history.path} yet: run `opslab scenario run full-story` first."
         )
     history = workspace_history(store, args.workspace)
     if not history["exists"]:
         raise OpsLabError(
-            f"Workspace {args.workspace!r} does not exist in {store.path}; `opslab workspace list` shows "
+            f"Workspace {args.workspace!r} does not exist in {args.history.path}; `opslab workspace list` shows "
             "the ones that do."
         )
     if args.json:
         print_json(history)
         return 0
-    print(f"workspace {args.workspace} in {store.path}")
+    print(f"workspace {args.workspace} in {args.history.path}")
     if history.get("scenario"):
         print(f"scenario {history['scenario']} (seed {history['seed']})")
     sections = [
@@ -74,18 +74,19 @@ def _add_history(sub: argparse._SubParsersAction) -> None:
 
 # -- workspace ----------------------------------------------------------------------------
 def _workspace_list(args: argparse.Namespace, store: Store) -> int:
-    frame = store.list_workspaces()
+    frame = args.history.list_workspaces()
     if args.json:
         print_json(json.loads(frame.to_json(orient="records", date_format="iso")))
     else:
-        print_table(frame, empty=f"no workspaces yet in {store.path}")
+        print_table(frame, empty=f"no workspaces yet in {args.history.path}")
     return 0
 
 
 def _workspace_reset(args: argparse.Namespace, store: Store) -> int:
     name = check_workspace_name(args.name)
+    store = args.history.store(name)
     if store.workspace_info(name) is None:
-        raise OpsLabError(f"Workspace {name!r} does not exist in {store.path}; nothing to reset.")
+        raise OpsLabError(f"Workspace {name!r} does not exist in {args.history.path}; nothing to reset.")
     store.reset_workspace(name)
     print(f"workspace {name} is now empty")
     return 0
@@ -93,9 +94,9 @@ def _workspace_reset(args: argparse.Namespace, store: Store) -> int:
 
 def _workspace_delete(args: argparse.Namespace, store: Store) -> int:
     name = check_workspace_name(args.name)
-    if store.workspace_info(name) is None:
-        raise OpsLabError(f"Workspace {name!r} does not exist in {store.path}; nothing to delete.")
-    store.delete_workspace(name)
+    if args.history.store(name).workspace_info(name) is None:
+        raise OpsLabError(f"Workspace {name!r} does not exist in {args.history.path}; nothing to delete.")
+    args.history.delete_workspace(name)
     print(f"workspace {name} deleted")
     return 0
 

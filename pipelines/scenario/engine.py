@@ -109,6 +109,19 @@ def _is_bike_schema(dataset: Dataset) -> bool:
     return {"temp", "hum", "windspeed", "hr", "workingday"} <= set(dataset.frame.columns)
 
 
+def _refuse_a_second_play(store: Store, workspace: str) -> None:
+    """Two plays into one workspace would empty and overwrite each other's weeks: refuse the second."""
+    if not store.exists():
+        return
+    live = store.live_scenario_play(workspace)
+    if live is not None:
+        raise ScenarioError(
+            f"Workspace {workspace!r} is being played by process {live['pid']} ({live['scenario']}, week "
+            f"{live['weeks_done']} of {live['weeks_planned']}): wait for it to finish or stop it, or play "
+            "into another workspace with --workspace."
+        )
+
+
 def run_scenario(
     store: Store,
     workspace: str,
@@ -121,13 +134,6 @@ def run_scenario(
     started = time.perf_counter()
     timer = _Timer()
     report = progress or (lambda event: None)
-    if not store.workspace_is_empty(workspace):
-        if not replace:
-            raise ScenarioError(
-                f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or choose "
-                "another workspace with --workspace."
-            )
-        store.reset_workspace(workspace)
     validate_change_sequence([c.change for c in settings.changes])
     report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
     dataset, note = load_scenario_data(settings)
@@ -139,22 +145,33 @@ def run_scenario(
     if weeks < 1:
         raise ScenarioError(f"{dataset.name} has no data after the {settings.warmup_weeks:g}-week warm-up.")
 
-    store.ensure_workspace(
-        workspace,
-        scenario=settings.name,
-        seed=settings.seed,
-        settings=settings_dict(settings),
-        settings_hash=settings_hash(settings),
-    )
-    scenario_run = store.start_scenario_run(
-        workspace=workspace,
-        scenario=settings.name,
-        seed=settings.seed,
-        settings=settings_dict(settings),
-        weeks=weeks,
-        data_played=dataset.name,
-        data_note=note,
-    )
+    # One write session from the check to the play's own record: a second play that starts at the
+    # same moment gets the file after this one is recorded as running, and is refused below.
+    with store.session():
+        _refuse_a_second_play(store, workspace)
+        if not store.workspace_is_empty(workspace):
+            if not replace:
+                raise ScenarioError(
+                    f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or "
+                    "choose another workspace with --workspace."
+                )
+            store.reset_workspace(workspace)
+        store.ensure_workspace(
+            workspace,
+            scenario=settings.name,
+            seed=settings.seed,
+            settings=settings_dict(settings),
+            settings_hash=settings_hash(settings),
+        )
+        scenario_run = store.start_scenario_run(
+            workspace=workspace,
+            scenario=settings.name,
+            seed=settings.seed,
+            settings=settings_dict(settings),
+            weeks=weeks,
+            data_played=dataset.name,
+            data_note=note,
+        )
     production = Production(
         store,
         workspace,

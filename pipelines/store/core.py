@@ -21,14 +21,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
 from pipelines.paths import check_workspace_name, workspace_dir
 from pipelines.store.connection import StoreError, open_connection, readers_waiting, yield_to_readers
-from pipelines.store.liveness import INTERRUPTED_ERROR, RUN_TABLES, dead_runners, present_dead_runners
+from pipelines.store.liveness import (
+    INTERRUPTED_ERROR,
+    RUN_TABLES,
+    dead_runners,
+    present_dead_runners,
+    runner_alive,
+)
 from pipelines.store.schema import LATEST_VERSION, TABLES, current_version, migrate
 
 __all__ = ["BatchedSessions", "Store", "from_json", "new_id", "now_utc", "to_json"]
@@ -123,11 +129,19 @@ class BatchedSessions:
         self._held, self._done = None, 0
 
 
-class Store:
-    """Named reads and writes of one DuckDB run-history file."""
+class _Siblings(Protocol):
+    def stores(self) -> list[Store]: ...
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+class Store:
+    """Named reads and writes of one DuckDB run-history file.
+
+    In a folder history (`pipelines.store.location.RunHistory`) the file holds one workspace and
+    `history` is the folder, so `siblings()` can reach the other workspaces' files."""
+
+    def __init__(self, path: str | os.PathLike[str], *, history: _Siblings | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
+        self.history = history
         self._lock = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
@@ -140,6 +154,10 @@ class Store:
 
     def files_dir(self, workspace: str) -> Path:
         return workspace_dir(self.path, workspace)
+
+    def siblings(self) -> list[Store]:
+        """Every store of this store's history, this one included (itself alone without a history)."""
+        return self.history.stores() if self.history is not None else [self]
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -518,6 +536,18 @@ class Store:
                 "SELECT pid, host, started_at FROM scenario_runs WHERE status = 'running'"
             ).fetchall()
         return [(pid, host, started_at) for pid, host, started_at in rows]
+
+    def live_scenario_play(self, workspace: str) -> dict[str, Any] | None:
+        """The scenario play still running in `workspace` in a live process, if there is one."""
+        frame = self._frame(
+            "SELECT scenario, pid, host, started_at, weeks_done, weeks_planned FROM scenario_runs "
+            "WHERE workspace = ? AND status = 'running' ORDER BY started_at DESC",
+            [workspace],
+        )
+        for row in frame.to_dict("records"):
+            if runner_alive(row["pid"], row["host"], row["started_at"]):
+                return row
+        return None
 
     def scenario_runs(self, workspace: str) -> pd.DataFrame:
         return self._frame("SELECT * FROM scenario_runs WHERE workspace = ? ORDER BY started_at", [workspace])

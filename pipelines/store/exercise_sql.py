@@ -260,8 +260,14 @@ def without_retraining(store: Store, workspace: str) -> dict[str, Any]:
 
 
 def retraining_comparison(store: Store, workspace: str, scenario: str) -> pd.DataFrame:
-    """Other workspaces of the same scenario with their mean realized and never-retrained quality."""
-    return _frame(store, RETRAINING_COMPARISON_SQL, {"workspace": workspace, "scenario": scenario})
+    """Other workspaces of the same scenario with their mean realized and never-retrained quality
+    (from every file of the store's history, when workspaces have a file each)."""
+    params: dict[str, object] = {"workspace": workspace, "scenario": scenario}
+    frames = [_frame(s, RETRAINING_COMPARISON_SQL, params) for s in store.siblings() if s.exists()]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _frame(store, RETRAINING_COMPARISON_SQL, params)
+    return pd.concat(frames, ignore_index=True).sort_values("workspace", ignore_index=True)
 
 
 def drift_threshold_what_if(
