@@ -59,6 +59,11 @@ LOCK_TEXTS = ("is locked", "locked by process")
 EXCEPTION_BOX = '[data-testid="stException"]'
 ERROR_BOX = '[data-testid="stAlert"]:has([data-testid="stAlertContentError"])'
 ROOM_PRESET = "workshop-drift"  # what `workshop prepare` plays unless --preset names one
+# Memory a seat's play holds at its peak (measured here: 4.2 GB for 6 plays at once, the largest
+# 1.1 GB) and what the browser, its driver and the servers hold: a room larger than the memory
+# available is cut down, saying so, rather than pushing a shared machine into swap.
+PLAY_MEMORY_GB = 0.8
+FIXED_MEMORY_GB = 4.0
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -226,19 +231,19 @@ async def _visit(page: Any, url: str) -> tuple[float | None, bool, int, int, lis
         exceptions = await page.locator(EXCEPTION_BOX).all_inner_texts()
         errors = await page.locator(ERROR_BOX).all_inner_texts()
     except PlaywrightError as exc:
-        return seconds, False, 0, 0, [f"could not read the page: {exc}"[:160]]
+        return seconds, False, 0, 0, [f"could not read the page: {str(exc).splitlines()[0]}"[:160]]
     messages = [" ".join(m.replace("⚠️", "").split())[:200] for m in [*errors, *exceptions]]
     return seconds, any(n in text for n in LOCK_TEXTS), len(exceptions), len(errors), messages
 
 
 async def _browse(
-    room: Room, context: Any, base: str, seats: list[Seat], offset: int, stop: asyncio.Event
+    room: Room, context: Any, base: str, seats: list[Seat], offset: int, stop: asyncio.Event, limit: int
 ) -> None:
-    """One browser context cycling over `seats` and the seat pages until `stop`."""
+    """One browser context cycling over `seats` and the seat pages until `stop` or `limit` visits."""
     page = await context.new_page()
     plays = {p.seat.workspace: p for p in room.plays}
     visit = 0
-    while not stop.is_set():
+    while not stop.is_set() and visit < limit:
         seat = seats[visit % len(seats)]
         path = SEAT_PAGES[(visit + offset) % len(SEAT_PAGES)]
         phase, play = room.phase(), plays.get(seat.workspace)
@@ -252,10 +257,10 @@ async def _browse(
     await page.close()
 
 
-async def _browse_facilitator(room: Room, context: Any, base: str, stop: asyncio.Event) -> None:
+async def _browse_facilitator(room: Room, context: Any, base: str, stop: asyncio.Event, limit: int) -> None:
     page = await context.new_page()
     visit = 0
-    while not stop.is_set():
+    while not stop.is_set() and visit < limit:
         phase = room.phase()
         seconds, locked, exceptions, errors, messages = await _visit(page, f"{base}/facilitator")
         phase = "during" if "during" in (phase, room.phase()) else phase
@@ -342,7 +347,7 @@ def check_recorded(folder: Path, workspaces: list[str]) -> dict[str, list[str]]:
         if runs_table(store, workspace).empty:
             found.append("no pipeline run recorded")
         if running := store.running_processes():
-            found.append(f"{len(running)} runs still read running")
+            found.append(f"{len(running)} run(s) still read running")
         if found:
             problems[workspace] = found
     return problems
@@ -361,14 +366,6 @@ async def _stop_children(room: Room) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
-
-
-def _warmed(room: Room, facilitator: bool) -> bool:
-    """Enough visits before the plays: the observer's pages (its first is cold) and the facilitator's."""
-    observer = sum(v.role == "observer" for v in room.visits)
-    return observer > len(SEAT_PAGES) and (
-        not facilitator or sum(v.role == "facilitator" for v in room.visits) > 3
-    )
 
 
 async def _load(room: Room, contexts: int, preset: str) -> None:
@@ -390,25 +387,28 @@ async def _load(room: Room, contexts: int, preset: str) -> None:
             sampling = asyncio.Event()
             sampler = asyncio.create_task(_sample_memory(room, sampling))
 
-            def browsing(stop: asyncio.Event) -> list[asyncio.Task[None]]:
-                tasks = [asyncio.create_task(_browse(room, ctxs[0], base, [room.observer], 0, stop))]
-                tasks += [asyncio.create_task(_browse(room, c, base, s, i, stop)) for i, (c, s) in enumerate(zip(ctxs[1:contexts], shares, strict=True))]  # fmt: skip
+            def browsing(
+                stop: asyncio.Event, observer: int, seat: int, desk: int
+            ) -> list[asyncio.Task[None]]:
+                """Every context reading its pages, each for at most the visits given."""
+                tasks = [
+                    asyncio.create_task(_browse(room, ctxs[0], base, [room.observer], 0, stop, observer))
+                ]
+                tasks += [asyncio.create_task(_browse(room, c, base, s, i, stop, seat)) for i, (c, s) in enumerate(zip(ctxs[1:contexts], shares, strict=True))]  # fmt: skip
                 if facilitator:
-                    tasks.append(asyncio.create_task(_browse_facilitator(room, ctxs[-1], facilitator, stop)))
+                    tasks.append(
+                        asyncio.create_task(_browse_facilitator(room, ctxs[-1], facilitator, stop, desk))
+                    )
                 return tasks
 
-            # Before the plays: a few visits per context (the first of each warms the server).
-            quiet = asyncio.Event()
-            tasks = browsing(quiet)
-            while not _warmed(room, bool(facilitator)) and not any(t.done() for t in tasks):
-                await asyncio.sleep(0.2)
-            quiet.set()
-            await asyncio.gather(*tasks)
+            # Before the plays: the first visit of each context warms the server; then the observer's
+            # every page and a few facilitator refreshes on a quiet room.
+            await asyncio.gather(*browsing(asyncio.Event(), len(SEAT_PAGES) + 1, 2, 4))
             # The load: every seat's play at once, the contexts reading pages meanwhile.
             room.load_average_start = os.getloadavg()
             stop = asyncio.Event()
             plays = [asyncio.create_task(_play(room, p, f"play-{p.seat.workspace}")) for p in room.plays]
-            tasks = browsing(stop)
+            tasks = browsing(stop, sys.maxsize, sys.maxsize, sys.maxsize)
             await asyncio.gather(*plays)
             room.load_average_end = os.getloadavg()
             stop.set()
@@ -539,6 +539,17 @@ def _report_machine(room: Room) -> None:
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
+def seats_that_fit(wanted: int) -> tuple[int, float]:
+    """How many of `wanted` seats the available memory holds, and that memory in GB."""
+    meminfo = dict(
+        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
+    )
+    available = int(meminfo.get("MemAvailable", "0 kB").split()[0]) / 2**20
+    if not available:
+        return wanted, math.nan
+    return max(1, min(wanted, int((available - FIXED_MEMORY_GB) / PLAY_MEMORY_GB))), available
+
+
 def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bench_room", description=__doc__.split("\n")[0]
@@ -562,6 +573,12 @@ def main(argv: list[str] | None = None) -> None:
     if not Path("/usr/bin/chromium").exists():
         print("room: /usr/bin/chromium is missing, no room figures")
         return
+    fit, available = seats_that_fit(args.seats)
+    if fit < args.seats:
+        print(f"room: {args.seats} seats do not fit in the {available:.1f} GB of memory available (about "
+              f"{PLAY_MEMORY_GB} GB a play, {FIXED_MEMORY_GB} GB for the browser and servers): {fit} seats play")  # fmt: skip
+        args.seats = fit
+        args.contexts = min(args.contexts, fit + 1)
     presets = [args.preset if args.preset != "rotate" else WORKSHOP_PRESETS[i % len(WORKSHOP_PRESETS)]
                for i in range(args.seats)]  # fmt: skip
     seats = [Seat(f"seat-{i + 1:02d}", presets[i]) for i in range(args.seats)]
