@@ -292,3 +292,32 @@ def test_liveness_asks_this_host_only() -> None:
     assert runner_alive(os.getpid(), here, now_utc())
     assert not runner_alive(os.getpid(), "another-machine", now_utc())
     assert not runner_alive(None, here, now_utc()) and not pid_alive(0)
+
+
+def test_a_short_write_gets_in_between_a_long_writers_units(tmp_path: Path) -> None:
+    """A Learn Start (one short write) while the seat's own play holds the file: the play lets go at
+    its next week instead of at the end of its batch, so the Start does not time out."""
+    store = Store(tmp_path / "seat.duckdb")
+    store.ensure_workspace("seat")
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from pipelines.store import Store
+        began = time.monotonic()
+        Store(sys.argv[1]).ensure_workspace("seat-learn")
+        print(round(time.monotonic() - began, 2))
+        """
+    )
+    env = {**os.environ, "OPSLAB_LOCK_TIMEOUT": "4"}
+    with store.batched_sessions(1000) as sessions:
+        with sessions.unit():
+            starter = subprocess.Popen([sys.executable, "-c", script, str(store.path)], env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for _ in range(60):  # 60 units of 0.2 s: 12 s, longer than the starter waits
+            if starter.poll() is not None:
+                break
+            with sessions.unit():
+                time.sleep(0.2)
+        _out, err = starter.communicate(timeout=30)
+    assert starter.returncode == 0, err[-400:]
+    assert "seat-learn" in store.list_workspaces()["name"].tolist()
