@@ -185,8 +185,13 @@ async def _prepare(room: Room, preset: str) -> None:
     if await (await _spawn(room, "prepare", argv)).wait() != 0:
         raise RuntimeError(f"workshop prepare failed: {(room.logs / 'prepare.err').read_text()[-800:]}")
     room.prepare_seconds = time.perf_counter() - started
-    manifest = json.loads((room.folder / "room.json").read_text())
-    tokens = {s["workspace"]: s["token"] for s in manifest["seats"]}
+    from pipelines.store import RunHistory
+    from pipelines.workshop import load_room
+
+    prepared = load_room(RunHistory(room.folder))
+    if prepared is None:
+        raise RuntimeError(f"workshop prepare left no room in {room.folder}")
+    tokens = {seat.workspace: seat.token for seat in prepared.seats}
     for seat in [*room.seats, room.observer]:
         seat.token = tokens[seat.workspace]
 
@@ -208,8 +213,8 @@ async def _play(room: Room, play: Play, name: str) -> None:
 
 
 def _seat_url(base: str, seat: Seat, path: str) -> str:
-    query = f"seat={seat.token}" if seat.token else f"workspace={seat.workspace}"
-    return f"{base}{path}?{query}"
+    """The seat's page: by its link's token in a room (and its workspace, for an app without rooms)."""
+    return f"{base}{path}?workspace={seat.workspace}" + (f"&seat={seat.token}" if seat.token else "")
 
 
 async def _visit(page: Any, url: str) -> tuple[float | None, bool, int, int, list[str]]:
