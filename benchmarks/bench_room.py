@@ -232,9 +232,11 @@ async def _visit(page: Any, url: str) -> tuple[float | None, bool, int, int, lis
     except PlaywrightError:
         pass
     try:
-        text = await page.inner_text("body", timeout=5000)
+        text = await page.inner_text("body", timeout=15_000)
         exceptions = await page.locator(EXCEPTION_BOX).all_inner_texts()
         errors = await page.locator(ERROR_BOX).all_inner_texts()
+        if "Page not found" in text:  # Streamlit's dialog for a path the app does not have
+            errors.append(f"Page not found: {url}")
     except PlaywrightError as exc:
         return seconds, False, 0, 0, [f"could not read the page: {str(exc).splitlines()[0]}"[:160]]
     messages = [" ".join(m.replace("⚠️", "").split())[:200] for m in [*errors, *exceptions]]
@@ -255,9 +257,8 @@ async def _browse(
         role = "observer" if play is None else "playing" if play.running else "played" if play.returncode is not None else "waiting"  # fmt: skip
         seconds, locked, exceptions, errors, messages = await _visit(page, _seat_url(base, seat, path))
         phase = "during" if "during" in (phase, room.phase()) else phase
-        room.visits.append(
-            Visit(path, phase, role, seconds, locked, exceptions, errors, visit == 0, messages)
-        )
+        first = visit == 0 and phase == "before"
+        room.visits.append(Visit(path, phase, role, seconds, locked, exceptions, errors, first, messages))
         visit += 1
     await page.close()
 
@@ -269,8 +270,9 @@ async def _browse_facilitator(room: Room, context: Any, base: str, stop: asyncio
         phase = room.phase()
         seconds, locked, exceptions, errors, messages = await _visit(page, f"{base}/facilitator")
         phase = "during" if "during" in (phase, room.phase()) else phase
+        first = visit == 0 and phase == "before"
         room.visits.append(Visit("/facilitator", phase, "facilitator", seconds, locked, exceptions, errors,
-                                 visit == 0, messages))  # fmt: skip
+                                 first, messages))  # fmt: skip
         visit += 1
     await page.close()
 
