@@ -32,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -119,6 +120,7 @@ class Room:
     quiet_play: Play | None = None
     load_average_start: tuple[float, float, float] | None = None
     load_average_end: tuple[float, float, float] | None = None
+    server_logs: str = ""
 
     def phase(self) -> str:
         if all(math.isnan(p.started) for p in self.plays):
@@ -375,7 +377,7 @@ async def _stop_children(room: Room) -> None:
             await proc.wait()
 
 
-async def _load(room: Room, contexts: int, preset: str) -> None:
+async def _load(room: Room, contexts: int) -> None:
     from playwright.async_api import async_playwright
 
     if has_workshop_command():
@@ -430,14 +432,18 @@ async def _load(room: Room, contexts: int, preset: str) -> None:
             await browser.close()
 
 
-async def _run(room: Room, contexts: int, preset: str, deadline_s: float) -> str | None:
+async def _run(room: Room, contexts: int, deadline_s: float) -> str | None:
     """The load within the deadline; every child ended whatever happens. Why it stopped early, if it did."""
     try:
-        await asyncio.wait_for(_load(room, contexts, preset), deadline_s)
+        await asyncio.wait_for(_load(room, contexts), deadline_s)
         return None
     except TimeoutError:
         return f"the deadline of {deadline_s:.0f} s passed; the figures cover what finished"
-    finally:
+    finally:  # the servers' logs as they were at the end of the load, not what stopping them prints
+        room.server_logs = "".join(
+            (room.logs / f"{name}.err").read_text(errors="replace") for name in ("server", "facilitator")
+            if name in room.children
+        )  # fmt: skip
         await _stop_children(room)
 
 
@@ -480,8 +486,8 @@ def _report_plays(room: Room, problems: dict[str, list[str]]) -> None:
             print(f"    {name:<22} ({PRESETS[name].weeks} weeks)         {_percentiles(values)}")
         first, last = min(p.started for p in started), max(p.finished for p in finished)
         print(f"  all plays: {last - first:.1f} s from the first start to the last exit")
-    print(f"recorded: {len(room.seats) - len(problems)} of {len(room.seats)} seats hold a complete, succeeded "
-          "play and no run left running")  # fmt: skip
+    print(f"recorded: {len(started) - len(problems)} of the {len(started)} seats that played hold a complete, "
+          "succeeded play and no run left running")  # fmt: skip
     for workspace, found in sorted(problems.items()):
         print(f"  {workspace}: {'; '.join(found)}")
 
@@ -530,10 +536,14 @@ def _report_pages(room: Room, contexts: int) -> None:
 
 
 def _report_machine(room: Room) -> None:
-    logs = "".join(room.logs.joinpath(f"{n}.err").read_text(errors="replace") for n in room.children if n in ("server", "facilitator"))  # fmt: skip
+    logs = room.server_logs
     print(
         f"server logs: {logs.count('Traceback')} tracebacks, {sum(logs.count(n) for n in LOCK_TEXTS)} lock messages"
     )
+    for line in sorted(
+        {m.group(0)[:200] for m in re.finditer(r"^\w+(Error|Exception|Interrupt)\b.*$", logs, re.M)}
+    )[:3]:
+        print(f"  {line}")
     if room.peaks:
         mb = {k: v / 2**20 for k, v in room.peaks.items()}
         print(f"peak RSS: server {mb['server']:.0f} MB, plays at once {mb['plays at once']:.0f} MB (largest play "
@@ -601,8 +611,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.deadline:.0f} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)  # fmt: skip
     started = time.perf_counter()
     try:
-        stopped_early = asyncio.run(_run(room, args.contexts, args.preset, args.deadline))
-        problems = check_recorded(room.folder, [s.workspace for s in room.seats]) if room.plays else {}
+        stopped_early = asyncio.run(_run(room, args.contexts, args.deadline))
+        played = [p.seat.workspace for p in room.plays if not math.isnan(p.started)]
+        problems = check_recorded(room.folder, played)
         _report_plays(room, problems)
         _report_pages(room, args.contexts)
         _report_machine(room)
