@@ -82,7 +82,7 @@ def test_maturity_levels_follow_the_practices_ticked() -> None:
 def test_the_page_has_the_glossary_exercises_and_levels(app_env: Path) -> None:
     at = open_learn()
     assert not at.error
-    assert [t.label for t in at.tabs] == ["Glossary", "Guided exercises", "Maturity levels"]
+    assert [t.label for t in at.tabs] == ["Glossary", "Guided exercises", "Maturity levels", "ML Test Score"]
     assert any(f"{len(GLOSSARY)} of {len(GLOSSARY)} terms" in c.value for c in at.caption)
     assert len(at.expander) == len(EXERCISES) >= 5
     commands = [c.value for c in at.code]
