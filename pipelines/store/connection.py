@@ -96,8 +96,12 @@ def open_connection(
     config: Mapping[str, str | int | float | list[str]] | None = None,
     timeout_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    ask_writer: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """Open `path`, retrying while another process holds the lock.
+
+    A read-only opener that finds the file held asks the writer to yield (`wait_file`), unless
+    `ask_writer` is False: a facilitator's glance at a seat must never slow the seat's play.
 
     Backoff starts at 20 ms and grows by 1.6x to at most 0.5 s, so a short writer (a step being
     recorded) is waited out in a few tens of milliseconds and a long one is not hammered.
@@ -116,7 +120,7 @@ def open_connection(
             if not _is_lock_conflict(exc):
                 raise StoreError(f"Cannot open the run history {path}: {exc}") from exc
             last = exc
-            if read_only:
+            if read_only and ask_writer:
                 _ask_writer_to_yield(path)
         if time.monotonic() + delay > deadline:
             raise StoreLocked(locked_message(path, last, time.monotonic() - start)) from last

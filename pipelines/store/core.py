@@ -139,9 +139,15 @@ class Store:
     In a folder history (`pipelines.store.location.RunHistory`) the file holds one workspace and
     `history` is the folder, so `siblings()` can reach the other workspaces' files."""
 
-    def __init__(self, path: str | os.PathLike[str], *, history: _Siblings | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, history: _Siblings | None = None, polite: bool = False
+    ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.history = history
+        # A polite store only reads, and only a file nobody is writing: it never waits for the lock
+        # nor asks a writer to yield (StoreLocked at once), and never upgrades an older file.
+        self.polite = polite
+        self._plays: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
@@ -162,6 +168,8 @@ class Store:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Keep one read-write connection for the block (re-entrant, shared across threads)."""
+        if self.polite:
+            raise StoreError(f"{self.path} is open to read only here.")
         with self._lock:
             if self._conn is None:
                 self._conn = open_connection(self.path)
@@ -176,6 +184,49 @@ class Store:
                     self._conn.close()
                     self._conn = None
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Keep one read-only connection for the block, so many reads see one moment of the file
+        (and a polite reader takes the file once, or not at all)."""
+        with self._lock:
+            if self._conn is not None:
+                opened = None
+            else:
+                opened = self._open_read_only()
+                self._conn = opened
+        try:
+            yield
+        finally:
+            if opened is not None:
+                with self._lock:
+                    self._conn = None
+                opened.close()
+
+    def _open_read_only(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection on which a run whose process died reads `interrupted` at once (see
+        `present_dead_runners`); a writer's session recovers such runs when it opens. An older file
+        is upgraded first (through a write session), except by a polite store."""
+        if not self.path.exists():
+            raise StoreError(f"There is no run history at {self.path} yet: run a scenario first.")
+        wait: dict[str, Any] = {"timeout_s": 0, "ask_writer": False} if self.polite else {}
+        con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG, **wait)
+        try:
+            if not (self._prepared or self._version_ok) and current_version(con) < LATEST_VERSION:
+                con.close()
+                if self.polite:
+                    raise StoreError(
+                        f"{self.path} was written by an older OpsLab; open it once to upgrade it."
+                    )
+                with self._write():  # an old file: upgrade it, then read
+                    pass
+                con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
+            self._version_ok = True
+            present_dead_runners(con, dead_runners(con))
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def batched_sessions(self, units: int) -> BatchedSessions:
         """One write connection held across up to `units` units of work (see `BatchedSessions`)."""
         return BatchedSessions(self, units)
@@ -188,25 +239,13 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read: through the open session if this process has one, else read-only.
-
-        On a read-only connection a run whose process died reads `interrupted` at once (see
-        `present_dead_runners`); a writer's session recovers such runs when it opens."""
+        """A read: through the connection this store holds (a session or `reading`), else read-only."""
         with self._lock:
             if self._conn is not None:
                 yield self._conn
                 return
-        if not self.path.exists():
-            raise StoreError(f"There is no run history at {self.path} yet: run a scenario first.")
-        con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
+        con = self._open_read_only()
         try:
-            if not (self._prepared or self._version_ok) and current_version(con) < LATEST_VERSION:
-                con.close()
-                with self._write():  # an old file: upgrade it, then read through the session
-                    pass
-                con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG)
-            self._version_ok = True
-            present_dead_runners(con, dead_runners(con))
             yield con
         finally:
             con.close()
@@ -502,13 +541,38 @@ class Store:
                     data_note,
                 ],
             )
+        self._plays[ident] = {"workspace": workspace, "scenario": scenario, "weeks": weeks, "week": 0,
+                              "pid": os.getpid(), "host": socket.gethostname(), "started_at": now_utc()}  # fmt: skip
+        self._note_play(ident)
         return ident
+
+    def play_file(self, workspace: str) -> Path:
+        """A small JSON file a play rewrites each week (scenario, week, weeks, pid): who must not wait
+        on the database (a facilitator's view) reads the play's progress here instead."""
+        return self.files_dir(workspace) / "playing.json"
+
+    def _note_play(self, ident: str, *, done: bool = False) -> None:
+        play = self._plays.pop(ident, None) if done else self._plays.get(ident)
+        if play is None:
+            return
+        target = self.play_file(play["workspace"])
+        if done:
+            target.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(OSError):  # progress for onlookers only: never fail a play on it
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{os.getpid()}")
+            temporary.write_text(to_json(play))
+            temporary.replace(target)
 
     def progress_scenario_run(self, ident: str, weeks_done: int) -> None:
         with self._write() as con:
             con.execute(
                 "UPDATE scenario_runs SET weeks_done = ? WHERE scenario_run_id = ?", [weeks_done, ident]
             )
+        if ident in self._plays:
+            self._plays[ident]["week"] = weeks_done
+            self._note_play(ident)
 
     def finish_scenario_run(self, ident: str, status: str, error: str | None = None) -> None:
         with self._write() as con:
@@ -516,6 +580,7 @@ class Store:
                 "UPDATE scenario_runs SET status = ?, error = ?, finished_at = ? WHERE scenario_run_id = ?",
                 [status, error, now_utc(), ident],
             )
+        self._note_play(ident, done=True)
 
     def interrupt_running(self, workspace: str, reason: str) -> None:
         """Mark this process's unfinished runs in a workspace as interrupted (Ctrl-C)."""
@@ -526,6 +591,8 @@ class Store:
                     "WHERE workspace = ? AND status = 'running' AND pid = ?",
                     [now_utc(), reason, workspace, os.getpid()],
                 )
+        for ident in [i for i, play in self._plays.items() if play["workspace"] == workspace]:
+            self._note_play(ident, done=True)
 
     def running_processes(self) -> list[tuple[int | None, str | None, datetime | None]]:
         """(pid, host, started_at) of every run and scenario run that reads `running`: the pages'
