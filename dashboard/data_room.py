@@ -1,56 +1,34 @@
-"""Cached loaders for a workshop room (same pattern as `dashboard.data`).
+"""Loaders for a workshop room (same pattern as `dashboard.data`); the room's reads are
+`pipelines.workshop`'s.
 
-A room is the `room.json` that `opslab workshop prepare` writes into a folder history: its seats, each
-a workspace and the secret token of its link. Reading it is cheap and it rarely changes, so the
-answer is cached by the file's size and mtime; the seats' statuses are the lead's
-`pipelines.workshop.room_status`, which never waits on a seat that is playing.
+A room is the `room.json` that `opslab workshop prepare` writes into a folder history: its seats,
+each a workspace and the secret token of its link. Every page reads it for every session, so the
+answer is cached by the file's size and mtime. The seats' statuses are never cached here:
+`room_status` opens a seat's file only when nobody writes it and keeps a busy seat's last cells
+from the previous answer, which the Facilitator page holds in its session.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from typing import Any
+import urllib.parse
 
+import pandas as pd
 import streamlit as st
 
 from pipelines.store import RunHistory
+from pipelines.workshop import (
+    ROOM_FILE,
+    Room,
+    SeatStatus,
+    load_room,
+    room_status,
+    seat_link,
+    seat_owns,
+    status_frame,
+)
 
-__all__ = ["Room", "Seat", "load_room", "room", "room_version", "seat_owns"]
-
-ROOM_FILE = "room.json"
-
-
-# A local reading of ROOM.md's `room.json` until `pipelines.workshop` lands on main.
-@dataclass(frozen=True)
-class Seat:
-    workspace: str
-    token: str
-
-
-@dataclass(frozen=True)
-class Room:
-    preset: str
-    seats: tuple[Seat, ...]
-
-    def seat_of(self, token: str) -> Seat | None:
-        return next((seat for seat in self.seats if token and seat.token == token), None)
-
-
-def load_room(history: RunHistory) -> Room | None:
-    if history.single_file:
-        return None
-    try:
-        raw = json.loads((history.path / ROOM_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    seats = tuple(Seat(str(s["workspace"]), str(s["token"])) for s in raw.get("seats", []))
-    return Room(str(raw.get("preset", "")), seats)
-
-
-def seat_owns(seat_workspace: str, workspace: str) -> bool:
-    return workspace == seat_workspace or workspace.startswith(f"{seat_workspace}-")
+__all__ = ["room", "room_version", "seat_links", "seat_owns", "status_table", "statuses", "timeline_link"]
 
 
 def room_version(db: str) -> tuple[int, int]:
@@ -67,10 +45,37 @@ def room_version(db: str) -> tuple[int, int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _room(db: str, version: tuple[int, int]) -> Any:
+def _room(db: str, version: tuple[int, int]) -> Room | None:
     return load_room(RunHistory(db)) if version != (0, 0) else None
 
 
 def room(db: str) -> Room | None:
-    """The history's room, or None when it has none (one person's `make run`)."""
+    """The history's room, or None when it has none (one person's `make run`). A room file that
+    cannot be read raises `WorkshopError`: a room must not open up because its file broke."""
     return _room(db, room_version(db))
+
+
+def statuses(db: str, current: Room, previous: dict[str, SeatStatus] | None) -> list[SeatStatus]:
+    """Every seat's status now, without ever making a seat wait (see `pipelines.workshop`)."""
+    return room_status(RunHistory(db), current, previous)
+
+
+def timeline_link(workspace: str) -> str:
+    """The facilitator's read-only look at a seat: its Timeline, watched (`?watch=1`)."""
+    return "/timeline?" + urllib.parse.urlencode({"workspace": workspace, "watch": "1"})
+
+
+def status_table(found: list[SeatStatus]) -> pd.DataFrame:
+    """`status_frame`'s seats x exercises grid, with a link to each seat's Timeline."""
+    frame = status_frame(found)
+    frame.insert(1, "timeline", [timeline_link(status.workspace) for status in found])
+    return frame
+
+
+def seat_links(current: Room, base_url: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "seat": [s.workspace for s in current.seats],
+            "link": [seat_link(base_url, s) for s in current.seats],
+        }
+    )

@@ -18,7 +18,9 @@ import os
 import streamlit as st
 
 from dashboard import data_room
+from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
+from pipelines.workshop import Room
 
 __all__ = [
     "FACILITATOR_ENV",
@@ -44,7 +46,11 @@ def facilitator_mode() -> bool:
 def init() -> None:
     if "db_path" not in st.session_state:
         st.session_state.db_path = str(resolve_db_path(os.environ.get("OPSLAB_DB")))
-    room = None if facilitator_mode() else data_room.room(st.session_state.db_path)
+    try:
+        room = None if facilitator_mode() else data_room.room(st.session_state.db_path)
+    except OpsLabError as exc:  # a broken room file keeps the room closed rather than open to all
+        st.error(str(exc), icon="⚠️")
+        st.stop()
     previous_seat = st.session_state.get("seat")
     st.session_state.seat = _seat_of_session(room) if room is not None else None
     own = st.session_state.seat or DEFAULT_WORKSPACE
@@ -77,7 +83,7 @@ def init() -> None:
                    f"{st.session_state.workspace}.", icon="🔒")  # fmt: skip
 
 
-def _seat_of_session(room: data_room.Room) -> str:
+def _seat_of_session(room: Room) -> str:
     """The seat this session's link names (kept across pages), or one page saying to use that link."""
     token = st.query_params.get("seat") or st.session_state.get("seat_token")
     seat = room.seat_of(token) if token else None
