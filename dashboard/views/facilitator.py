@@ -30,7 +30,7 @@ if room is None:
     st.stop()
 
 st.caption(
-    f"{len(room.seats)} seats, preset **{room.preset}**, made {room.created_at}. Open a seat's **Timeline** "
+    f"{len(room.seats)} seats, preset **{room.preset}**, made {room.created_at.replace('T', ' ')}. Open a seat's **Timeline** "
     "to watch it read-only. This page never waits on a seat: while a seat plays, its row shows the "
     "play's week and the cells last read."
 )
@@ -44,16 +44,22 @@ def seat_grid() -> None:
     st.session_state.fac_statuses = ((db, room.created_at), {s.workspace: s for s in found})
     states = Counter(s.state for s in found)
     st.markdown(" · ".join(f"**{n}** {name}" for name, n in sorted(states.items())))
+    table = data_room.status_table(found)
+    exercises = [column for column in table.columns if column[:1].isdigit()]
+    # Seat, watch link, state and the exercises first: they are what a glance needs on a laptop.
     st.dataframe(
-        data_room.status_table(found),
+        table,
         hide_index=True,
         width="stretch",
         key="fac_grid",
+        column_order=["seat", "timeline", "state", *exercises, "latest run", "read at"],
         column_config={
             "seat": st.column_config.TextColumn("Seat", pinned=True),
-            "timeline": st.column_config.LinkColumn("Timeline", display_text="watch ↗", width="small"),
+            "timeline": st.column_config.LinkColumn("Timeline", display_text="watch ↗"),
+            **{c: st.column_config.TextColumn(f"Ex {c.split('.')[0]}", help=c) for c in exercises},
         },
     )
+    st.caption("Exercises: " + " · ".join(exercises))
     st.caption(f"Refreshed {datetime.now(UTC):%H:%M:%S} UTC, every {REFRESH_S:g} s.")
 
 
