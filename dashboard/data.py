@@ -17,6 +17,7 @@ import streamlit as st
 
 from pipelines.devops.metrics import dora_keys
 from pipelines.keys import KeyResult
+from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.summary import summarize, tell_story
@@ -26,6 +27,7 @@ from pipelines.store.liveness import runner_alive
 from pipelines.store.queries import runs_table, step_durations, weekly_run_summary
 
 __all__ = [
+    "alarm_scores",
     "db_version",
     "dora",
     "files_dir",
@@ -186,3 +188,9 @@ def summary(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]
 def story(db: str, workspace: str, version: tuple[int, ...]) -> Story | None:
     """What the workspace's play was and did, and which of its preset's promises it kept."""
     return tell_story(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def alarm_scores(db: str, workspace: str, version: tuple[int, ...], horizon_weeks: int) -> pd.DataFrame:
+    """Each alarm source of the workspace scored against the realized quality that followed."""
+    return workspace_alarm_scores(_store(db, workspace), workspace, horizon_weeks)

@@ -22,6 +22,8 @@ from pipelines.exercises import (
     start_exercise,
     started,
 )
+from pipelines.mltestscore import Answer, answers_from_history
+from pipelines.store.evidence_sql import ml_test_score_evidence
 from pipelines.store.exercise_sql import table_columns, table_row_counts
 
 __all__ = ["check", "csv_bytes", "parquet_bytes", "row_counts", "schema", "start", "start_of"]
@@ -51,6 +53,15 @@ def start_of(db: str, workspace: str, exercise_id: str, version: tuple[int, ...]
 def start(db: str, workspace: str, exercise_id: str) -> ExerciseStart:
     """Begin an exercise for a learner in `workspace` (not cached: it writes)."""
     return start_exercise(_store(db, learner_workspace(workspace, exercise_id)), workspace, exercise_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def test_score_answers(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Answer]:
+    """The ML Test Score's tests that the workspace's history answers (empty without a history)."""
+    store = _store(db, workspace)
+    if not store.exists() or store.workspace_info(workspace) is None:
+        return {}
+    return answers_from_history(ml_test_score_evidence(store, workspace))
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.store import LATEST_VERSION, Store, StoreLocked, migrate
+from pipelines.store import LATEST_VERSION, Store, StoreError, StoreLocked, migrate
 from pipelines.store.connection import locked_message, open_connection
 from pipelines.store.schema import MIGRATIONS, TABLES, current_version
 
@@ -292,3 +292,53 @@ def test_liveness_asks_this_host_only() -> None:
     assert runner_alive(os.getpid(), here, now_utc())
     assert not runner_alive(os.getpid(), "another-machine", now_utc())
     assert not runner_alive(None, here, now_utc()) and not pid_alive(0)
+
+
+def test_a_short_write_gets_in_between_a_long_writers_units(tmp_path: Path) -> None:
+    """A Learn Start (one short write) while the seat's own play holds the file: the play lets go at
+    its next week instead of at the end of its batch, so the Start does not time out."""
+    store = Store(tmp_path / "seat.duckdb")
+    store.ensure_workspace("seat")
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from pipelines.store import Store
+        began = time.monotonic()
+        Store(sys.argv[1]).ensure_workspace("seat-learn")
+        print(round(time.monotonic() - began, 2))
+        """
+    )
+    env = {**os.environ, "OPSLAB_LOCK_TIMEOUT": "4"}
+    with store.batched_sessions(1000) as sessions:
+        with sessions.unit():
+            starter = subprocess.Popen([sys.executable, "-c", script, str(store.path)], env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for _ in range(60):  # 60 units of 0.2 s: 12 s, longer than the starter waits
+            if starter.poll() is not None:
+                break
+            with sessions.unit():
+                time.sleep(0.2)
+        _out, err = starter.communicate(timeout=30)
+    assert starter.returncode == 0, err[-400:]
+    assert "seat-learn" in store.list_workspaces()["name"].tolist()
+
+
+def test_a_history_from_a_newer_opslab_is_refused_by_reads_and_writes(tmp_path: Path) -> None:
+    """A file at a schema version this code does not know: one sentence naming both, nothing written."""
+    store = Store(tmp_path / "newer.duckdb")
+    store.ensure_workspace("demo")
+    newer = LATEST_VERSION + 1
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("ALTER TABLE runs ADD COLUMN from_the_future VARCHAR NOT NULL DEFAULT 'x'")
+        con.execute("INSERT INTO schema_version VALUES (?, now())", [newer])
+    before = store.path.read_bytes()
+    for attempt in (
+        lambda s: s.list_workspaces(),
+        lambda s: s.start_run(workspace="demo", kind="devops", trigger="manual", sim_time=None),
+    ):
+        with pytest.raises(
+            StoreError,
+            match=rf"newer OpsLab \(schema version {newer}; this one knows up to {LATEST_VERSION}\)",
+        ):
+            attempt(Store(store.path))
+    assert store.path.read_bytes() == before

@@ -221,3 +221,40 @@ st.markdown(
     "A distance answers *how far did it move?* and does not grow with the sample, so above 1000 reference "
     "rows the rule switches to distances (below that, distances are noisy and p-values are the better guard)."
 )
+
+# -- (5) alarms scored against what happened ---------------------------------------------------------
+st.subheader("Which alarms deserve a pager?")
+st.caption(
+    "Each monitoring signal raises alarms; labels arrive later and say whether realized quality really fell "
+    "past the retraining policy's margin. An alarm is **true** when such a fall follows within the horizon; "
+    "**precision** is the share of alarms that were true (low: people paged for nothing), **recall** the share "
+    "of falls an alarm announced (low: the team slept through them)."
+)
+horizon = st.number_input("Horizon (weeks after the alarm)", 0, 12, 3, key="alarm_horizon")
+scores = data.alarm_scores(db, ws, version, int(horizon))
+if scores.empty or (not int(scores["decayed_weeks"].max() or 0) and not int(scores["judged"].sum())):
+    st.info("No labelled week yet: alarms are scored once labels arrive.")
+else:
+    st.dataframe(
+        scores,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source": "Alarm source",
+            "alarms": st.column_config.NumberColumn("Alarms", help="Weeks the source raised an alarm."),
+            "judged": st.column_config.NumberColumn("Judged", help="Alarms with labels in their horizon."),
+            "true_alarms": "True alarms",
+            "precision": st.column_config.ProgressColumn(
+                "Precision", min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "decayed_weeks": st.column_config.NumberColumn("Falls", help="Labelled weeks past the margin."),
+            "announced": "Announced",
+            "recall": st.column_config.ProgressColumn(
+                "Recall", min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
+    )
+    st.caption(
+        "A retrain that an alarm triggered can prevent the very fall it announced, and then scores as false "
+        "here: play the same scenario with `policy.kind=never` to score the signals without that confound."
+    )

@@ -15,6 +15,7 @@ from dashboard.learn_content import (
 )
 from pipelines.errors import OpsLabError
 from pipelines.exercises import EXERCISES, learner_workspace
+from pipelines.mltestscore import SCORES, SECTIONS, SOURCE, TESTS, score
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
@@ -23,7 +24,9 @@ st.caption(
     "The words both lifecycles use, exercises that make each difference happen in your own workspace, "
     "and a self-assessment against Google's MLOps maturity levels."
 )
-glossary_tab, exercises_tab, maturity_tab = st.tabs(["Glossary", "Guided exercises", "Maturity levels"])
+glossary_tab, exercises_tab, maturity_tab, score_tab = st.tabs(
+    ["Glossary", "Guided exercises", "Maturity levels", "ML Test Score"]
+)
 
 # -- glossary -----------------------------------------------------------------------------------
 with glossary_tab:
@@ -156,3 +159,39 @@ with maturity_tab:
         "OpsLab itself sits at level 1 for its model (continuous training, validation, a gate, a registry, "
         "run metadata, monitoring) and shows level 2's CI/CD loop on the service's code."
     )
+
+
+# -- ML Test Score ------------------------------------------------------------------------------
+with score_tab:
+    st.markdown(
+        f"28 tests of production readiness in four sections, after {SOURCE}. Each scores 0 (not done), "
+        "0.5 (done by hand, results written down and shared) or 1 (automated and run repeatedly); a section "
+        "scores the sum of its tests, and the **final score is the lowest section**, since a system is only "
+        f"as ready as its weakest part. Tests that workspace **{ws}**'s own history answers are filled in "
+        "and marked *from this workspace*; answer the others for your team."
+    )
+    found = data_learn.test_score_answers(db, ws, version)
+    labels = list(SCORES)
+    answers: dict[str, float] = {}
+    for section_column, section in zip(st.columns(2, gap="large") * 2, SECTIONS, strict=True):
+        with section_column.container(border=True):
+            st.markdown(f"**{section}**")
+            for test in (t for t in TESTS if t.section == section):
+                if test.id in found:
+                    answer = found[test.id]
+                    answers[test.id] = answer.score
+                    st.markdown(f"{test.text} · **{SCORES[answer.score]}** :blue-badge[from this workspace]")
+                    st.caption(answer.evidence)
+                else:
+                    answers[test.id] = (
+                        st.segmented_control(
+                            test.text, labels, format_func=SCORES.get, key=f"mlts_{test.id}", default=0.0
+                        )
+                        or 0.0
+                    )
+    card = score(answers)
+    cells = st.columns(len(SECTIONS) + 1)
+    for cell, section in zip(cells, SECTIONS, strict=False):
+        cell.metric(section, f"{card.sections[section]:g} / 7")
+    cells[-1].metric("ML Test Score (lowest section)", f"{card.final:g}")
+    st.markdown(f"Weakest section: **{card.weakest}**. {card.meaning}")

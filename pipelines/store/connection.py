@@ -61,7 +61,7 @@ def locked_message(path: Path, exc: Exception | None, waited_s: float) -> str:
 
 
 def wait_file(path: Path) -> Path:
-    """A reader that finds the file locked touches this; a long writer yields when it is fresh."""
+    """Whoever finds the file locked touches this; a long writer yields when it is fresh."""
     return path.with_name(path.name + ".wait")
 
 
@@ -100,8 +100,8 @@ def open_connection(
 ) -> duckdb.DuckDBPyConnection:
     """Open `path`, retrying while another process holds the lock.
 
-    A read-only opener that finds the file held asks the writer to yield (`wait_file`), unless
-    `ask_writer` is False: a facilitator's glance at a seat must never slow the seat's play.
+    An opener that finds the file held asks the writer to yield (`wait_file`), unless `ask_writer`
+    is False: a facilitator's glance at a seat must never slow the seat's play.
 
     Backoff starts at 20 ms and grows by 1.6x to at most 0.5 s, so a short writer (a step being
     recorded) is waited out in a few tens of milliseconds and a long one is not hammered.
@@ -120,7 +120,7 @@ def open_connection(
             if not _is_lock_conflict(exc):
                 raise StoreError(f"Cannot open the run history {path}: {exc}") from exc
             last = exc
-            if read_only and ask_writer:
+            if ask_writer:  # a reader, or a short write (a Learn Start) while a play holds the file
                 _ask_writer_to_yield(path)
         if time.monotonic() + delay > deadline:
             raise StoreLocked(locked_message(path, last, time.monotonic() - start)) from last

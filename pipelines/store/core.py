@@ -35,7 +35,7 @@ from pipelines.store.liveness import (
     present_dead_runners,
     runner_alive,
 )
-from pipelines.store.schema import LATEST_VERSION, TABLES, current_version, migrate
+from pipelines.store.schema import LATEST_VERSION, TABLES, current_version, migrate, refuse_newer
 
 __all__ = ["BatchedSessions", "Store", "from_json", "new_id", "now_utc", "to_json"]
 
@@ -172,8 +172,13 @@ class Store:
             raise StoreError(f"{self.path} is open to read only here.")
         with self._lock:
             if self._conn is None:
-                self._conn = open_connection(self.path)
-                self._prepare(self._conn)
+                con = open_connection(self.path)
+                try:
+                    self._prepare(con)
+                except BaseException:
+                    con.close()
+                    raise
+                self._conn = con
             self._depth += 1
         try:
             yield
@@ -211,7 +216,11 @@ class Store:
         wait: dict[str, Any] = {"timeout_s": 0, "ask_writer": False} if self.polite else {}
         con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG, **wait)
         try:
-            if not (self._prepared or self._version_ok) and current_version(con) < LATEST_VERSION:
+            if (
+                not (self._prepared or self._version_ok)
+                and (version := current_version(con)) != LATEST_VERSION
+            ):
+                refuse_newer(version, self.path)
                 con.close()
                 if self.polite:
                     raise StoreError(
@@ -254,6 +263,7 @@ class Store:
         """First write connection of this Store: upgrade the schema, recover dead runs."""
         if self._prepared:
             return
+        refuse_newer(current_version(con), self.path)
         migrate(con)
         self._recover_interrupted(con)
         self._prepared = True

@@ -206,3 +206,19 @@ def scenario_history(store: Store, workspace: str) -> dict[str, pd.DataFrame]:
             name: con.execute(sql, {"workspace": workspace}).df()
             for name, sql in SCENARIO_HISTORY_SQL.items()
         }
+
+
+ALARM_INPUTS_SQL = """
+SELECT k.*, coalesce(p.prediction_drift, false) AS prediction_drift
+FROM weekly k
+LEFT JOIN (SELECT week, bool_or(drifted) AS prediction_drift FROM drift
+           WHERE workspace = $workspace AND feature = 'prediction' AND week IS NOT NULL GROUP BY week) p
+  ON p.week = k.week
+WHERE k.workspace = $workspace
+ORDER BY k.week
+"""
+
+
+def alarm_inputs(store: Store, workspace: str) -> pd.DataFrame:
+    """Each week's row with whether the model's predictions drifted that week (for alarm scoring)."""
+    return _query(store, ALARM_INPUTS_SQL, {"workspace": workspace})

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipelines.store.connection import StoreError
+
 from pipelines.quality import METRICS
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "TABLES", "current_version", "migrate"]
@@ -274,12 +276,22 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def refuse_newer(version: int, path: object = "This run history") -> None:
+    """A file written by a newer OpsLab has tables this code would misread or break: refuse it."""
+    if version > LATEST_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer OpsLab (schema version {version}; this one knows up to "
+            f"{LATEST_VERSION}): update OpsLab (git pull, then make run) to open it. Nothing was changed."
+        )
+
+
 def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> int:
     """Apply every migration above the file's version up to `target`, each in one transaction."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
     version = current_version(con)
+    refuse_newer(version)
     for number in sorted(MIGRATIONS):
         if version < number <= target:
             con.execute("BEGIN TRANSACTION")
