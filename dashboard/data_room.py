@@ -66,10 +66,21 @@ def timeline_link(workspace: str) -> str:
 
 
 def status_table(found: list[SeatStatus]) -> pd.DataFrame:
-    """`status_frame`'s seats x exercises grid, with a link to each seat's Timeline."""
+    """`status_frame`'s seats x exercises grid, with a link to each seat's Timeline, its cells
+    shortened so that ten columns fit a laptop's screen (a passed exercise's start time, and the
+    room's own preset name while a seat plays, are what a glance can do without)."""
     frame = status_frame(found)
     frame.insert(1, "timeline", [timeline_link(status.workspace) for status in found])
+    frame["state"] = [_short_state(status) for status in found]
+    exercises = [column for column in frame.columns if column[:1].isdigit()]
+    frame[exercises] = frame[exercises].map(lambda text: "passed ✓" if text.startswith("passed") else text)
     return frame
+
+
+def _short_state(status: SeatStatus) -> str:
+    if status.playing:
+        return f"playing week {status.playing['week']} of {status.playing['weeks']}"
+    return status.state
 
 
 def seat_links(current: Room, base_url: str) -> pd.DataFrame:

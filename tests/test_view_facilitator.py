@@ -166,3 +166,26 @@ def test_watch_means_nothing_outside_facilitator_mode(
     assert at.session_state.workspace == "seat-02"
     assert not at.button(key="cr_run_scenario").disabled
     assert "watch" not in at.query_params
+
+
+def test_the_grid_cells_are_short_enough_for_a_laptop() -> None:
+    from datetime import datetime
+
+    from dashboard.data_room import status_table
+    from pipelines.workshop import ExerciseCell, SeatStatus
+
+    begun = datetime(2026, 12, 1, 14, 2)
+    found = [
+        SeatStatus("seat-01", "playing", {"scenario": "workshop-drift", "week": 5, "weeks": 12, "pid": 1},
+                   exercises={EXERCISES[0].id: ExerciseCell("passed", begun, "ok")}),
+        SeatStatus("seat-02", "ready", exercises={EXERCISES[0].id: ExerciseCell("started", begun)}),
+    ]  # fmt: skip
+    table = status_table(found)
+    first = f"1. {EXERCISES[0].title}"
+    assert table["state"].tolist() == ["playing week 5 of 12", "ready"]
+    assert table[first].tolist() == ["passed ✓", "started 14:02"]
+    assert table[f"2. {EXERCISES[1].title}"].tolist() == ["—", "—"]
+    assert table["timeline"].tolist() == [
+        "/timeline?workspace=seat-01&watch=1",
+        "/timeline?workspace=seat-02&watch=1",
+    ]

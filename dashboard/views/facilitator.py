@@ -56,7 +56,8 @@ def seat_grid() -> None:
         column_config={
             "seat": st.column_config.TextColumn("Seat", pinned=True),
             "timeline": st.column_config.LinkColumn("Timeline", display_text="watch ↗"),
-            **{c: st.column_config.TextColumn(f"Ex {c.split('.')[0]}", help=c) for c in exercises},
+            "state": st.column_config.TextColumn("State", width=150),
+            **{c: st.column_config.TextColumn(f"Ex {c.split('.')[0]}", help=c, width=105) for c in exercises},
         },
     )
     st.caption("Exercises: " + " · ".join(exercises))
