@@ -140,3 +140,11 @@ def test_without_a_room_every_workspace_is_listed_as_before(room_db: Path) -> No
     assert at.session_state.workspace == "seat-02"
     assert picker_options(at) == sorted(WORKSPACES)
     assert not at.info or "facilitator" not in at.info[0].value
+
+
+def test_a_broken_room_file_keeps_the_room_closed_with_one_sentence(room_db: Path) -> None:
+    (room_db / "room.json").write_text("{ not json", encoding="utf-8")
+    at = open_app("views/history.py", seat=TOKENS["seat-01"])
+    assert len(at.error) == 1 and "workshop prepare" in at.error[0].value
+    assert not at.dataframe and not at.get("selectbox")
+    assert "run of" not in shown_text(at)
