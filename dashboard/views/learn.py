@@ -104,6 +104,7 @@ with exercises_tab:
                 type="secondary" if begun else "primary",
                 on_click=start_exercise,
                 args=(exercise.id,),
+                disabled=state.read_only(),
                 help=f"Record that the exercise begins now, in workspace {where}; only what happens "
                 "after counts.",
             )
