@@ -13,20 +13,27 @@ TEST_WORKERS ?= 2
 .PHONY: run test bench lint format browser clean
 
 $(BIN)/python:
+	@echo "Creating .venv with $(PYTHON)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip prints each package it fetches, so the first install (a minute or two) shows its progress.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "Installing OpsLab and its dependencies into .venv (the first time takes a minute or two)..."
+	$(BIN)/python -m pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully)' || true
+	@$(BIN)/python -c "import pipelines, streamlit" || (echo "The install failed: run '$(BIN)/python -m pip install -e .' to see why."; exit 1)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing OpsLab with its test tools into .venv (the first time takes a minute or two)..."
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Collecting|Successfully)' || true
+	@$(BIN)/python -c "import pipelines, streamlit, pytest, playwright" || (echo "The install failed: run '$(BIN)/python -m pip install -e .[dev]' to see why."; exit 1)
 	@touch $@ $(VENV)/.installed-run
 
 # `make run HOST=0.0.0.0` serves a workshop room (one warning line); FACILITATOR=1 starts facilitator mode.
 # `opslab dashboard` passes every security setting as a flag, so they do not depend on the folder.
 run: $(VENV)/.installed-run
+	@echo "The CLI is $(BIN)/opslab (or run 'source $(BIN)/activate' once, then plain 'opslab')."
 	$(BIN)/opslab init
 	$(BIN)/opslab dashboard --host $(HOST) --port $(PORT) $(if $(FACILITATOR),--facilitator)
 

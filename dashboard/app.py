@@ -27,6 +27,8 @@ PAGES = [
     st.Page(VIEWS / "history.py", title="History", icon="🗄️", url_path="history"),
     st.Page(VIEWS / "learn.py", title="Learn", icon="🎓", url_path="learn"),
 ]
+if state.facilitator_mode():
+    PAGES.append(st.Page(VIEWS / "facilitator.py", title="Facilitator", icon="🧑‍🏫", url_path="facilitator"))
 page = st.navigation(PAGES)
 sidebar.render()
 try:

@@ -9,6 +9,10 @@ its own sandbox (`pipelines.store.sandbox`) and the page keeps it while it runs.
 from __future__ import annotations
 
 import io
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -26,7 +30,7 @@ from pipelines.mltestscore import Answer, answers_from_history
 from pipelines.store.evidence_sql import ml_test_score_evidence
 from pipelines.store.exercise_sql import table_columns, table_row_counts
 
-__all__ = ["check", "csv_bytes", "parquet_bytes", "row_counts", "schema", "start", "start_of"]
+__all__ = ["check", "cli_program", "csv_bytes", "parquet_bytes", "row_counts", "schema", "start", "start_of"]
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -62,6 +66,15 @@ def test_score_answers(db: str, workspace: str, version: tuple[int, ...]) -> dic
     if not store.exists() or store.workspace_info(workspace) is None:
         return {}
     return answers_from_history(ml_test_score_evidence(store, workspace))
+
+
+def cli_program() -> str:
+    """How a learner's shell reaches the CLI: `opslab` when it is on the PATH, else the full path of
+    the one installed beside this Python (`.venv/bin/opslab` after `make run`)."""
+    if shutil.which("opslab"):
+        return "opslab"
+    beside = Path(sys.executable).with_name("opslab")
+    return shlex.quote(str(beside)) if beside.exists() else f"{shlex.quote(sys.executable)} -m pipelines"
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -36,16 +36,21 @@ def render() -> None:
         except Exception as exc:  # a busy or unreadable file must not take the sidebar down
             st.caption(f"Workspaces unavailable: {exc}")
         current = state.workspace()
-        options = sorted(set(names) | {current})
+        options = sorted({name for name in names if state.owns(name)} | {current})
         # A keyed widget keeps its own value: follow a workspace chosen elsewhere (a new one, Start on
         # the Learn page, a deep link) before the picker is drawn.
         st.session_state.workspace_picker = current
+        seat = state.seat()
+        mine = f"Seat {seat}: your workspace and those named {seat}-…" if seat else None
         st.selectbox("Workspace", options, index=options.index(current), key="workspace_picker",
-                     on_change=_switch, help="Each browser session can use its own workspace.")  # fmt: skip
+                     on_change=_switch, help=mine or "Each browser session can use its own workspace.")  # fmt: skip
         st.text_input("New workspace", key="new_workspace", on_change=_create,
-                      placeholder="e.g. seat-07, then Enter")  # fmt: skip
+                      placeholder=f"e.g. {seat}-retrain, then Enter" if seat else "e.g. seat-07, then Enter")  # fmt: skip
         if error := st.session_state.pop("workspace_error", None):
             st.error(error)
+        if watched := state.watching():
+            st.caption(f"👁️ Watching {watched} read-only: its play, run and reset buttons are off.")
+            st.button("Stop watching", key="stop_watching", on_click=state.stop_watching)
         st.caption(f"Run history: `{db}`")
         st.caption(
             "Data: simulated bike-demand world (built in); UCI Bike Sharing, Fanaee-T & Gama (2013), "

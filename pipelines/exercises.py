@@ -77,8 +77,13 @@ class Exercise:
     check: Callable[[Store, ExerciseStart], CheckResult]
     note: str = ""
 
-    def commands(self, workspace: str) -> tuple[str, ...]:
-        return tuple(c.replace("{ws}", workspace) for c in self.cli)
+    def commands(self, workspace: str, program: str = "opslab") -> tuple[str, ...]:
+        """The exercise's shell commands for `workspace`, calling the CLI as `program` (its full path
+        when `opslab` is not on the PATH, so the commands paste as they are)."""
+        lines = (c.replace("{ws}", workspace) for c in self.cli)
+        return tuple(
+            program + line[len("opslab") :] if line.startswith("opslab ") else line for line in lines
+        )
 
     def control_steps(self, workspace: str) -> tuple[str, ...]:
         return tuple(c.replace("{ws}", workspace) for c in self.control_room)

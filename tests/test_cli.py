@@ -145,3 +145,37 @@ def test_actions_built_on_demand_have_their_options(capsys) -> None:
         out = capsys.readouterr().out
         assert exit_info.value.code == 0
         assert all(n in out for n in needles), (argv, out)
+
+
+# -- bad input: one sentence, nothing written (issue 11) ------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["scenario", "run", "calm-seas", "--weeks", "2", "--set", "changes=foo"], "'changes' is a list"),
+        (["scenario", "run", "calm-seas", "--weeks", "2", "--set", "policy=schedule"], "'policy' is a group of knobs"),
+        (["devops", "run", "--change", "nope"], "unknown change 'nope'"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_sentence_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    room = tmp_path / "room"
+    assert main(["--db", str(room), "--workspace", "w", *args]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not room.exists() or not any(room.iterdir())
+
+
+@pytest.mark.parametrize("name", ["x.csv", "runs.parquet", "h.json"])
+def test_a_data_file_is_not_taken_for_a_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert main(["--db", str(tmp_path / name), "workspace", "list"]) == 2
+    assert "looks like a data file" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+def test_history_limit_must_not_be_negative(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--db", str(store.path), "history", "--limit", "-1"])
+    assert "0 or more" in capsys.readouterr().err

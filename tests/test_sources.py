@@ -452,3 +452,39 @@ def test_fingerprint_is_stable_and_sensitive(three_weeks: Dataset) -> None:
     assert fingerprint(part.rename(columns={"temp": "t"})) != fingerprint(part)
     assert fingerprint(part.iloc[:-1]) != fingerprint(part)
     assert fingerprint(part.iloc[::-1].reset_index(drop=True)) != fingerprint(part)
+
+
+# --- data accepted silently before (issue 11): each is refused in one sentence -------------------
+def test_infinite_and_overflowing_values_are_refused(tmp_path: Path) -> None:
+    for value, name in ((np.inf, "inf.csv"), (1e308, "huge.csv")):
+        frame = sample_frame()
+        frame.loc[5, "temp"] = value
+        with pytest.raises(DataSourceError, match=r"column 'temp' .*too large or infinite.* 1 row"):
+            load_dataset(write_csv(tmp_path, frame, name), time_column="when", target="demand")
+    frame = sample_frame()
+    frame.loc[7, "demand"] = np.inf
+    with pytest.raises(DataSourceError, match=r"target 'demand' .*too large or infinite"):
+        load_dataset(write_csv(tmp_path, frame, "target.csv"), time_column="when", target="demand")
+
+
+def test_one_timestamp_for_every_row_is_refused(tmp_path: Path) -> None:
+    frame = sample_frame().assign(when="2024-03-01 00:00")
+    with pytest.raises(DataSourceError, match=r"the same time \(2024-03-01 00:00:00\) in all 48 rows"):
+        load_dataset(write_csv(tmp_path, frame), time_column="when", target="demand")
+
+
+def test_a_file_of_repeated_rows_is_refused(tmp_path: Path) -> None:
+    frame = pd.concat([sample_frame(), sample_frame()], ignore_index=True)
+    with pytest.raises(DataSourceError, match=r"48 of its 96 rows repeat another row exactly"):
+        load_dataset(write_csv(tmp_path, frame), time_column="when", target="demand")
+
+
+def test_a_numeric_column_with_some_text_is_refused_not_made_a_category(tmp_path: Path) -> None:
+    frame = sample_frame(60)
+    frame["temp"] = frame["temp"].astype(object)
+    frame.loc[frame.index % 5 == 0, "temp"] = "unknown"  # 20 % text
+    with pytest.raises(DataSourceError, match=r"column 'temp' holds numbers but 'unknown' in 12 of 60 rows"):
+        load_dataset(write_csv(tmp_path, frame), time_column="when", target="demand")
+    as_categories = load_dataset(write_csv(tmp_path, frame, "c.csv"), time_column="when", target="demand",
+                                 categorical=["temp"])  # fmt: skip
+    assert "temp" in as_categories.categorical

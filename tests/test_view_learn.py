@@ -82,7 +82,7 @@ def test_maturity_levels_follow_the_practices_ticked() -> None:
 def test_the_page_has_the_glossary_exercises_and_levels(app_env: Path) -> None:
     at = open_learn()
     assert not at.error
-    assert [t.label for t in at.tabs] == ["Glossary", "Guided exercises", "Maturity levels"]
+    assert [t.label for t in at.tabs] == ["Glossary", "Guided exercises", "Maturity levels", "ML Test Score"]
     assert any(f"{len(GLOSSARY)} of {len(GLOSSARY)} terms" in c.value for c in at.caption)
     assert len(at.expander) == len(EXERCISES) >= 5
     commands = [c.value for c in at.code]
@@ -170,3 +170,19 @@ def test_an_empty_workspace_still_teaches_and_start_keeps_a_seat_in_its_own_work
     assert started(Store(own_history), "seat-07", "break_the_build") is not None
     at.button(key="check_break_the_build").click().run()
     assert any("Not yet" in i.value and "no DevOps run" in i.value for i in at.info)
+
+
+def test_exercise_commands_paste_as_they_are_without_opslab_on_the_path(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `make run` the CLI is .venv/bin/opslab, not on the PATH: the page shows that path."""
+    import sys
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    at = open_learn()
+    shown = "\n".join(str(c.value) for c in at.code)
+    program = str(Path(sys.executable).with_name("opslab"))
+    assert f"{program} --workspace" in shown
+    assert not any(line.startswith("opslab ") for line in shown.splitlines())
+    exercise = EXERCISES[0]
+    assert exercise.commands("w", "/x/opslab")[0].startswith("/x/opslab --workspace w ")

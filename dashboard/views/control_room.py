@@ -80,7 +80,8 @@ def live_panel() -> None:
 
 
 live_panel()
-busy = job is not None and job.running
+# A facilitator watching a seat (`?watch=1`) looks but never plays, runs or resets in its place.
+busy = (job is not None and job.running) or state.read_only()
 
 scenario_tab, single_tab, workspace_tab = st.tabs(["Play a scenario", "Run one pipeline", "Workspace"])
 

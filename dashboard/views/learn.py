@@ -104,6 +104,7 @@ with exercises_tab:
                 type="secondary" if begun else "primary",
                 on_click=start_exercise,
                 args=(exercise.id,),
+                disabled=state.read_only(),
                 help=f"Record that the exercise begins now, in workspace {where}; only what happens "
                 "after counts.",
             )
@@ -114,7 +115,11 @@ with exercises_tab:
             else:
                 said_col.caption(f"Not started: Start records the time (in workspace **{where}**).")
             st.markdown("**In a terminal**")
-            st.code("\n".join(exercise.commands(where)), language="bash", wrap_lines=True)
+            st.code(
+                "\n".join(exercise.commands(where, data_learn.cli_program())),
+                language="bash",
+                wrap_lines=True,
+            )
             st.markdown("**Or in the Control room**")
             st.markdown("\n".join(f"- {line}" for line in exercise.control_steps(where)))
             st.markdown(f"**Then look.** {exercise.watch.replace('{ws}', where)}")

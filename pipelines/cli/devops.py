@@ -48,12 +48,12 @@ def _run(args: argparse.Namespace, store: Store) -> int:
     from pipelines.devops.production import Production
 
     settings = DevOpsSettings(test_timeout_s=args.test_timeout)
+    change = get_change(args.change) if args.change else None  # a bad name writes nothing
     when = _now(store, args.workspace)
     store.ensure_workspace(args.workspace)
     repo = ensure_repo(store, args.workspace, when)
     label = "HEAD"
-    if args.change:
-        change = get_change(args.change)
+    if change is not None:
         missing = [c for c in change.requires if c not in applied_changes(repo)]
         if missing:
             raise OpsLabError(

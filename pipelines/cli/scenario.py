@@ -54,6 +54,16 @@ def set_knob(settings: Any, path: str, text: str) -> Any:
         if not dataclasses.is_dataclass(current):
             raise OpsLabError(f"{head!r} has no sub-knob {rest!r}.")
         return dataclasses.replace(settings, **{head: set_knob(current, rest, text)})
+    if dataclasses.is_dataclass(current):
+        inner = ", ".join(f"{head}.{f.name}" for f in dataclasses.fields(current))
+        raise OpsLabError(
+            f"{head!r} is a group of knobs: set one of them ({inner}), e.g. {head}.{dataclasses.fields(current)[0].name}=..."
+        )
+    if isinstance(current, tuple):
+        how = {"changes": "--changes id@week,id@week", "injections": "--inject type:pattern[:onset_week=N]"}
+        raise OpsLabError(
+            f"{head!r} is a list, not one value: use {how.get(head, 'a settings file (--from)')} instead."
+        )
     try:
         value = _convert(text, current)
     except ValueError:

@@ -16,6 +16,16 @@ __all__ = ["register"]
 
 
 # -- history ------------------------------------------------------------------------------
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"give a number of rows, 0 or more, not {text!r}")
+    return value
+
+
 def _history(args: argparse.Namespace, store: Store) -> int:
     if not args.history.exists():
         raise StoreError(
@@ -68,7 +78,7 @@ def _history(args: argparse.Namespace, store: Store) -> int:
 def _add_history(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("history", help="print the workspace's whole history")
     p.add_argument("--json", action="store_true", help="one JSON object with every record")
-    p.add_argument("--limit", type=int, default=0, help="show only the last N rows of each table")
+    p.add_argument("--limit", type=_count, default=0, help="show only the last N rows of each table (0: all)")
     p.set_defaults(handler=_history)
 
 

@@ -466,6 +466,35 @@ def _is_row_number(series: pd.Series) -> bool:
     return bool(np.all(np.diff(series.to_numpy()) == 1))
 
 
+# Values past this are overflow or a placeholder, never a measurement: squaring one overflows.
+LARGEST_VALUE = 1e100
+
+
+def _refuse_non_finite(values: pd.Series, what: str, path: Path) -> None:
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    bad = ~np.isfinite(numbers) & values.notna() | (numbers.abs() > LARGEST_VALUE)
+    if bad.any():
+        count = int(bad.sum())
+        raise DataSourceError(
+            f"{what} in {path.name} holds values too large or infinite to learn from (e.g. "
+            f"{_short(values[bad].iloc[0])}) in {count:,} row{'s' if count > 1 else ''}; fix or drop them."
+        )
+
+
+def _refuse_numbers_with_text(values: pd.Series, name: str, path: Path) -> None:
+    """A text column that is mostly numbers is a numeric column with bad cells, not a category."""
+    if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)):
+        return
+    present = values.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    text = numbers.isna()
+    if len(present) and text.sum() > 0 and (~text).mean() >= 0.5 and present[~text].nunique() > FEW_VALUES:
+        raise DataSourceError(
+            f"column {name!r} holds numbers but {_short(present[text].iloc[0])} in {int(text.sum()):,} of "
+            f"{len(values):,} rows; clean those cells, or pass --categorical {name} to treat it as categories."
+        )
+
+
 def _load_file(
     path: Path,
     *,
@@ -529,8 +558,21 @@ def _load_file(
                 f"there is nothing to predict."
             )
 
+    if task == "regression":
+        _refuse_non_finite(y, f"target {target!r}", path)
     frame = raw.copy()
     frame[time_column] = _parse_time(raw[time_column], time_column, path)
+    if frame[time_column].nunique() == 1:
+        raise DataSourceError(
+            f"{path.name} has the same time ({frame[time_column].iloc[0]}) in all {rows:,} rows; a timeline "
+            "needs rows at different times."
+        )
+    repeated = int(raw.duplicated(keep="first").sum())
+    if repeated * 2 >= rows:
+        raise DataSourceError(
+            f"{repeated:,} of its {rows:,} rows repeat another row exactly, so {path.name} looks pasted after "
+            "itself; drop the repeats (e.g. pandas drop_duplicates) and load it again."
+        )
     frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     for name in forced_numeric:
         converted = pd.to_numeric(frame[name], errors="coerce")
@@ -553,7 +595,10 @@ def _load_file(
             kind = "numeric"
         else:
             kind = infer_feature_kind(frame[name])
+        if kind == "categorical" and name not in forced_categorical:
+            _refuse_numbers_with_text(frame[name], name, path)
         if kind == "numeric":
+            _refuse_non_finite(frame[name], f"column {name!r}", path)
             numeric_features.append(name)
         elif kind == "categorical":
             categorical_features.append(name)

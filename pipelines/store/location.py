@@ -30,6 +30,9 @@ from pipelines.store.core import Store
 __all__ = ["DB_SUFFIX", "RunHistory"]
 
 DB_SUFFIX = ".duckdb"
+# A path with one of these suffixes is data, not a history: refused rather than made a folder.
+_NOT_A_HISTORY = {".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".txt", ".xlsx", ".db", ".sqlite",
+                  ".sqlite3", ".pkl", ".zip", ".gz"}  # fmt: skip
 _LISTING = ["name", "created_at", "scenario", "seed", "runs", "weeks"]
 
 
@@ -39,6 +42,11 @@ class RunHistory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().resolve()
         self.single_file = self.path.suffix == DB_SUFFIX or self.path.is_file()
+        if self.path.suffix.lower() in _NOT_A_HISTORY and not self.path.is_dir():
+            raise StoreError(
+                f"{self.path} looks like a data file, not a run history: give --db a folder (a file per "
+                "workspace) or a .duckdb file; data files go to --data."
+            )
         if self.single_file and self.path.is_dir():
             raise StoreError(f"{self.path} is a folder, so it cannot be a run-history file.")
         if not self.single_file and self.path.exists() and not self.path.is_dir():

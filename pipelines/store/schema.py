@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from pipelines.store.connection import StoreError
-
 from pipelines.quality import METRICS
+from pipelines.store.connection import StoreError
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "TABLES", "current_version", "migrate"]
 
