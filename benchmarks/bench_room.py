@@ -65,6 +65,14 @@ ROOM_PRESET = "workshop-drift"  # what `workshop prepare` plays unless --preset 
 # available is cut down, saying so, rather than pushing a shared machine into swap.
 PLAY_MEMORY_GB = 0.8
 FIXED_MEMORY_GB = 4.0
+# Records each change of the app's script state ("running", "notRunning") with its time: a live
+# page's fragment reruns show as running spells (how long a refresh took, how often one came).
+OBSERVE_RUNS = """() => {
+  window.__opslabRuns = [];
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => window.__opslabRuns.push([performance.now() / 1000, app.getAttribute('data-test-script-state')]))
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -121,6 +129,7 @@ class Room:
     load_average_start: tuple[float, float, float] | None = None
     load_average_end: tuple[float, float, float] | None = None
     server_logs: str = ""
+    refreshes: list[tuple[str, list[tuple[float, str]]]] = field(default_factory=list)  # (phase, states)
 
     def phase(self) -> str:
         if all(math.isnan(p.started) for p in self.plays):
@@ -265,16 +274,35 @@ async def _browse(
     await page.close()
 
 
-async def _browse_facilitator(room: Room, context: Any, base: str, stop: asyncio.Event, limit: int) -> None:
+async def _browse_facilitator(
+    room: Room, context: Any, base: str, stop: asyncio.Event, limit: int, watch_s: float
+) -> None:
+    """The facilitator's context: load /facilitator, stay `watch_s` seconds recording its live
+    refreshes (the grid's fragment reruns), then open a seat's Timeline read-only as its "watch"
+    link does; again until `stop` or `limit` rounds."""
     page = await context.new_page()
     visit = 0
     while not stop.is_set() and visit < limit:
         phase = room.phase()
         seconds, locked, exceptions, errors, messages = await _visit(page, f"{base}/facilitator")
+        with contextlib.suppress(Exception):  # a page that never loaded has nothing to observe
+            await page.evaluate(OBSERVE_RUNS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), watch_s)
+        with contextlib.suppress(Exception):
+            room.refreshes.append((phase, await page.evaluate("() => window.__opslabRuns || []")))
         phase = "during" if "during" in (phase, room.phase()) else phase
         first = visit == 0 and phase == "before"
         room.visits.append(Visit("/facilitator", phase, "facilitator", seconds, locked, exceptions, errors,
                                  first, messages))  # fmt: skip
+        seat = room.seats[visit % len(room.seats)]
+        phase = room.phase()
+        url = f"{base}/timeline?workspace={seat.workspace}&watch=1"
+        seconds, locked, exceptions, errors, messages = await _visit(page, url)
+        phase = "during" if "during" in (phase, room.phase()) else phase
+        room.visits.append(
+            Visit("/timeline", phase, "watch", seconds, locked, exceptions, errors, False, messages)
+        )
         visit += 1
     await page.close()
 
@@ -397,7 +425,7 @@ async def _load(room: Room, contexts: int) -> None:
             sampler = asyncio.create_task(_sample_memory(room, sampling))
 
             def browsing(
-                stop: asyncio.Event, observer: int, seat: int, desk: int
+                stop: asyncio.Event, observer: int, seat: int, desk: int, watch_s: float = 15.0
             ) -> list[asyncio.Task[None]]:
                 """Every context reading its pages, each for at most the visits given."""
                 tasks = [
@@ -406,13 +434,15 @@ async def _load(room: Room, contexts: int) -> None:
                 tasks += [asyncio.create_task(_browse(room, c, base, s, i, stop, seat)) for i, (c, s) in enumerate(zip(ctxs[1:contexts], shares, strict=True))]  # fmt: skip
                 if facilitator:
                     tasks.append(
-                        asyncio.create_task(_browse_facilitator(room, ctxs[-1], facilitator, stop, desk))
+                        asyncio.create_task(
+                            _browse_facilitator(room, ctxs[-1], facilitator, stop, desk, watch_s)
+                        )
                     )
                 return tasks
 
             # Before the plays: the first visit of each context warms the server; then the observer's
             # every page and a few facilitator refreshes on a quiet room.
-            await asyncio.gather(*browsing(asyncio.Event(), len(SEAT_PAGES) + 1, 2, 4))
+            await asyncio.gather(*browsing(asyncio.Event(), len(SEAT_PAGES) + 1, 2, 2, watch_s=10.0))
             # The load: every seat's play at once, the contexts reading pages meanwhile.
             room.load_average_start = os.getloadavg()
             stop = asyncio.Event()
@@ -452,6 +482,29 @@ def _percentiles(values: list[float]) -> str:
         return "n=0"
     p50, p95 = np.percentile(values, [50, 95])
     return f"n={len(values):<3} p50 {p50:5.1f} s  p95 {p95:5.1f} s  max {max(values):5.1f} s"
+
+
+def refresh_spells(recordings: list[list[tuple[float, str]]]) -> tuple[list[float], list[float]]:
+    """From recorded script states (seconds, state) of open pages: how long each rerun ran (from
+    "running" to "notRunning"), and the time from one rerun's start to the next's."""
+    spells, gaps = [], []
+    for states in recordings:
+        began: float | None = None
+        last_start: float | None = None
+        for at, state in states:
+            if state == "running" and began is None:
+                began = at
+                if last_start is not None:
+                    gaps.append(at - last_start)
+                last_start = at
+            elif state != "running" and began is not None:
+                spells.append(at - began)
+                began = None
+    return spells, gaps
+
+
+def _figures_line(label: str, values: list[float]) -> str:
+    return f"  {label:<48} {_percentiles(values)}"
 
 
 def _page_line(label: str, visits: list[Visit]) -> str:
@@ -496,7 +549,7 @@ def _report_pages(room: Room, contexts: int) -> None:
     n = len(room.seats)
     print(f"page ready, navigation to ready in Chromium ({', '.join(SEAT_PAGES)}; {contexts} contexts: one on "
           f"an observer seat that does not play, {contexts - 1} cycling over the {n} playing seats):")  # fmt: skip
-    seats = [v for v in room.visits if v.role != "facilitator"]
+    seats = [v for v in room.visits if v.role not in ("facilitator", "watch")]
     before = [v for v in seats if v.phase == "before"]
     during = [v for v in seats if v.phase == "during"]
     print(_page_line("first visit of each context (cold server)", [v for v in before if v.first]))
@@ -516,6 +569,17 @@ def _report_pages(room: Room, contexts: int) -> None:
         print(_page_line("first visit (cold server)", [v for v in facilitator if v.first]))
         print(_page_line("nobody playing", [v for v in facilitator if v.phase == "before" and not v.first]))
         print(_page_line(f"while {n} seats play", [v for v in facilitator if v.phase == "during"]))
+        for phase, label in (("before", "nobody playing"), ("during", f"while {n} seats play")):
+            spells, gaps = refresh_spells([states for p, states in room.refreshes if p == phase])
+            print(_figures_line(f"a live refresh of the open page, {label}", spells))
+            print(_figures_line("  from one refresh's start to the next", gaps))
+        watched = [v for v in room.visits if v.role == "watch"]
+        print(
+            _page_line(
+                "a seat's Timeline opened read-only (watch)", [v for v in watched if v.phase == "before"]
+            )
+        )
+        print(_page_line(f"  the same while {n} seats play", [v for v in watched if v.phase == "during"]))
     elif not has_facilitator_page():
         print("facilitator page: not in this checkout yet (dashboard/views/facilitator.py), not measured")
     if room.prepare_seconds is not None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from benchmarks.bench_room import SEATS_MAX, arguments, check_recorded
+from benchmarks.bench_room import SEATS_MAX, arguments, check_recorded, refresh_spells
 from pipelines.store import RunHistory
 
 
@@ -38,3 +38,11 @@ def test_the_room_stays_bounded():
     # one context on the observer seat, at least one on the playing seats, never more than the seats
     assert arguments(["--seats", "1", "--contexts", "9"]).contexts == 2
     assert arguments(["--contexts", "1"]).contexts == 2
+
+
+def test_refresh_spells_times_each_rerun_and_the_gap_between_them():
+    page = [(0.0, "running"), (0.5, "notRunning"), (3.0, "running"), (3.25, "rerunRequested"), (3.5, "running"),
+            (4.0, "notRunning"), (6.5, "running")]  # fmt: skip
+    spells, gaps = refresh_spells([page, [(1.0, "notRunning")]])
+    assert spells == [0.5, 0.25, 0.5]  # the last one never finished: not counted
+    assert gaps == [3.0, 0.5, 3.0]
