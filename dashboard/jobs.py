@@ -122,7 +122,13 @@ class JobManager:
                     f"A run is already going in workspace {workspace!r} ({current.label}): wait for it or stop it."
                 )
             argv = [sys.executable, "-m", "pipelines", "--db", db, "--workspace", workspace, *args]
-            env = {**os.environ, "OPSLAB_PROGRESS": "jsonl", "PYTHONUNBUFFERED": "1"}
+            # A play started here runs at a lower CPU priority, so a room's pages stay quick while seats play.
+            env = {
+                **os.environ,
+                "OPSLAB_PROGRESS": "jsonl",
+                "PYTHONUNBUFFERED": "1",
+                "OPSLAB_PLAY_NICE": "10",
+            }
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                     text=True, env=env)  # fmt: skip
             job = Job(workspace, label, argv, proc)

@@ -7,8 +7,10 @@ actions' builders, so `opslab scenario --help` stays quick.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,15 +192,36 @@ class _ScenarioBar:
         )
 
 
-def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: bool, json_out: bool) -> int:
+def play(
+    store: Store,
+    workspace: str,
+    settings: ScenarioSettings,
+    *,
+    replace: bool,
+    json_out: bool,
+    slots: Path | None = None,
+) -> int:
+    """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
     from pipelines.scenario.engine import run_scenario
+    from pipelines.scenario.slots import max_plays, play_slot
     from pipelines.scenario.summary import summarize, tell_story
 
     bar = _ScenarioBar()
+    limit = max_plays()
+    if nice := os.environ.get("OPSLAB_PLAY_NICE"):  # the dashboard's plays give way to its pages
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            os.nice(int(nice))
+
+    def waiting(seconds: float) -> None:
+        bar.bar.update(
+            0, settings.weeks, f"waiting for a free play slot ({limit} plays at once): {seconds:.0f} s"
+        )
+
     # Ctrl-C (and a terminal's SIGTERM) stop between two records: the history stays consistent.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        result = run_scenario(store, workspace, settings, replace=replace, progress=bar)
+        with play_slot(slots, limit, on_wait=waiting) if slots is not None else contextlib.nullcontext():
+            result = run_scenario(store, workspace, settings, replace=replace, progress=bar)
     finally:
         bar.bar.close()
         signal.signal(signal.SIGTERM, previous)
@@ -239,7 +262,8 @@ def play(store: Store, workspace: str, settings: ScenarioSettings, *, replace: b
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    return play(store, args.workspace, _settings(args), replace=args.replace, json_out=args.json)
+    return play(store, args.workspace, _settings(args), replace=args.replace, json_out=args.json,
+                slots=args.history.files_dir("plays"))  # fmt: skip
 
 
 def _add_knobs(p: argparse.ArgumentParser) -> None:
@@ -292,7 +316,8 @@ def _init(args: argparse.Namespace, store: Store) -> int:
         print(f"workspace {workspace!r} in {store.path} has a history; starting the dashboard")
         return 0
     print(f"first start: playing the {DEFAULT_PRESET} scenario into workspace {workspace!r} ({store.path})")
-    return play(store, workspace, PRESETS[DEFAULT_PRESET], replace=False, json_out=False)
+    return play(store, workspace, PRESETS[DEFAULT_PRESET], replace=False, json_out=False,
+                slots=args.history.files_dir("plays"))  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
