@@ -144,7 +144,8 @@ def test_monitoring_uses_a_cached_reference_and_reports_prediction_drift(store: 
     run_mlops_pipeline(store, "demo", dataset, as_of="2011-03-01")
     cache = ModelCache(store, "demo", dataset)
     handle = cache.get(1)
-    assert handle.path.with_suffix(".profile.pkl").exists()
+    assert handle.path.with_suffix(".profile-calibrated-k3.pkl").exists()
+    assert handle.features.method == "calibrated" and handle.target is not None
     same_season = window(dataset, "2011-03-08", 1)
     summer = window(dataset, "2011-07-15", 1)
     calm = monitor_batch(handle, dataset, same_season)
@@ -161,6 +162,9 @@ def test_monitoring_uses_a_cached_reference_and_reports_prediction_drift(store: 
     assert realized_quality(handle, dataset, summer) > realized_quality(handle, dataset, same_season)
     again = ModelCache(store, "demo", dataset).get(1)  # profile read back from disk
     pd.testing.assert_frame_equal(monitor_batch(again, dataset, summer).drift, hot.drift)
+    fixed = ModelCache(store, "demo", dataset, method="evidently").get(1)  # Evidently's rule, its own file
+    assert fixed.path.with_suffix(".profile-evidently.pkl").exists() and fixed.features.method == "evidently"
+    assert monitor_batch(fixed, dataset, same_season).drift.set_index("feature").loc["temp", "threshold"] == 0.1
 
 
 # -- the CLI ----------------------------------------------------------------------------------
