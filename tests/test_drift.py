@@ -572,7 +572,10 @@ def test_calibration_is_leave_one_chunk_out_and_pickles() -> None:
     profile = ReferenceProfile.from_frame(reference, columns=["x"], chunks=reference["week"])
     by_hand = []
     for week in range(6):
-        rest, chunk = reference.loc[reference["week"] != week, "x"], reference.loc[reference["week"] == week, "x"]
+        rest, chunk = (
+            reference.loc[reference["week"] != week, "x"],
+            reference.loc[reference["week"] == week, "x"],
+        )
         by_hand.append(stats.wasserstein_distance(rest, chunk) / np.std(rest))
     calibration = profile.columns["x"].calibration
     assert calibration.mean == pytest.approx(np.mean(by_hand))

@@ -90,7 +90,9 @@ def test_an_injection_is_flagged_within_two_weeks_and_not_before(plays, kind: st
     drift = weekly["dataset_drift"].fillna(False).astype(bool)
     before = drift.loc[drift.index < onset]
     assert before.mean() < 0.5  # not in most weeks before the onset
-    assert drift.loc[onset : onset + 2].any(), f"{kind} drift from week {onset} not flagged by week {onset + 2}"
+    assert drift.loc[onset : onset + 2].any(), (
+        f"{kind} drift from week {onset} not flagged by week {onset + 2}"
+    )
 
 
 def test_concept_drift_leaves_the_inputs_quiet_while_realized_quality_worsens(plays) -> None:

@@ -164,7 +164,9 @@ def test_monitoring_uses_a_cached_reference_and_reports_prediction_drift(store: 
     pd.testing.assert_frame_equal(monitor_batch(again, dataset, summer).drift, hot.drift)
     fixed = ModelCache(store, "demo", dataset, method="evidently").get(1)  # Evidently's rule, its own file
     assert fixed.path.with_suffix(".profile-evidently.pkl").exists() and fixed.features.method == "evidently"
-    assert monitor_batch(fixed, dataset, same_season).drift.set_index("feature").loc["temp", "threshold"] == 0.1
+    assert (
+        monitor_batch(fixed, dataset, same_season).drift.set_index("feature").loc["temp", "threshold"] == 0.1
+    )
 
 
 # -- the CLI ----------------------------------------------------------------------------------
