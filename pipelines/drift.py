@@ -684,6 +684,8 @@ def _compare_column(ref: ColumnProfile, series: pd.Series, threshold: float | No
     drifted = statistic > threshold if calibrated else stat_test.is_drift(statistic, p_value, threshold)
     psi = _psi(ref, cur)
     reason = ref.reason
+    if ref.calibration is not None and not calibrated:
+        reason += f"; judged by a fixed threshold of {threshold:g} instead"
     if cur.unseen_keys:
         shown = ", ".join(repr(key) for key in cur.unseen_keys[:5])
         more = f" and {len(cur.unseen_keys) - 5} more" if len(cur.unseen_keys) > 5 else ""

@@ -564,6 +564,10 @@ def test_calibrated_thresholds_learn_the_week_to_week_wobble_the_fixed_rule_call
     moved = weeks[0].assign(x=weeks[0]["x"] + 5.0)
     row = calibrated.compare(moved).set_index("feature").loc["x"]
     assert row["drifted"] and row["threshold"] == column.threshold
+    # A fixed threshold for a what-if replaces the learnt one, and the reason says so.
+    what_if = calibrated.compare(weeks[1], threshold_overrides={"x": 0.1}).set_index("feature").loc["x"]
+    assert what_if["threshold"] == 0.1 and what_if["reason"].endswith("fixed threshold of 0.1 instead")
+    assert what_if["drifted"] == (what_if["statistic"] >= 0.1)
 
 
 def test_calibration_is_leave_one_chunk_out_and_pickles() -> None:

@@ -526,6 +526,8 @@ _FACT_WORDS: dict[str, tuple[str, str, bool]] = {
         "retrains stopped by validation",
         False,
     ),
+    "dataset_drift_weeks_pct": ("of weeks with dataset drift", "of weeks with dataset drift", True),
+    "temp_drift_weeks_pct": ("of weeks with temp drifting", "of weeks with temp drifting", True),
     "change_failure_rate": ("change failure rate", "change failure rate", True),
     "deployment_rework_rate": ("deployment rework rate", "deployment rework rate", True),
     "retraining_gain": ("quality gained a week by retraining", "quality gained a week by retraining", False),

@@ -66,6 +66,9 @@ PRESETS: dict[str, ScenarioSettings] = {
                 Expectation("rollbacks", ">=", 1, "production rolls back to the previous release"),
                 Expectation("retrains_drift", ">=", 1, "drift triggers retraining"),
                 Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one"),
+                Expectation(
+                    "temp_drift_weeks_pct", "<", 50, "temperature drifts with the seasons, not every week"
+                ),
             ),
         ),
         ScenarioSettings(
@@ -84,6 +87,7 @@ PRESETS: dict[str, ScenarioSettings] = {
                 Expectation("service_incidents", "==", 0, "no incident"),
                 Expectation("retrains", "==", 0, "retraining is not needed"),
                 Expectation("devops_runs_failed", "==", 0, "every release is green"),
+                Expectation("dataset_drift_weeks_pct", "<=", 10, "drift alarms stay quiet in a calm world"),
             ),
         ),
         ScenarioSettings(
@@ -218,6 +222,7 @@ _WORKSHOP = (
         expectations=(
             Expectation("retrains_drift", ">=", 1, "drift triggers retraining"),
             Expectation("retraining_gain", ">", 0, "retrained models beat the never-retrained one"),
+            Expectation("temp_drift_weeks_pct", "<", 50, "temperature drifts with spring, not every week"),
         ),
     ),
     _cut(
