@@ -78,9 +78,11 @@ class ModelCache:
         *,
         method: str = "calibrated",
         k: float = CALIBRATION_K,
+        batch_weeks: float = 1.0,
     ) -> None:
         self.store, self.workspace, self.dataset = store, workspace, dataset
         self.method, self.k = method, k
+        self.batch_weeks = batch_weeks  # calibrated: the reference's chunks are the monitored batches' length
         self._handles: dict[int, ModelHandle] = {}
 
     def get(self, version: int) -> ModelHandle:
@@ -96,6 +98,8 @@ class ModelCache:
         model = load_model(path)
         # One profile file per method and k: the same model monitored another way is profiled anew.
         kind = "evidently" if self.method == "evidently" else f"calibrated-k{self.k:g}"
+        if self.method != "evidently" and self.batch_weeks != 1:
+            kind += f"-w{self.batch_weeks:g}"
         profile_path = path.with_suffix(f".profile-{kind}.pkl")
         if profile_path.exists():
             with open(profile_path, "rb") as handle:
@@ -115,14 +119,14 @@ class ModelCache:
         self, model: Any, row: dict[str, Any]
     ) -> tuple[ReferenceProfile, ReferenceProfile, ReferenceProfile | None]:
         """Profiles of the model's training window: its features, its predictions and its labels.
-        Calibrated thresholds learn from the window's weeks, the size of a monitored batch."""
+        Calibrated thresholds learn from chunks of the window the size of a monitored batch (a week)."""
         ds = self.dataset
         start = pd.Timestamp(row["window_start"])
         times = ds.frame[ds.time_column]
         reference = ds.frame.loc[(times >= start) & (times <= pd.Timestamp(row["window_end"]))]
         chunks = None
         if self.method != "evidently":
-            chunks = ((reference[ds.time_column] - start) // pd.Timedelta(weeks=1)).to_numpy()
+            chunks = ((reference[ds.time_column] - start) // pd.Timedelta(weeks=self.batch_weeks)).to_numpy()
         options: dict[str, Any] = {"chunks": chunks, "k": self.k}
         features = ReferenceProfile.from_frame(
             reference, columns=list(ds.features), categorical=list(ds.categorical), **options
