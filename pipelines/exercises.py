@@ -455,7 +455,7 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
         control_room=(
             "Control room → Play a scenario → Preset calm-seas, Weeks 12.",
-            "Retraining policy, drift threshold, label delay → Drift distance threshold: 0.3 → Play it.",
+            "Retraining policy, drift threshold, label delay → Fixed drift distance threshold: 0.3 → Play it.",
         ),
         watch="Drift page: a fixed threshold replaces the thresholds learnt from the training weeks; the "
         "threshold what-if shows the same week judged at other thresholds, and at 0.1 (Evidently's) nearly "
