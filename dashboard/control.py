@@ -56,13 +56,15 @@ class Edits:
     data: str | None = None  # None: the preset's; simulated | bike-sharing | a file path
     time_column: str | None = None
     target: str | None = None
+    drift_method: str = "calibrated"  # calibrated | evidently (pipelines.drift)
 
 
 def edits_of(preset: ScenarioSettings) -> Edits:
     p = preset.policy
     return Edits(seed=preset.seed, weeks=preset.weeks, policy=p.kind, every_weeks=p.every_weeks,
                  drift_weeks=p.drift_weeks, quality_margin=p.quality_margin,
-                 drift_threshold=preset.drift_threshold, label_delay_weeks=preset.label_delay_weeks)  # fmt: skip
+                 drift_threshold=preset.drift_threshold, label_delay_weeks=preset.label_delay_weeks,
+                 drift_method=preset.drift_method)  # fmt: skip
 
 
 def build_settings(preset: ScenarioSettings, edits: Edits) -> ScenarioSettings:
@@ -83,7 +85,7 @@ def build_settings(preset: ScenarioSettings, edits: Edits) -> ScenarioSettings:
     policy = dataclasses.replace(settings.policy, kind=edits.policy, every_weeks=edits.every_weeks,
                                  drift_weeks=edits.drift_weeks, quality_margin=edits.quality_margin)  # fmt: skip
     return dataclasses.replace(settings, policy=policy, drift_threshold=edits.drift_threshold,
-                               label_delay_weeks=edits.label_delay_weeks)  # fmt: skip
+                               drift_method=edits.drift_method, label_delay_weeks=edits.label_delay_weeks)  # fmt: skip
 
 
 def knob_state(preset: ScenarioSettings) -> dict[str, Any]:
@@ -95,6 +97,7 @@ def knob_state(preset: ScenarioSettings) -> dict[str, Any]:
         "cr_drift_onset": int(preset.warmup_weeks) + preset.weeks // 2, "cr_drift_magnitude": 1.0,
         "cr_drift_duration": 0, "cr_policy": e.policy, "cr_every": e.every_weeks, "cr_drift_weeks": e.drift_weeks,
         "cr_margin": e.quality_margin, "cr_threshold": e.drift_threshold, "cr_delay": e.label_delay_weeks,
+        "cr_drift_method": e.drift_method,
     }  # fmt: skip
 
 

@@ -97,10 +97,13 @@ GLOSSARY: tuple[Term, ...] = (
     Term("Drift patterns", "MLOps", "How a drift unfolds in time: sudden (overnight), gradual (the new world mixes in "
          "more and more), incremental (moves step by step) or recurring (comes and goes, like seasons).",
          "Control room"),
-    Term("Dataset drift", "MLOps", "A week in which at least half of the monitored features drifted; calendar "
-         "columns are left out of that share.", "Drift"),
-    Term("Drift threshold", "MLOps", "The value of a test's statistic at which a feature counts as drifted: "
-         "p < 0.05 for the p-value tests, a distance of 0.1 by default for the distance tests.", "Drift"),
+    Term("Dataset drift", "MLOps", "A week in which at least half of the monitored features drifted (calendar "
+         "columns are left out of that share), or, with calibrated thresholds, the model's prediction or the "
+         "arrived labels drifted.", "Drift"),
+    Term("Drift threshold", "MLOps", "The value of a test's statistic at which a feature counts as drifted. "
+         "Calibrated (OpsLab's default): the mean plus 3 standard deviations of the distances between the "
+         "training window's own weeks. Evidently's fixed rule: p < 0.05 for the p-value tests, a distance of "
+         "0.1 for the distance tests.", "Drift"),
     Term("p-value", "MLOps", "How surprising the difference between reference and current data would be if nothing "
          "had changed. On large samples tiny, harmless shifts get tiny p-values too.", "Drift"),
     Term("KS test", "MLOps", "Kolmogorov–Smirnov: the largest gap between two cumulative distributions. OpsLab uses "

@@ -315,19 +315,24 @@ def check_retraining_off(store: Store, start: ExerciseStart) -> CheckResult:
 
 
 def check_drift_threshold(store: Store, start: ExerciseStart) -> CheckResult:
-    """Passed when a scenario played since the Start used a drift threshold other than its preset's
-    and the drift verdicts moved with it."""
+    """Passed when a scenario played since the Start judged drift by a fixed distance threshold other
+    than Evidently's 0.1 and the drift verdicts moved with it (re-judged at 0.1 from the rows)."""
     settings, not_yet = _played_settings(store, start)
     if not_yet:
         return not_yet
     workspace = start.workspace
-    preset = PRESETS.get(str(settings.get("name")))
-    default = (preset.drift_threshold if preset else None) or DISTANCE_THRESHOLD
-    chosen = settings.get("drift_threshold") or DISTANCE_THRESHOLD
+    default = DISTANCE_THRESHOLD
+    chosen = settings.get("drift_threshold")
+    if chosen is None:
+        return CheckResult(
+            False,
+            f"This play judged drift by its {settings.get('drift_method') or 'calibrated'} thresholds: set "
+            "drift_threshold to a fixed value, e.g. 0.3, to judge every feature by it.",
+        )
     if math.isclose(float(chosen), float(default)):
         return CheckResult(
             False,
-            f"The drift threshold is {chosen:g}, the preset's default: set drift_threshold to another value.",
+            f"The drift threshold is {chosen:g}, Evidently's default: set drift_threshold to another value.",
         )
     what = drift_threshold_what_if(
         store,
@@ -351,8 +356,8 @@ def check_drift_threshold(store: Store, start: ExerciseStart) -> CheckResult:
     direction = "fewer" if cells < cells_default else "more"
     return CheckResult(
         True,
-        f"drift threshold {chosen:g} (preset default {default:g}): {mine} of {weeks} weeks with dataset drift "
-        f"and {cells} drifted feature-weeks, against {theirs} weeks and {cells_default} at the default: "
+        f"drift threshold {chosen:g} (Evidently's default {default:g}): {mine} of {weeks} weeks with dataset "
+        f"drift and {cells} drifted feature-weeks, against {theirs} weeks and {cells_default} at the default: "
         f"{direction} alarms.",
     )
 
@@ -448,19 +453,21 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         id="drift_threshold",
         title="Tune a drift threshold",
-        goal="Raise the distance threshold of the drift rule and see how many weeks stop raising an alarm.",
+        goal="Judge drift by one fixed distance threshold above Evidently's 0.1 and see how many weeks stop "
+        "raising an alarm.",
         cli=(
             "opslab --workspace {ws} scenario run calm-seas --weeks 12 --set drift_threshold=0.3 --replace",
         ),
         control_room=(
             "Control room → Play a scenario → Preset calm-seas, Weeks 12.",
-            "Retraining policy, drift threshold, label delay → Drift distance threshold: 0.3 → Play it.",
+            "Retraining policy, drift threshold, label delay → Fixed drift distance threshold: 0.3 → Play it.",
         ),
-        watch="Drift page: fewer red cells in the feature × week heatmap; its threshold what-if shows the "
-        "same history judged at other thresholds.",
+        watch="Drift page: a fixed threshold replaces the thresholds learnt from the training weeks; the "
+        "threshold what-if shows the same week judged at other thresholds, and at 0.1 (Evidently's) nearly "
+        "every feature drifts in a calm week.",
         check=check_drift_threshold,
-        note="With more than 1000 reference rows the rule uses distances (Wasserstein, Jensen–Shannon); "
-        "the threshold applies to those.",
+        note="The threshold applies to the distance tests (Wasserstein, Jensen–Shannon), which the calibrated "
+        "method uses for every feature and the fixed rule above 1000 reference rows.",
     ),
     Exercise(
         id="silent_data_bug",

@@ -528,3 +528,80 @@ def test_column_names_need_not_be_strings() -> None:
 )
 def test_sorting_by_counting_gives_what_np_sort_gives(values: np.ndarray) -> None:
     np.testing.assert_array_equal(drift._sorted(values), np.sort(values))
+
+
+# --- calibrated thresholds -----------------------------------------------------------------------
+
+
+def _wandering(rng: np.random.Generator, weeks: int, week_rows: int = 168) -> pd.DataFrame:
+    """Columns whose level wanders from week to week (an AR(1) weather-like series) and a category."""
+    level = np.zeros(weeks)
+    for week in range(1, weeks):
+        level[week] = 0.8 * level[week - 1] + rng.normal(0, 0.6)
+    x = np.repeat(level, week_rows) + rng.normal(0, 1, weeks * week_rows)
+    category = np.where(rng.random(weeks * week_rows) < 0.7, "clear", "mist")
+    return pd.DataFrame({"x": x, "sky": category, "week": np.repeat(np.arange(weeks), week_rows)})
+
+
+def test_calibrated_thresholds_learn_the_week_to_week_wobble_the_fixed_rule_calls_drift() -> None:
+    rng = np.random.default_rng(3)
+    world = _wandering(rng, 48)
+    reference, later = world.loc[world["week"] < 8], world.loc[world["week"] >= 8]
+    fixed = ReferenceProfile.from_frame(reference, columns=["x", "sky"])
+    calibrated = ReferenceProfile.from_frame(reference, columns=["x", "sky"], chunks=reference["week"])
+    assert (fixed.method, calibrated.method) == ("evidently", "calibrated")
+    column = calibrated.columns["x"]
+    assert column.test == "wasserstein" and column.calibration is not None
+    assert column.calibration.chunks == 8 and column.calibration.k == 3.0
+    assert column.threshold == pytest.approx(column.calibration.mean + 3 * column.calibration.std)
+    assert "calibrated" in column.reason and f"{column.threshold:.3g}" in column.reason
+    # The same world, week after week: the fixed 0.1 fires on the wobble, the learnt threshold rarely.
+    weeks = [later.loc[later["week"] == w] for w in range(8, 48)]
+    fixed_x = np.mean([fixed.compare(w).set_index("feature").loc["x", "drifted"] for w in weeks])
+    calibrated_x = np.mean([calibrated.compare(w).set_index("feature").loc["x", "drifted"] for w in weeks])
+    assert fixed_x > 0.5 and calibrated_x < 0.2
+    # A real move, four of the reference's standard deviations (1.24), is flagged at once.
+    moved = weeks[0].assign(x=weeks[0]["x"] + 5.0)
+    row = calibrated.compare(moved).set_index("feature").loc["x"]
+    assert row["drifted"] and row["threshold"] == column.threshold
+    # A fixed threshold for a what-if replaces the learnt one, and the reason says so.
+    what_if = calibrated.compare(weeks[1], threshold_overrides={"x": 0.1}).set_index("feature").loc["x"]
+    assert what_if["threshold"] == 0.1 and what_if["reason"].endswith("fixed threshold of 0.1 instead")
+    assert what_if["drifted"] == (what_if["statistic"] >= 0.1)
+
+
+def test_calibration_is_leave_one_chunk_out_and_pickles() -> None:
+    rng = np.random.default_rng(5)
+    reference = _wandering(rng, 6)
+    profile = ReferenceProfile.from_frame(reference, columns=["x"], chunks=reference["week"])
+    by_hand = []
+    for week in range(6):
+        rest, chunk = (
+            reference.loc[reference["week"] != week, "x"],
+            reference.loc[reference["week"] == week, "x"],
+        )
+        by_hand.append(stats.wasserstein_distance(rest, chunk) / np.std(rest))
+    calibration = profile.columns["x"].calibration
+    assert calibration.mean == pytest.approx(np.mean(by_hand))
+    assert calibration.std == pytest.approx(np.std(by_hand, ddof=1))
+    again = pickle.loads(pickle.dumps(profile))
+    assert again.columns["x"].calibration == calibration and again.method == "calibrated"
+
+
+def test_calibration_needs_enough_chunks_and_a_positive_k() -> None:
+    rng = np.random.default_rng(1)
+    reference = _wandering(rng, 3)
+    profile = ReferenceProfile.from_frame(reference, columns=["x"], chunks=reference["week"])
+    assert profile.method == "evidently" and profile.columns["x"].threshold == 0.1
+    assert "too few" in profile.columns["x"].reason
+    with pytest.raises(ValueError, match="k"):
+        ReferenceProfile.from_frame(reference, columns=["x"], chunks=reference["week"], k=0)
+    with pytest.raises(ValueError, match="one label per reference row"):
+        ReferenceProfile.from_frame(reference, columns=["x"], chunks=[1, 2, 3])
+    # A column overridden by hand keeps the fixed rule; the others calibrate.
+    reference = _wandering(rng, 8)
+    mixed = ReferenceProfile.from_frame(
+        reference, columns=["x", "sky"], chunks=reference["week"], threshold_overrides={"sky": 0.2}
+    )
+    assert mixed.columns["sky"].calibration is None and mixed.columns["sky"].threshold == 0.2
+    assert mixed.columns["x"].calibration is not None

@@ -275,9 +275,12 @@ def test_drift_threshold_counts_fewer_alarms_than_the_default(
 ) -> None:
     passed = check(history, mlops, "drift_threshold")
     assert passed.passed, passed.evidence
-    assert "drift threshold 0.3 (preset default 0.1)" in passed.evidence and "fewer alarms" in passed.evidence
+    assert (
+        "drift threshold 0.3 (Evidently's default 0.1)" in passed.evidence
+        and "fewer alarms" in passed.evidence
+    )
     wrong = check(history, devops, "drift_threshold")
-    assert not wrong.passed and "the preset's default" in wrong.evidence
+    assert not wrong.passed and "set drift_threshold to a fixed value" in wrong.evidence
 
 
 def test_validation_check_quotes_the_validate_error(history: Store, devops: str, mlops: str) -> None:

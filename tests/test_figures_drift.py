@@ -77,9 +77,9 @@ def test_severity_puts_every_test_on_one_scale_with_1_at_the_threshold() -> None
     assert ratio[2] > fig.HEATMAP_CAP  # p = 0 is infinitely far past it, shown as "far"
 
 
-def test_feature_order_counts_first_then_calendar_then_prediction() -> None:
-    order = fig.feature_order(["prediction", "mnth", "temp", "hum"], calendar={"mnth"})
-    assert order == ["hum", "temp", "mnth", "prediction"]
+def test_feature_order_counts_first_then_calendar_then_prediction_and_target() -> None:
+    order = fig.feature_order(["target", "prediction", "mnth", "temp", "hum"], calendar={"mnth"})
+    assert order == ["hum", "temp", "mnth", "prediction", "target"]
 
 
 def test_drift_heatmap_has_rows_per_feature_and_marks_drifted_cells() -> None:

@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.mlops.monitoring import PREDICTION, ModelCache, monitor_batch, realized_quality
+from pipelines.mlops.monitoring import (
+    PREDICTION,
+    TARGET,
+    ModelCache,
+    monitor_batch,
+    monitor_labels,
+    realized_quality,
+)
 from pipelines.mlops.pipeline import gate_decision, production_model_path, run_mlops_pipeline
 from pipelines.mlops.policy import PolicyState, RetrainPolicy, decide_retrain
 from pipelines.mlops.simulator import SimulatorSettings, UpstreamChange
@@ -144,7 +151,8 @@ def test_monitoring_uses_a_cached_reference_and_reports_prediction_drift(store: 
     run_mlops_pipeline(store, "demo", dataset, as_of="2011-03-01")
     cache = ModelCache(store, "demo", dataset)
     handle = cache.get(1)
-    assert handle.path.with_suffix(".profile.pkl").exists()
+    assert handle.path.with_suffix(".profile-calibrated-k3.pkl").exists()
+    assert handle.features.method == "calibrated" and handle.target is not None
     same_season = window(dataset, "2011-03-08", 1)
     summer = window(dataset, "2011-07-15", 1)
     calm = monitor_batch(handle, dataset, same_season)
@@ -159,8 +167,21 @@ def test_monitoring_uses_a_cached_reference_and_reports_prediction_drift(store: 
         and prediction["statistic"] > calm.drift.set_index("feature").loc[PREDICTION, "statistic"]
     )
     assert realized_quality(handle, dataset, summer) > realized_quality(handle, dataset, same_season)
+    # The labels, once they arrive: summer demand is far above March's (prior drift), March's is not.
+    summer_labels, march_labels = (
+        monitor_labels(handle, dataset, summer),
+        monitor_labels(handle, dataset, same_season),
+    )
+    assert summer_labels["feature"].tolist() == [TARGET] and summer_labels["drifted"].item()
+    assert not march_labels["drifted"].item()
+    assert monitor_labels(handle, dataset, summer.assign(cnt=np.nan)) is None  # nothing labelled yet
     again = ModelCache(store, "demo", dataset).get(1)  # profile read back from disk
     pd.testing.assert_frame_equal(monitor_batch(again, dataset, summer).drift, hot.drift)
+    fixed = ModelCache(store, "demo", dataset, method="evidently").get(1)  # Evidently's rule, its own file
+    assert fixed.path.with_suffix(".profile-evidently.pkl").exists() and fixed.features.method == "evidently"
+    assert (
+        monitor_batch(fixed, dataset, same_season).drift.set_index("feature").loc["temp", "threshold"] == 0.1
+    )
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -191,6 +191,10 @@ def test_cli_knobs_change_the_settings(tmp_path: Path) -> None:
             "label_delay_weeks=2",
             "--set",
             "drift_threshold=0.2",
+            "--set",
+            "drift_method=evidently",
+            "--set",
+            "drift_k=4",
             "--inject",
             "concept:sudden:onset_week=18:magnitude=1:feature=hr",
             "--changes",
@@ -204,6 +208,7 @@ def test_cli_knobs_change_the_settings(tmp_path: Path) -> None:
     data = json.loads(out.stdout)
     assert data["seed"] == 11 and data["weeks"] == 20 and data["policy"]["kind"] == "schedule"
     assert data["label_delay_weeks"] == 2 and data["drift_threshold"] == 0.2
+    assert data["drift_method"] == "evidently" and data["drift_k"] == 4
     assert data["simulator"]["injections"][-1]["type"] == "concept"
     assert data["changes"] == [{"change": "batch-size-limit", "week": 3, "weekday": 1, "hour": 10}]
     saved = tmp_path / "mine.json"

@@ -57,10 +57,15 @@ def test_drift_page_shows_heatmap_distributions_whatif_and_demo(app_env: Path) -
     heat = specs[0]["data"][0]
     drift = Store(app_env).select("drift", "demo")
     assert len(heat["x"]) == drift["sim_time"].nunique()
-    assert "prediction (model output)" in heat["y"]
+    assert "prediction (model output)" in heat["y"] and "target (labels, when they arrive)" in heat["y"]
     metrics = _metrics(at)
     assert {"Statistic", "Threshold", "p-value", "PSI", "Features drifting", "Dataset drift"} <= set(metrics)
+    assert "Recorded verdict" in metrics
     assert any("Why this test" in box.value for box in [*at.success, *at.warning])
+    # The design, explained on the page: the workspace's method and why its thresholds are calibrated.
+    assert any("method: **calibrated**" in c.value for c in at.caption)
+    assert "Why calibrated thresholds" in [h.value for h in at.subheader]
+    assert any("own weeks" in m.value for m in at.markdown)
     assert "n = " in specs[1]["data"][0]["name"]  # reference vs current, with their sizes
 
 

@@ -49,11 +49,16 @@ def severity(drift: pd.DataFrame) -> pd.Series:
     return ratio.replace([np.inf, -np.inf], np.nan).fillna(HEATMAP_CAP * 10).clip(lower=0.0)
 
 
+OUTPUTS = ("prediction", "target")
+"""Drift rows that are not input features: the model's prediction and the labels (once they arrive)."""
+
+
 def feature_order(features: Collection[str], calendar: Collection[str] = ()) -> list[str]:
-    """Top to bottom: the counted features, then calendar columns, then the model's prediction."""
+    """Top to bottom: the counted features, then calendar columns, then the model's prediction and
+    the target."""
     names = list(dict.fromkeys(features))
-    counted = sorted(n for n in names if n not in calendar and n != "prediction")
-    return counted + sorted(n for n in names if n in calendar) + [n for n in names if n == "prediction"]
+    counted = sorted(n for n in names if n not in calendar and n not in OUTPUTS)
+    return counted + sorted(n for n in names if n in calendar) + [n for n in OUTPUTS if n in names]
 
 
 def _row_label(name: str, calendar: Collection[str]) -> str:
@@ -61,6 +66,8 @@ def _row_label(name: str, calendar: Collection[str]) -> str:
         return f"{name} (calendar)"
     if name == "prediction":
         return "prediction (model output)"
+    if name == "target":
+        return "target (labels, when they arrive)"
     return name
 
 

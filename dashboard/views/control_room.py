@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import control, data, state
 from dashboard.jobs import JobManager
 from pipelines.devops.changes import list_changes
+from pipelines.drift import DRIFT_METHODS
 from pipelines.errors import OpsLabError
 from pipelines.mlops.policy import POLICIES
 from pipelines.mlops.simulator import (
@@ -149,9 +150,12 @@ with scenario_tab:
         every = r2.number_input("Every k weeks (schedule)", 1, 52, key="cr_every")
         drift_weeks = r3.number_input("Drift weeks in a row", 1, 12, key="cr_drift_weeks")
         margin = r4.number_input("Quality margin", 0.01, 2.0, step=0.05, key="cr_margin")
-        t1, t2 = st.columns(2)
-        threshold = t1.number_input("Drift distance threshold (empty: the rule's own)", 0.01, 5.0, None, 0.05,
-                                    key="cr_threshold", placeholder="the rule's own: p < 0.05 or distance >= 0.1")  # fmt: skip
+        t0, t1, t2 = st.columns(3)
+        method = t0.selectbox("Drift method", DRIFT_METHODS, key="cr_drift_method",
+                              help="calibrated: thresholds learnt from the training window's weeks; "
+                              "evidently: Evidently's fixed rule (Drift page: Why calibrated thresholds)")  # fmt: skip
+        threshold = t1.number_input("Fixed drift distance threshold (empty: the method's own)", 0.01, 5.0, None,
+                                    0.05, key="cr_threshold", placeholder="the method's own thresholds")  # fmt: skip
         delay = t2.number_input("Label delay (weeks)", 0, 8, key="cr_delay")
 
     settings = None
@@ -162,7 +166,7 @@ with scenario_tab:
                                        feature=feature, duration_weeks=int(duration) or None)  # fmt: skip
         edits = control.Edits(
             seed=int(seed), weeks=int(weeks), policy=policy, every_weeks=int(every), drift_weeks=int(drift_weeks),
-            quality_margin=float(margin), drift_threshold=threshold, label_delay_weeks=int(delay),
+            quality_margin=float(margin), drift_threshold=threshold, label_delay_weeks=int(delay), drift_method=method,
             release_every=int(cadence), injection=injection, data=data_arg, time_column=time_col, target=target_col,
         )  # fmt: skip
         settings = control.build_settings(preset, edits)

@@ -164,7 +164,7 @@ def _monitor(args: argparse.Namespace, store: Store) -> int:
         batch = window(dataset, args.as_of, args.batch_weeks, min_rows=1)
     except DataSourceError as exc:
         raise OpsLabError(str(exc)) from exc
-    cache = ModelCache(store, args.workspace, dataset)
+    cache = ModelCache(store, args.workspace, dataset, batch_weeks=float(args.batch_weeks))
     handle = cache.get(version)
     report = monitor_batch(handle, dataset, batch)
     quality = realized_quality(handle, dataset, batch)

@@ -281,7 +281,7 @@ def _add_knobs(p: argparse.ArgumentParser) -> None:
         action="append",
         metavar="KNOB=VALUE",
         help="any knob, e.g. policy.kind=schedule, policy.every_weeks=4, label_delay_weeks=2, "
-        "drift_threshold=0.2, data=bike-sharing, simulator.growth_per_year=0",
+        "drift_method=evidently, drift_threshold=0.2, data=bike-sharing, simulator.growth_per_year=0",
     )
     p.add_argument(
         "--from", dest="from_file", help="start from settings saved with `scenario show` instead of a preset"

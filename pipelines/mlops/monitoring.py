@@ -3,6 +3,15 @@
 Monitoring compares many small batches with one reference, so each model version's reference
 (the data it learnt from, and its predictions on that data) is profiled once, pickled beside the
 model file, and reused for every batch: a weekly batch then costs a few milliseconds.
+
+Two methods (`ScenarioSettings.drift_method`). `calibrated` (the default) learns each column's
+threshold from the weeks of the model's training window (`pipelines.drift`), and the batch shows
+dataset drift when at least `share` of the counted features drift or when the model's predictions
+drift: the prediction weighs every input by what the model makes of it, so one important feature
+that moves (temperature) is dataset drift even though it is not half of the features. When the
+batch's labels arrive, their drift against the training labels is recorded too (feature `target`)
+and counts as that week's dataset drift: prior drift (demand up by half) moves no input and no
+prediction, only the labels show it. `evidently` is Evidently's fixed rule, share only, as it was.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.drift import ReferenceProfile, dataset_drift
+from pipelines.drift import CALIBRATION_K, ReferenceProfile, dataset_drift
 from pipelines.mlops.sources import Dataset, DataSourceError
 from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict
 from pipelines.store import Store
@@ -23,15 +32,18 @@ from pipelines.store import records as rec
 
 __all__ = [
     "PREDICTION",
+    "TARGET",
     "BatchReport",
     "ModelCache",
     "ModelHandle",
     "drift_rows",
     "monitor_batch",
+    "monitor_labels",
     "realized_quality",
 ]
 
 PREDICTION = "prediction"  # the drift row of the model's output (prediction drift)
+TARGET = "target"  # the drift row of the labels, once they arrive (prior drift)
 
 
 @dataclass
@@ -41,6 +53,7 @@ class ModelHandle:
     model: Any
     features: ReferenceProfile
     predictions: ReferenceProfile
+    target: ReferenceProfile | None  # the labels' distribution, for drift of the target (prior drift)
     baseline: float | None  # holdout value of the primary metric when it was trained
     window_end: pd.Timestamp | None
 
@@ -51,13 +64,25 @@ class BatchReport:
     drift_share: float
     dataset_drift: bool
     predictions: np.ndarray
+    prediction_drift: bool = False
 
 
 class ModelCache:
     """Models and their reference profiles by version, loaded once per process."""
 
-    def __init__(self, store: Store, workspace: str, dataset: Dataset) -> None:
+    def __init__(
+        self,
+        store: Store,
+        workspace: str,
+        dataset: Dataset,
+        *,
+        method: str = "calibrated",
+        k: float = CALIBRATION_K,
+        batch_weeks: float = 1.0,
+    ) -> None:
         self.store, self.workspace, self.dataset = store, workspace, dataset
+        self.method, self.k = method, k
+        self.batch_weeks = batch_weeks  # calibrated: the reference's chunks are the monitored batches' length
         self._handles: dict[int, ModelHandle] = {}
 
     def get(self, version: int) -> ModelHandle:
@@ -71,30 +96,50 @@ class ModelCache:
             raise DataSourceError(f"model version {version} is not in the registry of {self.workspace!r}")
         path = Path(row["path"])
         model = load_model(path)
-        profile_path = path.with_suffix(".profile.pkl")
+        # One profile file per method and k: the same model monitored another way is profiled anew.
+        kind = "evidently" if self.method == "evidently" else f"calibrated-k{self.k:g}"
+        if self.method != "evidently" and self.batch_weeks != 1:
+            kind += f"-w{self.batch_weeks:g}"
+        profile_path = path.with_suffix(f".profile-{kind}.pkl")
         if profile_path.exists():
             with open(profile_path, "rb") as handle:
-                features, predictions = pickle.load(handle)
+                features, predictions, target = pickle.load(handle)
         else:
-            ds = self.dataset
-            times = ds.frame[ds.time_column]
-            reference = ds.frame.loc[
-                (times >= pd.Timestamp(row["window_start"])) & (times <= pd.Timestamp(row["window_end"]))
-            ]
-            features = ReferenceProfile.from_frame(
-                reference, columns=list(ds.features), categorical=list(ds.categorical)
-            )
-            predictions = ReferenceProfile.from_frame(
-                pd.DataFrame({PREDICTION: predict(model, reference)}), columns=[PREDICTION]
-            )
+            features, predictions, target = self._profile(model, row)
             tmp = profile_path.with_suffix(".tmp")
             with open(tmp, "wb") as handle:
-                pickle.dump((features, predictions), handle, protocol=5)
+                pickle.dump((features, predictions, target), handle, protocol=5)
             tmp.replace(profile_path)
         metric = PRIMARY_METRIC[self.dataset.task]
         baseline = row["metrics"].get(metric)
         end = pd.Timestamp(row["window_end"]) if row["window_end"] is not None else None
-        return ModelHandle(version, path, model, features, predictions, baseline, end)
+        return ModelHandle(version, path, model, features, predictions, target, baseline, end)
+
+    def _profile(
+        self, model: Any, row: dict[str, Any]
+    ) -> tuple[ReferenceProfile, ReferenceProfile, ReferenceProfile | None]:
+        """Profiles of the model's training window: its features, its predictions and its labels.
+        Calibrated thresholds learn from chunks of the window the size of a monitored batch (a week)."""
+        ds = self.dataset
+        start = pd.Timestamp(row["window_start"])
+        times = ds.frame[ds.time_column]
+        reference = ds.frame.loc[(times >= start) & (times <= pd.Timestamp(row["window_end"]))]
+        chunks = None
+        if self.method != "evidently":
+            chunks = ((reference[ds.time_column] - start) // pd.Timedelta(weeks=self.batch_weeks)).to_numpy()
+        options: dict[str, Any] = {"chunks": chunks, "k": self.k}
+        features = ReferenceProfile.from_frame(
+            reference, columns=list(ds.features), categorical=list(ds.categorical), **options
+        )
+        predictions = ReferenceProfile.from_frame(
+            pd.DataFrame({PREDICTION: predict(model, reference)}), columns=[PREDICTION], **options
+        )
+        labels = reference[[ds.target]]
+        target = None
+        if labels[ds.target].notna().any():
+            categorical = [ds.target] if ds.task == "classification" else None
+            target = ReferenceProfile.from_frame(labels, categorical=categorical, **options)
+        return features, predictions, target
 
 
 def monitor_batch(
@@ -123,9 +168,28 @@ def monitor_batch(
     counted = features.loc[features["feature"].isin(share_columns)] if share_columns else features
     drifted, drift_share = dataset_drift(counted, share)
     predictions = predict(handle.model, batch)
-    prediction_row = handle.predictions.compare(pd.DataFrame({PREDICTION: predictions}))
+    prediction_row = handle.predictions.compare(
+        pd.DataFrame({PREDICTION: predictions}),
+        threshold_overrides={PREDICTION: distance_threshold} if distance_threshold is not None else None,
+    )
+    prediction_drift = bool(prediction_row["drifted"].iloc[0])
+    # Calibrated: the model's output weighs every input by what the model makes of it, so one
+    # important feature that moves (temperature) is dataset drift even when it is not half of them.
+    if handle.features.method == "calibrated" and prediction_drift:
+        drifted = True
     table = pd.concat([features, prediction_row], ignore_index=True)
-    return BatchReport(table, drift_share, drifted, predictions)
+    return BatchReport(table, drift_share, drifted, predictions, prediction_drift)
+
+
+def monitor_labels(handle: ModelHandle, dataset: Dataset, labelled: pd.DataFrame) -> pd.DataFrame | None:
+    """Drift of a batch's labels against the labels the model learnt from: one row, feature
+    ``target``. Prior drift (demand up by half) moves no input and no prediction: only the labels,
+    a label delay after the batch was served, show it. None when nothing is labelled."""
+    labels = labelled[dataset.target]
+    if handle.target is None or labels.notna().sum() == 0:
+        return None
+    table = handle.target.compare(labelled[[dataset.target]])
+    return table.assign(feature=TARGET)
 
 
 def realized_quality(handle: ModelHandle, dataset: Dataset, labelled: pd.DataFrame) -> float | None:

@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import OpsLabError
-from pipelines.mlops.monitoring import ModelCache, drift_rows, monitor_batch, realized_quality
+from pipelines.mlops.monitoring import (
+    BatchReport,
+    ModelCache,
+    drift_rows,
+    monitor_batch,
+    monitor_labels,
+    realized_quality,
+)
 from pipelines.mlops.pipeline import MLOpsSettings, run_mlops_pipeline
 from pipelines.mlops.policy import Decision, PolicyState, RetrainPolicy, decide_retrain, quality_decayed
 from pipelines.mlops.registry import StoreRegistry
@@ -49,21 +56,26 @@ class ModelProduction:
         drift_share: float = 0.5,
         drift_threshold: float | None = None,
         share_columns: Sequence[str] | None = None,
+        drift_method: str = "calibrated",
+        drift_k: float = 3.0,
     ) -> None:
         self.store, self.workspace, self.dataset = store, workspace, dataset
         self.training, self.policy = training, policy
         self.label_delay_weeks, self.rollback_margin = label_delay_weeks, rollback_margin
         self.drift_share, self.drift_threshold = drift_share, drift_threshold
         self.share_columns = list(share_columns) if share_columns is not None else None
-        self.models = ModelCache(store, workspace, dataset)
+        self.models = ModelCache(store, workspace, dataset, method=drift_method, k=drift_k)
         self.metric = PRIMARY_METRIC[dataset.task]
         self.first_version: int | None = None  # the never-retrained counterfactual
         self.batches: dict[int, pd.DataFrame] = {}  # week -> the batch it served
         self.served_by: dict[int, int | None] = {}  # week -> model version serving it
         self.predictions: dict[int, np.ndarray] = {}  # week -> its champion's predictions on it
         self.new_model_week: dict[int, int] = {}  # model version -> first week it served
+        self.week_ends: dict[int, datetime] = {}  # week -> the end of its monitoring, its drift rows' time
         self.last_retrain_week = 0
         self.drift_streak = 0
+        self.labels_drifted = False  # the labels that arrived since the last monitoring drifted
+        self.drift_known = False  # this week's monitoring saw drift (in the batch or in arrived labels)
         # The latest labelled week: (week, realized quality, the serving model's holdout baseline).
         self.latest_quality: tuple[int, float | None, float | None] | None = None
 
@@ -95,9 +107,11 @@ class ModelProduction:
             "quality_direction": metric_named(self.metric).direction,
         }
         batch, champion = self.batches[week], self.served_by[week]
+        self.drift_known = False
         if champion is None or batch.empty:
             return row
         handle = self.models.get(champion)
+        self.week_ends[week] = week_end
         report = monitor_batch(
             handle,
             self.dataset,
@@ -112,7 +126,12 @@ class ModelProduction:
                 report, workspace=self.workspace, week=week, sim_time=pd.Timestamp(week_end), version=champion
             ),
         )
-        self.drift_streak = self.drift_streak + 1 if report.dataset_drift else 0
+        # What monitoring knows this week: this batch's inputs and predictions, and the labels of an
+        # earlier batch that arrived since (drift of the target shows nowhere else).
+        known = report.dataset_drift or self.labels_drifted
+        self.labels_drifted = False
+        self.drift_known = known
+        self.drift_streak = self.drift_streak + 1 if known else 0
         self.predictions[week] = report.predictions
         row.update(
             {
@@ -145,7 +164,7 @@ class ModelProduction:
             metric=self.metric,
         )
         decision = decide_retrain(self.policy, state)
-        alarm = "drift" if row.get("dataset_drift") else None
+        alarm = "drift" if row.get("dataset_drift") or self.drift_known else None
         if quality_decayed(self.metric, quality, baseline, self.policy.quality_margin):
             alarm = "quality"
         row.update(
@@ -202,8 +221,26 @@ class ModelProduction:
             quality_never_retrained=never,
         )
         self.latest_quality = (labelled_week, quality, self.models.get(version).baseline)
+        self._target_drift(labelled_week, version, batch)
         if self.new_model_week.get(version) == labelled_week and quality is not None:
             self._roll_back_if_worse(labelled_week, version, batch, quality)
+
+    def _target_drift(self, week: int, version: int, batch: pd.DataFrame) -> None:
+        """Drift of the labels that arrived, recorded with the week they belong to; calibrated
+        monitoring counts it as that week's dataset drift (prior drift shows nowhere else)."""
+        handle = self.models.get(version)
+        table = monitor_labels(handle, self.dataset, batch)
+        if table is None or week not in self.week_ends:
+            return
+        report = BatchReport(table, 0.0, False, np.empty(0))
+        rec.record_drift(
+            self.store,
+            drift_rows(report, workspace=self.workspace, week=week, sim_time=pd.Timestamp(self.week_ends[week]),
+                       version=version),
+        )  # fmt: skip
+        if handle.features.method == "calibrated" and bool(table["drifted"].iloc[0]):
+            self.store.update_rows("weekly", {"workspace": self.workspace, "week": week}, dataset_drift=True)
+            self.labels_drifted = True
 
     def _served_quality(self, week: int, batch: pd.DataFrame) -> float | None:
         """The realized quality of the predictions monitoring made for the model that served `week`

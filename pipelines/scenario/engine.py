@@ -192,6 +192,8 @@ def run_scenario(
         rollback_margin=settings.model_rollback_margin,
         drift_share=settings.dataset_drift_share,
         drift_threshold=settings.drift_threshold,
+        drift_method=settings.drift_method,
+        drift_k=settings.drift_k,
         # Calendar columns drift against any fixed window by construction: left out of the share.
         share_columns=[c for c in features if c not in CALENDAR_COLUMNS] or features,
     )

@@ -437,7 +437,7 @@ def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:
     drifted = int(played["dataset_drift"].eq(True).sum()) if "dataset_drift" in played else 0
     text = f"Dataset drift in {drifted} of {len(played)} weeks"
     # Calendar columns drift by construction against a fixed window and stay out of the share.
-    features = h.feature_drift[~h.feature_drift["feature"].isin(CALENDAR_COLUMNS | {"prediction"})]
+    features = h.feature_drift[~h.feature_drift["feature"].isin(CALENDAR_COLUMNS | {"prediction", "target"})]
     flags = features[features["drifted"].astype(bool)].groupby("feature")["week"].nunique()
     if not flags.empty:
         top = flags.sort_values(ascending=False, kind="stable")
@@ -526,6 +526,8 @@ _FACT_WORDS: dict[str, tuple[str, str, bool]] = {
         "retrains stopped by validation",
         False,
     ),
+    "dataset_drift_weeks_pct": ("of weeks with dataset drift", "of weeks with dataset drift", True),
+    "temp_drift_weeks_pct": ("of weeks with temp drifting", "of weeks with temp drifting", True),
     "change_failure_rate": ("change failure rate", "change failure rate", True),
     "deployment_rework_rate": ("deployment rework rate", "deployment rework rate", True),
     "retraining_gain": ("quality gained a week by retraining", "quality gained a week by retraining", False),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.devops.pipeline import DevOpsSettings
+from pipelines.drift import DRIFT_METHODS
 from pipelines.mlops.pipeline import MLOpsSettings
 from pipelines.mlops.policy import RetrainPolicy
 from pipelines.mlops.simulator import DriftInjection, SimulatorSettings, UpstreamChange
@@ -113,7 +114,13 @@ class ScenarioSettings:
     mlops: MLOpsSettings = field(default_factory=MLOpsSettings)
     policy: RetrainPolicy = field(default_factory=RetrainPolicy)
     label_delay_weeks: int = 1
-    drift_threshold: float | None = None  # None: the rule's own thresholds (0.05 p-value / 0.1 distance)
+    # calibrated: each feature's threshold learnt from the weeks of its model's training window
+    # (pipelines.drift); evidently: Evidently's fixed rule (0.05 p-value / 0.1 distance).
+    drift_method: str = "calibrated"
+    drift_k: float = 3.0  # calibrated: standard deviations above the reference weeks' mean
+    # A fixed distance threshold for every feature in place of the method's own (Evidently's 0.1, or
+    # the calibrated ones): a what-if knob.
+    drift_threshold: float | None = None
     dataset_drift_share: float = 0.5
     model_rollback_margin: float = 0.1  # a new model worse than its predecessor by this is rolled back
     devops: DevOpsSettings = field(default_factory=DevOpsSettings)
@@ -139,6 +146,16 @@ class ScenarioSettings:
             raise ValueError("label delay must be 0 or more weeks")
         if self.drift_threshold is not None and not 0 < self.drift_threshold < 10:
             raise ValueError(f"drift threshold must be positive, not {self.drift_threshold}")
+        if self.drift_method not in DRIFT_METHODS:
+            raise ValueError(
+                f"drift method must be one of {', '.join(DRIFT_METHODS)}, not {self.drift_method!r}"
+            )
+        if (
+            isinstance(self.drift_k, bool)
+            or not isinstance(self.drift_k, int | float)
+            or not 0 < self.drift_k <= 10
+        ):
+            raise ValueError(f"drift_k must be a number in (0, 10], not {self.drift_k!r}")
         if not 0 < self.dataset_drift_share <= 1:
             raise ValueError("dataset drift share must be in (0, 1]")
 

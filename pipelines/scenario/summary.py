@@ -41,6 +41,9 @@ def _read(
         sign * (never - production) if never is not None and production is not None else None
     )
     summary.pop("gain_second_half")  # a shock is placed by its recorded onset instead (below)
+    weeks = summary.get("weeks") or 0
+    for key in ("dataset_drift_weeks", "temp_drift_weeks"):  # in percent of the weeks played
+        summary[f"{key}_pct"] = 100.0 * (summary.get(key) or 0) / weeks if weeks else None
     summary["change_failure_rate"] = change_failure_rate(store, workspace).value
     summary["deployment_rework_rate"] = deployment_rework_rate(store, workspace).value
     frames = scenario_history(store, workspace)

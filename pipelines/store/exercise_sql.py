@@ -156,15 +156,15 @@ HAVING count(k.quality) > 0
 ORDER BY w.name
 """
 
-# Re-judge every distance-tested input feature at another threshold, the way monitoring does:
-# dataset drift when at least `$share` of the features that count drifted.
+# Re-judge every distance-tested input feature at another threshold (the model's prediction and the
+# target are outputs, not inputs): dataset drift when at least `$share` of the features that count drifted.
 DRIFT_THRESHOLD_WHAT_IF_SQL = """
 WITH cells AS (
     SELECT week, feature, drifted, threshold,
-           CASE WHEN test IN ('wasserstein', 'jensenshannon') AND feature <> 'prediction'
+           CASE WHEN test IN ('wasserstein', 'jensenshannon')
                 THEN statistic >= $other_threshold ELSE drifted END AS drifted_other
     FROM drift
-    WHERE workspace = $workspace AND feature <> 'prediction'
+    WHERE workspace = $workspace AND feature NOT IN ('prediction', 'target')
 ), counted AS (
     SELECT * FROM cells WHERE NOT list_contains($excluded, feature)
 ), per_week AS (
@@ -176,7 +176,7 @@ SELECT (SELECT count(*) FROM per_week) AS weeks,
        (SELECT count(*) FROM per_week WHERE share_other >= $share) AS dataset_drift_weeks_other,
        (SELECT count(*) FILTER (WHERE drifted) FROM cells) AS drifted_cells,
        (SELECT count(*) FILTER (WHERE drifted_other) FROM cells) AS drifted_cells_other,
-       (SELECT max(threshold) FROM cells WHERE feature <> 'prediction') AS recorded_threshold
+       (SELECT max(threshold) FROM cells) AS recorded_threshold
 """
 
 SCHEMA_SQL = """

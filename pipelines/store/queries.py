@@ -147,6 +147,7 @@ SELECT
   (SELECT count(*) FROM weekly WHERE workspace = $workspace) AS weeks,
   (SELECT count(DISTINCT week) FROM drift WHERE workspace = $workspace AND feature = 'temp' AND drifted)
      AS temp_drift_weeks,
+  (SELECT count(*) FROM weekly WHERE workspace = $workspace AND dataset_drift) AS dataset_drift_weeks,
   (SELECT avg(quality) FROM weekly WHERE workspace = $workspace) AS mean_quality,
   (SELECT avg(quality_never_retrained) FROM weekly WHERE workspace = $workspace) AS mean_quality_never_retrained,
   (SELECT avg(quality_never_retrained - quality) FROM weekly WHERE workspace = $workspace
