@@ -84,6 +84,17 @@ def test_policies_decide_with_a_reason() -> None:
         RetrainPolicy("sometimes")
 
 
+def test_the_estimated_policy_acts_on_this_week_s_estimate_without_waiting_for_labels() -> None:
+    policy = RetrainPolicy("estimated", quality_margin=0.2)
+    # No labelled week yet (quality None): the estimate alone decides, the week it is made.
+    decayed = decide_retrain(policy, _state(quality=None, estimated=37.0, estimated_baseline=30.0))
+    assert decayed.retrain and decayed.trigger == "estimated" and "37" in decayed.reason
+    # Realized quality fell, but the estimate did not (concept drift): this policy does not see it.
+    blind = decide_retrain(policy, _state(quality=60.0, estimated=31.0, estimated_baseline=30.0))
+    assert not blind.retrain and "within 20%" in blind.reason
+    assert not decide_retrain(policy, _state(estimated=None)).retrain
+
+
 # -- the whole pipeline ------------------------------------------------------------------------
 def test_first_run_registers_and_deploys_the_champion(store: Store, dataset) -> None:
     result = run_mlops_pipeline(store, "demo", dataset, as_of="2011-03-01")

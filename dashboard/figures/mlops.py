@@ -230,7 +230,8 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
 
 
 def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -> go.Figure:
-    """Realized quality of production vs the never-retrained first model, with retrain diamonds.
+    """Realized quality of production vs the never-retrained first model, with retrain diamonds;
+    production's quality estimated before its labels (dashed, same colour) when the rows have it.
 
     `weekly` needs sim_time, quality, quality_never_retrained (and quality_metric, quality_direction
     for the axis);
@@ -265,6 +266,18 @@ def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -
             hovertemplate=f"%{{x|%Y-%m-%d}}: {value}<extra>production</extra>",
         )
     )
+    if "quality_estimated" in frame and frame["quality_estimated"].notna().any():
+        fig.add_trace(
+            go.Scatter(
+                name="production, estimated before labels",
+                x=frame["sim_time"],
+                y=frame["quality_estimated"],
+                mode="lines",
+                line={"color": theme.LIFECYCLE["mlops"], "dash": "dash", "width": 2},
+                connectgaps=False,
+                hovertemplate=f"%{{x|%Y-%m-%d}}: {value}<extra>estimated</extra>",
+            )
+        )
     if retrains is not None and not retrains.empty:
         labelled = frame.loc[frame["quality"].notna(), ["sim_time", "quality"]]
         marks = retrains.sort_values("sim_time")[["sim_time", "trigger", "status"]]

@@ -36,6 +36,7 @@ TRIGGER_FILL = {
     "schedule": theme.LIFECYCLE["mlops"],
     "drift": theme.DRIFT,
     "performance": theme.STATUS["running"],
+    "estimated": theme.STATUS["running"],  # quality decay too, only estimated
     "manual": "#FFFFFF",
     "initial": "#FFFFFF",
 }
@@ -43,6 +44,7 @@ TRIGGER_TEXT = {
     "schedule": "on schedule",
     "drift": "on drift",
     "performance": "on quality decay",
+    "estimated": "on estimated quality decay",
     "manual": "by hand",
     "initial": "(the first model)",
     "commit": "by a commit",
@@ -224,6 +226,12 @@ def _week_lines(fig: go.Figure, weekly: pd.DataFrame, metric: Metric | None, dri
         line={"color": theme.LIFECYCLE["mlops"], "width": 3},
         hovertemplate=f"production {name} {value}<extra></extra>",
     ), row=rows["model_quality"], col=1)  # fmt: skip
+    if "quality_estimated" in weekly and weekly["quality_estimated"].notna().any():
+        fig.add_trace(go.Scatter(
+            x=x, y=weekly["quality_estimated"], name=f"production, estimated ({name})", mode="lines",
+            line={"color": theme.LIFECYCLE["mlops"], "width": 2, "dash": "dash"},
+            hovertemplate=f"estimated {name} {value}<extra></extra>",
+        ), row=rows["model_quality"], col=1)  # fmt: skip
     fig.add_trace(go.Scatter(
         x=x, y=weekly["drift_share"], name="drift share", mode="lines",
         line={"color": theme.DRIFT, "width": 1.5, "shape": "hv"}, fill="tozeroy",
@@ -264,7 +272,8 @@ def quality_reading(weekly: pd.DataFrame) -> str:
     metric = weekly_metric(weekly)
     name, better = (metric.label, metric.direction_text) if metric else ("quality", "")
     return (
-        f"orange line: the production model's {name}, grey dashed: the same model never retrained "
+        f"orange line: the production model's {name}, orange dashed: the same estimated before its labels "
+        f"arrive, grey dashed: the same model never retrained "
         f"({better + '; ' if better else ''}the gap is what retraining bought)"
     )
 

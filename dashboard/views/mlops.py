@@ -48,6 +48,16 @@ else:
         "labels arrive, against the first model never retrained (grey, dashed) scored on the same batches. "
         "Diamonds are retrains."
     )
+    st.caption(
+        "Orange dashed: the same quality **estimated the week it is served**, before any label, by a second model "
+        "fitted on the champion's holdout (regression: direct loss estimation of its error; classification: "
+        "calibrated confidence). Its known failure: it sees only the inputs, so under **concept drift** (same "
+        "inputs, new demand) the estimate stays flat while realized quality falls; it follows covariate drift."
+    )
+    st.caption(
+        "Realized quality counts what users got: rows of requests the service failed score as failures "
+        "(a class: wrong; a forecast: none, i.e. 0 bikes), not as missing."
+    )
     st.plotly_chart(fig.quality_figure(weekly, runs), width="stretch", key="mlops_quality")
 
 # -- runs and the chosen run -----------------------------------------------------------------

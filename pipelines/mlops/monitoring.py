@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.drift import CALIBRATION_K, ReferenceProfile, dataset_drift
+from pipelines.mlops.estimation import QualityEstimator, fit_estimator
 from pipelines.mlops.sources import Dataset, DataSourceError
-from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict
+from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict, split_holdout
 from pipelines.store import Store
 from pipelines.store import records as rec
 
@@ -40,6 +41,7 @@ __all__ = [
     "monitor_batch",
     "monitor_labels",
     "realized_quality",
+    "what_users_got",
 ]
 
 PREDICTION = "prediction"  # the drift row of the model's output (prediction drift)
@@ -56,6 +58,7 @@ class ModelHandle:
     target: ReferenceProfile | None  # the labels' distribution, for drift of the target (prior drift)
     baseline: float | None  # holdout value of the primary metric when it was trained
     window_end: pd.Timestamp | None
+    estimator: QualityEstimator | None = None  # its quality on unlabelled batches (None: too little data)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class BatchReport:
     dataset_drift: bool
     predictions: np.ndarray
     prediction_drift: bool = False
+    quality_estimated: float | None = None  # the primary metric expected before labels arrive
 
 
 class ModelCache:
@@ -79,9 +83,13 @@ class ModelCache:
         method: str = "calibrated",
         k: float = CALIBRATION_K,
         batch_weeks: float = 1.0,
+        holdout_fraction: float = 0.2,
+        seed: int = 7,
     ) -> None:
         self.store, self.workspace, self.dataset = store, workspace, dataset
         self.method, self.k = method, k
+        # The training pipeline's holdout (the estimator's reference) and the seed of its error model.
+        self.holdout_fraction, self.seed = holdout_fraction, seed
         self.batch_weeks = batch_weeks  # calibrated: the reference's chunks are the monitored batches' length
         self._handles: dict[int, ModelHandle] = {}
 
@@ -113,7 +121,32 @@ class ModelCache:
         metric = PRIMARY_METRIC[self.dataset.task]
         baseline = row["metrics"].get(metric)
         end = pd.Timestamp(row["window_end"]) if row["window_end"] is not None else None
-        return ModelHandle(version, path, model, features, predictions, target, baseline, end)
+        estimator = self._estimator(model, row, path)
+        return ModelHandle(version, path, model, features, predictions, target, baseline, end, estimator)
+
+    def _estimator(self, model: Any, row: dict[str, Any], path: Path) -> QualityEstimator | None:
+        """The model's quality estimator, fitted once on its holdout and pickled beside it."""
+        estimator_path = path.with_suffix(f".estimator-h{self.holdout_fraction:g}-s{self.seed}.pkl")
+        if estimator_path.exists():
+            with open(estimator_path, "rb") as handle:
+                return pickle.load(handle)
+        ds = self.dataset
+        times = ds.frame[ds.time_column]
+        window = ds.frame.loc[
+            (times >= pd.Timestamp(row["window_start"])) & (times <= pd.Timestamp(row["window_end"]))
+        ]
+        labelled = window.loc[window[ds.target].notna()]
+        estimator = None
+        if len(labelled) > 1:
+            _, holdout = split_holdout(labelled, ds.time_column, self.holdout_fraction)
+            estimator = fit_estimator(
+                model, holdout, task=ds.task, target=ds.target, metric=PRIMARY_METRIC[ds.task], seed=self.seed
+            )
+        tmp = estimator_path.with_suffix(".tmp")
+        with open(tmp, "wb") as handle:
+            pickle.dump(estimator, handle, protocol=5)
+        tmp.replace(estimator_path)
+        return estimator
 
     def _profile(
         self, model: Any, row: dict[str, Any]
@@ -151,7 +184,8 @@ def monitor_batch(
     share_columns: list[str] | None = None,
     distance_threshold: float | None = None,
 ) -> BatchReport:
-    """Drift of `batch` against the model's reference; dataset drift when `share` of features drift.
+    """Drift of `batch` against the model's reference; dataset drift when `share` of features drift;
+    and the model's quality on it estimated from the inputs (`BatchReport.quality_estimated`).
 
     `share_columns` are the features the dataset-drift share counts (all by default; the scenario
     leaves out calendar columns, which drift against any fixed window by construction).
@@ -178,7 +212,8 @@ def monitor_batch(
     if handle.features.method == "calibrated" and prediction_drift:
         drifted = True
     table = pd.concat([features, prediction_row], ignore_index=True)
-    return BatchReport(table, drift_share, drifted, predictions, prediction_drift)
+    estimated = handle.estimator.estimate(handle.model, batch, predictions) if handle.estimator else None
+    return BatchReport(table, drift_share, drifted, predictions, prediction_drift, estimated)
 
 
 def monitor_labels(handle: ModelHandle, dataset: Dataset, labelled: pd.DataFrame) -> pd.DataFrame | None:
@@ -199,6 +234,31 @@ def realized_quality(handle: ModelHandle, dataset: Dataset, labelled: pd.DataFra
         return None
     metrics = evaluate_model(handle.model, labelled, task=dataset.task, target=dataset.target)
     return metrics.get(PRIMARY_METRIC[dataset.task])
+
+
+NO_ANSWER = "no answer"  # a classification request the service failed: a class no label equals
+
+
+def what_users_got(task: str, predictions: np.ndarray, failed: np.ndarray | None) -> np.ndarray:
+    """The model's `predictions` as the users got them: rows whose request the service failed
+    (`failed`, per row) count as failures, not as missing.
+
+    Classification: the user got no class, so the row is wrong. Regression: the user got no
+    forecast, which is a forecast of 0 (no bikes planned for): its error is the whole demand. A week
+    with service errors so scores worse than the same week without, by how much the users lost.
+    """
+    if failed is None or not np.any(failed):
+        return predictions
+    if len(failed) != len(predictions):
+        raise ValueError(f"{len(failed)} failure flags for {len(predictions)} predictions")
+    mask = np.asarray(failed, dtype=bool)
+    if task == "regression":
+        got = np.asarray(predictions, dtype=np.float64).copy()
+        got[mask] = 0.0
+        return got
+    got = np.asarray(predictions, dtype=object).copy()
+    got[mask] = NO_ANSWER
+    return got
 
 
 def drift_rows(

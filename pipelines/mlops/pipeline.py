@@ -67,7 +67,7 @@ __all__ = [
 STEP_NAMES = ("ingest", "validate", "train", "evaluate", "register", "deploy")
 # Why a run happens. `initial` is a workspace's first model: training, not retraining, so the
 # retraining keys leave it out; the others are a person (`manual`) or the retraining policy.
-TRIGGERS = ("initial", "manual", "schedule", "drift", "performance")
+TRIGGERS = ("initial", "manual", "schedule", "drift", "performance", "estimated")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,16 @@ from pipelines.quality import metric_named
 
 __all__ = ["POLICIES", "Decision", "PolicyState", "RetrainPolicy", "decide_retrain", "quality_decayed"]
 
-POLICIES = ("never", "schedule", "drift", "performance")
+POLICIES = ("never", "schedule", "drift", "performance", "estimated")
 
 
 @dataclass(frozen=True)
 class RetrainPolicy:
     """`never`; `schedule` every `every_weeks`; on dataset `drift` for `drift_weeks` weeks in a row;
-    on `performance`: realized quality worse than the champion's holdout by `quality_margin`.
+    on `performance`: realized quality worse than the champion's holdout by `quality_margin`;
+    on `estimated`: the quality estimated on this week's unlabelled batch worse than the champion's
+    holdout by `quality_margin` (it acts the week it is estimated, no label delay, but is blind to
+    concept drift: the inputs do not show it).
     `cooldown_weeks` stops a policy from retraining on the same alarm every week."""
 
     kind: str = "drift"
@@ -39,14 +42,16 @@ class PolicyState:
     drift_streak: int  # consecutive weeks of dataset drift up to this one
     drift_share: float | None
     quality: float | None  # latest realized quality (labels arrived)
-    baseline: float | None  # the champion's holdout value of the same metric
+    baseline: float | None  # the holdout value of the same metric of the model that served it
     metric: str
+    estimated: float | None = None  # this week's estimated quality of the champion (no labels needed)
+    estimated_baseline: float | None = None  # the serving champion's holdout value
 
 
 @dataclass(frozen=True)
 class Decision:
     retrain: bool
-    trigger: str | None  # schedule | drift | performance
+    trigger: str | None  # schedule | drift | performance | estimated
     reason: str
 
 
@@ -75,6 +80,21 @@ def decide_retrain(policy: RetrainPolicy, state: PolicyState) -> Decision:
                 True, "drift", f"dataset drift ({share} of features) for {state.drift_streak} week(s)"
             )
         return Decision(False, None, "no dataset drift")
+    if policy.kind == "estimated":
+        if quality_decayed(state.metric, state.estimated, state.estimated_baseline, policy.quality_margin):
+            return Decision(
+                True,
+                "estimated",
+                f"estimated {state.metric} {state.estimated:.4g} is beyond {policy.quality_margin:.0%} of "
+                f"the champion's {state.estimated_baseline:.4g}",
+            )
+        if state.estimated is None:
+            return Decision(False, None, "no quality estimate this week")
+        return Decision(
+            False,
+            None,
+            f"estimated {state.metric} within {policy.quality_margin:.0%} of the champion's holdout",
+        )
     if quality_decayed(state.metric, state.quality, state.baseline, policy.quality_margin):
         return Decision(
             True,

@@ -26,12 +26,13 @@ from pipelines.mlops.monitoring import (
     monitor_batch,
     monitor_labels,
     realized_quality,
+    what_users_got,
 )
 from pipelines.mlops.pipeline import MLOpsSettings, run_mlops_pipeline
 from pipelines.mlops.policy import Decision, PolicyState, RetrainPolicy, decide_retrain, quality_decayed
 from pipelines.mlops.registry import StoreRegistry
 from pipelines.mlops.sources import Dataset
-from pipelines.mlops.training import PRIMARY_METRIC, evaluate_predictions
+from pipelines.mlops.training import PRIMARY_METRIC, evaluate_predictions, predict
 from pipelines.quality import metric_named
 from pipelines.runner import RunResult
 from pipelines.store import Store
@@ -64,12 +65,21 @@ class ModelProduction:
         self.label_delay_weeks, self.rollback_margin = label_delay_weeks, rollback_margin
         self.drift_share, self.drift_threshold = drift_share, drift_threshold
         self.share_columns = list(share_columns) if share_columns is not None else None
-        self.models = ModelCache(store, workspace, dataset, method=drift_method, k=drift_k)
+        self.models = ModelCache(
+            store,
+            workspace,
+            dataset,
+            method=drift_method,
+            k=drift_k,
+            holdout_fraction=training.holdout_fraction,
+            seed=training.seed,
+        )
         self.metric = PRIMARY_METRIC[dataset.task]
         self.first_version: int | None = None  # the never-retrained counterfactual
         self.batches: dict[int, pd.DataFrame] = {}  # week -> the batch it served
         self.served_by: dict[int, int | None] = {}  # week -> model version serving it
         self.predictions: dict[int, np.ndarray] = {}  # week -> its champion's predictions on it
+        self.failed: dict[int, np.ndarray] = {}  # week -> per batch row, the service gave no answer
         self.new_model_week: dict[int, int] = {}  # model version -> first week it served
         self.week_ends: dict[int, datetime] = {}  # week -> the end of its monitoring, its drift rows' time
         self.last_retrain_week = 0
@@ -138,6 +148,7 @@ class ModelProduction:
                 "drift_share": report.drift_share,
                 "dataset_drift": report.dataset_drift,
                 "quality_baseline": handle.baseline,
+                "quality_estimated": report.quality_estimated,
             }
         )
         return row
@@ -162,6 +173,8 @@ class ModelProduction:
             quality=quality,
             baseline=baseline,
             metric=self.metric,
+            estimated=row.get("quality_estimated"),
+            estimated_baseline=row.get("quality_baseline"),
         )
         decision = decide_retrain(self.policy, state)
         alarm = "drift" if row.get("dataset_drift") or self.drift_known else None
@@ -196,22 +209,36 @@ class ModelProduction:
             self.drift_streak = 0
         return decision
 
+    def note_failures(self, week: int, failed: Sequence[bool]) -> None:
+        """Which rows of `week`'s batch the service failed to answer (the rows of failed requests,
+        or of requests no server took): realized quality counts them as failures."""
+        mask = np.asarray(failed, dtype=bool)
+        batch = self.batches.get(week)
+        if batch is not None and len(mask) == len(batch) and mask.any():
+            self.failed[week] = mask
+
     def labels_arrive(self, week: int) -> None:
         """Labels of the batch served `label_delay_weeks` ago arrive: its realized quality, for the
         model that served it and for the never-retrained first model; a new champion worse than its
-        predecessor on its first labelled week is rolled back."""
+        predecessor on its first labelled week is rolled back.
+
+        The recorded quality is what users got: rows the service failed count as failures
+        (`what_users_got`), for the never-retrained model too (the same service would have failed
+        them). The retraining policy and the rollback judge the model alone: a retrain or a model
+        rollback cannot mend a broken service, DevOps' rollback does."""
         labelled_week = week - self.label_delay_weeks
         batch = self.batches.get(labelled_week)
         version = self.served_by.get(labelled_week)
         if batch is None or batch.empty or version is None:
             return
-        quality = self._served_quality(labelled_week, batch)
-        if quality is None:
-            quality = realized_quality(self.models.get(version), self.dataset, batch)
+        predictions = self.predictions.pop(labelled_week, None)
+        failed = self.failed.pop(labelled_week, None)
+        model_quality = self._quality(version, batch, predictions)
+        quality = self._quality(version, batch, predictions, failed) if failed is not None else model_quality
         if self.first_version == version:  # production still serves the never-retrained model
             never = quality
         elif self.first_version:
-            never = realized_quality(self.models.get(self.first_version), self.dataset, batch)
+            never = self._quality(self.first_version, batch, None, failed)
         else:
             never = None
         self.store.update_rows(
@@ -220,10 +247,10 @@ class ModelProduction:
             quality=quality,
             quality_never_retrained=never,
         )
-        self.latest_quality = (labelled_week, quality, self.models.get(version).baseline)
+        self.latest_quality = (labelled_week, model_quality, self.models.get(version).baseline)
         self._target_drift(labelled_week, version, batch)
-        if self.new_model_week.get(version) == labelled_week and quality is not None:
-            self._roll_back_if_worse(labelled_week, version, batch, quality)
+        if self.new_model_week.get(version) == labelled_week and model_quality is not None:
+            self._roll_back_if_worse(labelled_week, version, batch, model_quality)
 
     def _target_drift(self, week: int, version: int, batch: pd.DataFrame) -> None:
         """Drift of the labels that arrived, recorded with the week they belong to; calibrated
@@ -242,18 +269,28 @@ class ModelProduction:
             self.store.update_rows("weekly", {"workspace": self.workspace, "week": week}, dataset_drift=True)
             self.labels_drifted = True
 
-    def _served_quality(self, week: int, batch: pd.DataFrame) -> float | None:
-        """The realized quality of the predictions monitoring made for the model that served `week`
-        (the same model on the same rows, so the same numbers without predicting again)."""
-        predictions = self.predictions.pop(week, None)
-        if predictions is None or self.dataset.task != "regression":  # classification needs proba
-            return None
+    def _quality(
+        self,
+        version: int,
+        batch: pd.DataFrame,
+        predictions: np.ndarray | None,
+        failed: np.ndarray | None = None,
+    ) -> float | None:
+        """The realized quality of model `version` on the labelled rows of `batch`, from the
+        predictions monitoring made (the same model on the same rows: the same numbers without
+        predicting again) or anew; with `failed` rows scored as what users got."""
+        handle = self.models.get(version)
         labelled = batch[self.dataset.target].notna().to_numpy()
         if not labelled.any():
             return None
+        if predictions is None:
+            predictions = predict(handle.model, batch)
+        got = what_users_got(self.dataset.task, predictions, failed)
         truth = batch.loc[labelled, self.dataset.target]
-        metrics = evaluate_predictions(self.dataset.task, truth, predictions[labelled])
-        return metrics.get(self.metric)
+        value = evaluate_predictions(self.dataset.task, truth, got[labelled]).get(self.metric)
+        if value is None and failed is None:  # a metric that needs probabilities
+            return realized_quality(handle, self.dataset, batch)
+        return value
 
     # -- rollback --------------------------------------------------------------------------
     def _roll_back_if_worse(

@@ -412,7 +412,12 @@ def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:
         out.append(Outcome("mlops", "retrains", "No retrain: production kept the first model all along.", 0))
     else:
         by_trigger = done["trigger"].value_counts()
-        words = {"performance": "on quality decay", "drift": "on drift", "schedule": "on schedule"}
+        words = {
+            "performance": "on quality decay",
+            "estimated": "on estimated quality decay",
+            "drift": "on drift",
+            "schedule": "on schedule",
+        }
         parts = ", ".join(f"{n} {words.get(str(t), str(t))}" for t, n in by_trigger.items())
         text = _count(len(done), "retrain") + (f": {parts}" if parts else "")
         for step, rows in stopped.groupby(stopped["failed_step"].fillna("an unrecorded step"), sort=False):

@@ -245,6 +245,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE scenario_runs ADD COLUMN data_played VARCHAR",
         "ALTER TABLE scenario_runs ADD COLUMN data_note VARCHAR",
     ),
+    # Issue #14: the champion's quality estimated from the unlabelled batch (DLE or CBPE), beside the
+    # realized `quality` that needs the labels.
+    10: ("ALTER TABLE weekly ADD COLUMN quality_estimated DOUBLE",),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
