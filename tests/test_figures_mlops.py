@@ -118,6 +118,25 @@ def test_quality_figure_has_production_never_retrained_and_retrain_markers() -> 
     assert figure.layout.yaxis.title.text == "MAE (lower is better)"
 
 
+def test_quality_figure_draws_the_estimate_dashed_beside_realized_quality() -> None:
+    weekly = pd.DataFrame(
+        {
+            "sim_time": pd.date_range("2011-01-10", periods=3, freq="7D"),
+            "quality": [20.0, 25.0, np.nan],  # the last week's labels have not arrived
+            "quality_estimated": [21.0, 22.0, 23.0],
+            "quality_never_retrained": [20.0, 30.0, np.nan],
+            "quality_metric": ["mae"] * 3,
+        }
+    )
+    traces = {trace.name: trace for trace in fig.quality_figure(weekly).data}
+    estimated = traces["production, estimated before labels"]
+    assert estimated.line.dash == "dash" and estimated.line.color == theme.LIFECYCLE["mlops"]
+    assert list(estimated.y) == [21.0, 22.0, 23.0]  # known the week it is served, labels or not
+    assert "production, estimated before labels" not in {
+        t.name for t in fig.quality_figure(weekly.drop(columns="quality_estimated")).data
+    }
+
+
 def test_quality_figure_needs_the_weekly_columns() -> None:
     with pytest.raises(ValueError, match="quality"):
         fig.quality_figure(pd.DataFrame({"sim_time": []}))

@@ -142,6 +142,17 @@ def test_a_classification_workspace_s_quality_lane_says_higher_is_better() -> No
     assert "%{y:.3f}" in production.hovertemplate  # 0.812, not 0.8: the metric's own precision
 
 
+def test_the_quality_lane_draws_the_estimate_dashed_beside_realized_quality() -> None:
+    no_events = timeline_events(pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    weekly = _weekly().assign(quality_estimated=[21.0, 21.5, 22.0, 30.0])
+    estimated = next(
+        t for t in timeline_figure(weekly, no_events).data if t.name == "production, estimated (MAE)"
+    )
+    assert estimated.line.dash == "dash" and estimated.line.color == theme.LIFECYCLE["mlops"]
+    assert list(estimated.y) == [21.0, 21.5, 22.0, 30.0]
+    assert all("estimated" not in str(t.name) for t in timeline_figure(_weekly(), no_events).data)
+
+
 def test_the_quality_lane_reads_the_direction_stored_with_the_weeks() -> None:
     """A metric the dashboard has no label for still gets its direction: from the data, not a name list."""
     fig = timeline_figure(_accuracy_weekly(metric="gini"), timeline_events(pd.DataFrame(), pd.DataFrame(),

@@ -116,3 +116,39 @@ def test_a_unit_that_fails_leaves_no_connection_behind(store: Store) -> None:
     assert store._conn is None
     with pytest.raises(ValueError, match="at least 1"):
         store.batched_sessions(0)
+
+
+def test_a_week_whose_service_failed_requests_scores_them_as_failures(
+    tmp_path_factory: pytest.TempPathFactory, dataset: Dataset
+) -> None:
+    """The same week, served twice by the same model: once answered in full, once with a quarter of
+    its rows in failed requests. Realized quality counts what users got, so the second is worse; the
+    never-retrained line meets the same service and the policy still judges the model alone."""
+
+    def play(failed_share: float) -> tuple[dict[int, float], float | None]:
+        store = Store(tmp_path_factory.mktemp("failures") / "opslab.duckdb")
+        models = ModelProduction(
+            store, "demo", dataset, training=MLOpsSettings(), policy=RetrainPolicy("never")
+        )
+        start = datetime(2011, 2, 28)
+        assert models.train_first(start).ok
+        frame, column = dataset.frame, dataset.time_column
+        for week in (1, 2):
+            week_start, week_end = start + timedelta(weeks=week - 1), start + timedelta(weeks=week)
+            batch = frame.loc[(frame[column] > week_start) & (frame[column] <= week_end)]
+            models.serve_week(week, batch)
+            if week == 1 and failed_share:
+                failed = [i < failed_share * len(batch) for i in range(len(batch))]
+                models.note_failures(week, failed)
+            row = models.monitor_week(week, week_end)
+            models.maybe_retrain(week, week_end, row)
+            rec.record_weekly(store, {**row, "workspace": "demo", "week": week, "sim_time": week_end})
+            models.labels_arrive(week)
+        weekly = store.select("weekly", "demo", order_by="week").set_index("week")
+        assert models.latest_quality is not None
+        return weekly["quality"].dropna().to_dict(), models.latest_quality[1]
+
+    answered, model_only = play(0.0)
+    failing, judged = play(0.25)
+    assert failing[1] > answered[1] * 1.2  # MAE: a quarter of the rows lost their whole demand
+    assert judged == pytest.approx(model_only)  # the policy judges the model, not the service

@@ -391,6 +391,8 @@ class _State:
         self.report(ScenarioProgress(week, self.weeks, "serve", f"week {week}: traffic"))
         with self.timer.stage("serve"):
             serving = self.production.serve_week(batch, column, week_end, week_start=week_start)
+        # Rows of failed requests get no prediction: realized quality scores them as failures.
+        self.models.note_failures(week, [p is None for p in serving.predictions])
         figures.update(
             {
                 "release": self.production.release["ref"] if self.production.release else None,
