@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from pipelines.devops.service import running_services
 from pipelines.mlops.policy import RetrainPolicy
-from pipelines.scenario.engine import ScenarioError, run_scenario
+from pipelines.mlops.training import evaluate_model, load_model
+from pipelines.scenario.engine import ScenarioError, load_scenario_data, run_scenario
 from pipelines.scenario.presets import PRESETS, WORKSHOP_PRESETS, get_preset
 from pipelines.scenario.settings import from_dict, settings_dict
 from pipelines.scenario.summary import check_expectations, summarize, tell_story
@@ -60,12 +62,31 @@ def test_every_preset_keeps_its_promises(tmp_path: Path, name: str, monkeypatch)
     assert summary["weeks"] == settings.weeks
     failed = [(says, value) for says, held, value in check_expectations(settings, summary) if not held]
     assert failed == []
+    if name == "bad-friday-deploy":  # its bad release fails requests: realized quality counts them
+        _failed_requests_score_as_failures(store, settings)
     if name == "seasons-change":
         assert result.note and "simulator" in result.note
         # The pages say what was played: the simulator stood in, so this is not the preset's story.
         story = tell_story(store, "demo")
         assert story is not None and not story.follows_preset
         assert any("simulated data instead" in d and "UCI" in d for d in story.differences)
+
+
+def _failed_requests_score_as_failures(store: Store, settings) -> None:
+    """A labelled week whose service returned errors scores worse than its model did on the same rows:
+    the rows of failed requests count as forecasts of nothing, not as missing."""
+    dataset, _ = load_scenario_data(settings)
+    weekly = store.select("weekly", "demo", order_by="week")
+    failing = weekly.loc[(weekly["errors"] > 0) & weekly["quality"].notna()]
+    assert not failing.empty  # the preset's bad release fails requests in a labelled week
+    versions = store.select("model_versions", "demo").set_index("version")
+    times = dataset.frame[dataset.time_column]
+    for _, week in failing.iterrows():
+        end = pd.Timestamp(week["sim_time"])
+        batch = dataset.frame.loc[(times > end - pd.Timedelta(weeks=1)) & (times <= end)]
+        model = load_model(versions.loc[int(week["model_version"]), "path"])
+        answered = evaluate_model(model, batch, task=dataset.task, target=dataset.target)["mae"]
+        assert week["quality"] > answered * (1 + 0.5 * week["error_rate"]), week.to_dict()
 
 
 def test_workshop_presets_are_short_cuts_that_keep_the_promises_they_stand_for() -> None:
