@@ -44,13 +44,13 @@ def _settings(injection: DriftInjection, policy: str = "never") -> ScenarioSetti
 def plays(tmp_path_factory: pytest.TempPathFactory):
     tmp, played = tmp_path_factory.mktemp("golden-estimate"), {}
 
-    def get(name: str) -> tuple[Store, ScenarioSettings, pd.DataFrame]:
-        if name not in played:
-            settings = _settings(INJECTIONS[name])
-            store = Store(Path(tmp) / f"{name}.duckdb")
+    def get(name: str, policy: str = "never") -> tuple[Store, ScenarioSettings, pd.DataFrame]:
+        if (name, policy) not in played:
+            settings = _settings(INJECTIONS[name], policy)
+            store = Store(Path(tmp) / f"{name}-{policy}.duckdb")
             assert run_scenario(store, "demo", settings).status == "succeeded"
-            played[name] = (store, settings, store.select("weekly", "demo", order_by="week"))
-        return played[name]
+            played[name, policy] = (store, settings, store.select("weekly", "demo", order_by="week"))
+        return played[name, policy]
 
     return get
 
@@ -105,3 +105,16 @@ def test_alarm_scoring_includes_the_estimated_quality_source(plays) -> None:
     scores = workspace_alarm_scores(store, "demo").set_index("source")
     assert "estimated quality" in scores.index
     assert scores.loc["estimated quality", "decayed_weeks"] == scores.loc["dataset drift", "decayed_weeks"]
+
+
+def test_the_estimated_policy_retrains_after_the_onset_before_any_label_says_so(plays) -> None:
+    """Covariate drift with policy `estimated`: no retrain in the calm weeks; a retrain on the
+    estimate within two weeks of the onset, the week the batch is served (its labels come a week later)."""
+    store, settings, weekly = plays("covariate", policy="estimated")
+    onset = _onset_week(settings, weekly)
+    retrains = weekly.loc[weekly["retrain_decision"] == "retrain"]
+    assert (retrains["week"] >= onset).all()
+    first = retrains.iloc[0]
+    assert first["week"] <= onset + 2 and first["retrain_reason"].startswith("estimated mae")
+    runs = store.select("runs", "demo")
+    assert "estimated" in set(runs["trigger"])
