@@ -107,7 +107,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_every_subcommand_has_help() -> None:
     out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init"):
+    for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init", "report"):
         assert command in out.stdout
         sub = subprocess.run(
             [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
@@ -115,7 +115,7 @@ def test_every_subcommand_has_help() -> None:
         assert sub.returncode == 0 and "usage" in sub.stdout
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"], ["report", "--help"]])
 def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
     """Asking for help answers at once: the command groups import their pipelines only when run."""
     code = (
