@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.report import build_report
 from pipelines.devops.metrics import dora_keys
 from pipelines.keys import KeyResult
 from pipelines.mlops.alarms import workspace_alarm_scores
@@ -34,6 +35,7 @@ __all__ = [
     "has_history",
     "listing_version",
     "ml",
+    "report_html",
     "run_detail",
     "runs",
     "steps",
@@ -188,6 +190,12 @@ def summary(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]
 def story(db: str, workspace: str, version: tuple[int, ...]) -> Story | None:
     """What the workspace's play was and did, and which of its preset's promises it kept."""
     return tell_story(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def report_html(db: str, workspace: str, version: tuple[int, ...]) -> bytes:
+    """The workspace's self-contained HTML report (dashboard/report.py), about 5 MB: a few kept."""
+    return build_report(_store(db, workspace), workspace).encode("utf-8")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipelines.cli import main
@@ -106,7 +107,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_every_subcommand_has_help() -> None:
     out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init"):
+    for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init", "report"):
         assert command in out.stdout
         sub = subprocess.run(
             [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
@@ -114,7 +115,7 @@ def test_every_subcommand_has_help() -> None:
         assert sub.returncode == 0 and "usage" in sub.stdout
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"], ["report", "--help"]])
 def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
     """Asking for help answers at once: the command groups import their pipelines only when run."""
     code = (
@@ -179,3 +180,24 @@ def test_history_limit_must_not_be_negative(store: Store, capsys: pytest.Capture
     with pytest.raises(SystemExit):
         main(["--db", str(store.path), "history", "--limit", "-1"])
     assert "0 or more" in capsys.readouterr().err
+
+
+def test_history_at_names_what_served_production_then(
+    scenario_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked against the deployments table read independently, at each deployment and just before."""
+    store = Store(scenario_db)
+    deployments = store.select("deployments", "demo").sort_values(["sim_time", "deployed_at"])
+    assert (
+        set(deployments["kind"]) == {"release", "model"} and deployments["unplanned"].any()
+    )  # a rollback too
+    moments = [t for s in deployments["sim_time"] for t in (s - pd.Timedelta(seconds=1), s)]
+    for moment in moments:
+        assert main(["--db", str(scenario_db), "history", "--at", str(moment), "--json"]) == 0
+        said = json.loads(capsys.readouterr().out)
+        for kind in ("release", "model"):
+            before = deployments.loc[(deployments["kind"] == kind) & (deployments["sim_time"] <= moment)]
+            expected = None if before.empty else before.iloc[-1]["ref"]
+            assert (said[kind] or {}).get("ref") == expected, (moment, kind)
+    assert main(["--db", str(scenario_db), "history", "--at", str(deployments["sim_time"].max())]) == 0
+    assert "release:" in capsys.readouterr().out

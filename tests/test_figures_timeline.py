@@ -178,3 +178,12 @@ def test_the_first_model_is_drawn_as_its_initial_training_not_a_retrain() -> Non
     names = [t.name for t in timeline_figure(_weekly(), events, _incidents()).data]
     assert "first model (initial training)" in names
     assert not any("retrain" in n and "first model" in n for n in names)
+
+
+def test_hovering_a_week_says_what_was_in_production() -> None:
+    weekly = _weekly().assign(release=["a1b2c3d", "a1b2c3d", "e4f5a6b", None], model_version=[1, 2, 2, None])
+    fig = timeline_figure(weekly, timeline_events(_runs(), _deployments(), _incidents()), _incidents())
+    errors = next(t for t in fig.data if t.name == "error rate (%)")
+    assert list(errors.customdata) == ["release a1b2c3d, model v1", "release a1b2c3d, model v2",
+                                       "release e4f5a6b, model v2", "release none, model none"]  # fmt: skip
+    assert "in production: %{customdata}" in errors.hovertemplate

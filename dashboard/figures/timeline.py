@@ -201,6 +201,16 @@ def _translucent(hex_colour: str, alpha: float) -> str:
     return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
+def _serving(weekly: pd.DataFrame) -> list[str]:
+    """What served each week, for the hover: the release and the model version."""
+    releases = weekly["release"] if "release" in weekly else pd.Series([None] * len(weekly))
+    models = weekly["model_version"] if "model_version" in weekly else pd.Series([None] * len(weekly))
+    return [
+        f"release {r if isinstance(r, str) and r else 'none'}, model {f'v{int(m)}' if pd.notna(m) else 'none'}"
+        for r, m in zip(releases, models, strict=True)
+    ]
+
+
 def _week_lines(fig: go.Figure, weekly: pd.DataFrame, metric: Metric | None, drift_line: float) -> None:
     x = weekly["sim_time"]
     rows = LANE_ROWS
@@ -208,7 +218,8 @@ def _week_lines(fig: go.Figure, weekly: pd.DataFrame, metric: Metric | None, dri
         x=x, y=weekly["error_rate"] * 100, name="error rate (%)", mode="lines",
         line={"color": theme.STATUS["failed"], "width": 2}, fill="tozeroy",
         fillcolor=_translucent(theme.STATUS["failed"], 0.35),
-        hovertemplate="error rate %{y:.1f} %<extra></extra>",
+        customdata=_serving(weekly),
+        hovertemplate="in production: %{customdata}<br>error rate %{y:.1f} %<extra></extra>",
     ), row=rows["service_health"], col=1, secondary_y=False)  # fmt: skip
     fig.add_trace(go.Scatter(
         x=x, y=weekly["latency_p95_ms"], name="p95 latency (ms)", mode="lines",

@@ -23,6 +23,7 @@ from pipelines.mlops.simulator import (
 )
 from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS
 from pipelines.scenario.settings import settings_dict
+from pipelines.verdicts import run_verdict
 
 
 @st.cache_resource
@@ -63,9 +64,15 @@ def live_panel() -> None:
         st.progress(current.fraction, text=current.step)
         if current.running:
             st.button("Stop (like Ctrl-C)", key="cr_stop", on_click=current.stop)
-        if current.error:
-            st.error(current.error)
         result = current.result()
+        kind = current.label.split()[0]
+        told = isinstance(result, dict) and bool(result.get("steps")) and kind in ("devops", "mlops")
+        if current.error and not told:  # a run that recorded its steps says itself why it stopped
+            st.error(current.error)
+        if told:
+            st.markdown(f"**{run_verdict(kind, result)}**")  # what the run did, from its own record
+            st.page_link(f"views/{kind}.py", label="Open the run", icon="🔎",
+                         query_params={"run": str(result.get("run_id")), "workspace": ws})  # fmt: skip
         if isinstance(result, dict) and result.get("expectations"):
             for item in result["expectations"]:
                 st.markdown(f"{'✅' if item['held'] else '❌'} {item['says']}: {item.get('reason', '')}")

@@ -23,9 +23,17 @@ if not data.has_history(db, ws, version):
 if story := data.story(db, ws, version):
     show_story(story, key="overview_story")
 
+weekly = data.weekly(db, ws, version)
+if not weekly.empty:  # a report tells played weeks; runs alone have no clock to draw
+    st.download_button(
+        "Download the report (HTML)", data=lambda: data.report_html(db, ws, version),
+        file_name=f"opslab-report-{ws}.html", mime="text/html", key="overview_report", on_click="ignore",
+        help="One self-contained file to leave behind: the story, the Timeline, the keys, what retraining "
+        "bought, incidents, rollbacks and drift. It opens offline; print it from the browser for a PDF.",
+    )  # fmt: skip
+
 steps = data.steps(db, ws, version)
 runs = data.runs(db, ws, version)
-weekly = data.weekly(db, ws, version)
 deployments = data.table(db, ws, "deployments", version)
 
 counts = steps.assign(failed=steps["status"].eq("failed")).groupby(["kind", "name"], as_index=False)

@@ -37,6 +37,8 @@ def _history(args: argparse.Namespace, store: Store) -> int:
             f"Workspace {args.workspace!r} does not exist in {args.history.path}; `opslab workspace list` shows "
             "the ones that do."
         )
+    if args.at is not None:
+        return _at(args, store)
     if args.json:
         print_json(history)
         return 0
@@ -75,10 +77,47 @@ def _history(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def _moment(text: str) -> pd.Timestamp:
+    try:
+        moment = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        moment = pd.NaT
+    if moment is pd.NaT:
+        raise argparse.ArgumentTypeError(
+            f"give a scenario time such as 2011-06-01 or '2011-06-01 14:00', not {text!r}"
+        )
+    return moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo else moment
+
+
+def _at(args: argparse.Namespace, store: Store) -> int:
+    """What served production at scenario time `--at`."""
+    from pipelines.store.queries import in_production_at
+
+    serving = in_production_at(store, args.workspace, args.at)
+    records = json.loads(serving.to_json(orient="records", date_format="iso"))  # NaN -> null, times -> ISO
+    rows = {row["kind"]: row for row in records}
+    if args.json:
+        print_json({"workspace": args.workspace, "at": args.at.isoformat(), "release": rows.get("release"),
+                    "model": rows.get("model")})  # fmt: skip
+        return 0
+    print(f"in production in workspace {args.workspace} at {args.at}:")
+    for kind, what in (("release", "release"), ("model", "model version")):
+        row = rows.get(kind)
+        if row is None:
+            print(f"  {what}: none deployed yet")
+            continue
+        how = "rollback" if row["unplanned"] else (row["reason"] or "a planned release")
+        print(f"  {what}: {row['ref']} (since {pd.Timestamp(row['sim_time']):%Y-%m-%d %H:%M}, {how})")
+    return 0
+
+
 def _add_history(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("history", help="print the workspace's whole history")
     p.add_argument("--json", action="store_true", help="one JSON object with every record")
     p.add_argument("--limit", type=_count, default=0, help="show only the last N rows of each table (0: all)")
+    p.add_argument(
+        "--at", type=_moment, help="only what served production at this scenario time (release, model)"
+    )
     p.set_defaults(handler=_history)
 
 

@@ -223,3 +223,22 @@ ORDER BY k.week
 def alarm_inputs(store: Store, workspace: str) -> pd.DataFrame:
     """Each week's row with whether the model's predictions drifted that week (for alarm scoring)."""
     return _query(store, ALARM_INPUTS_SQL, {"workspace": workspace})
+
+
+# What served production at a moment: the latest deployment of each kind at or before it (a
+# rollback is a deployment too, so it wins from its own time on).
+IN_PRODUCTION_AT_SQL = """
+SELECT kind, ref, sim_time, unplanned, reason, commit_sha, run_id
+FROM deployments
+WHERE workspace = $workspace AND sim_time <= $at
+QUALIFY row_number() OVER (PARTITION BY kind ORDER BY sim_time DESC, deployed_at DESC) = 1
+ORDER BY kind DESC
+"""
+
+
+def in_production_at(store: Store, workspace: str, at: object) -> pd.DataFrame:
+    """The release and the model version that served production at scenario time `at` (a row per
+    kind that had been deployed by then)."""
+    return _query(
+        store, IN_PRODUCTION_AT_SQL, {"workspace": workspace, "at": pd.Timestamp(at).to_pydatetime()}
+    )
