@@ -16,6 +16,10 @@ unlike in-sample errors, which are too small) and it is the most recent data the
 closest to what it will serve. A split of the window would mean retraining the champion on part of
 it, a second model per version for no fresher data.
 
+Cheap by construction: the error model reads the champion's own encoded inputs (the matrix its
+column transformer already made for its prediction) plus that prediction, so a weekly estimate is
+one more small tree ensemble over a ready matrix (`predict_and_estimate`), in the same thread limit.
+
 Both only see inputs: covariate drift (the inputs move) moves the estimate, but concept drift (the
 same inputs now mean other demand) does not. The estimate then stays flat while realized quality
 falls: the known failure the MLOps page shows.
@@ -28,17 +32,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
+from threadpoolctl import threadpool_limits
 
-from pipelines.mlops.training import ModelSettings, _features, predict, train_model
+from pipelines.mlops.training import _features
 
-__all__ = ["ERROR_MODEL", "QualityEstimator", "fit_estimator"]
+__all__ = ["ERROR_MODEL", "QualityEstimator", "encode_inputs", "fit_estimator", "predict_and_estimate"]
 
-PREDICTION_INPUT = "opslab_prediction"  # the champion's prediction, an input of the error model
-ERROR = "opslab_error"
-# The error model is small: a few hundred holdout rows, and it predicts every week in ~1 ms.
-ERROR_MODEL = ModelSettings(max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20)
+# The error model is small: a few hundred holdout rows, and it runs on every weekly batch.
+ERROR_MODEL: dict[str, Any] = {
+    "max_iter": 60,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 20,
+}
 MIN_REFERENCE_ROWS = 30
+
+
+def encode_inputs(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The matrix the model's estimator reads: its column transformer applied to its input columns."""
+    numeric, categorical = model.opslab_features_
+    return model.named_steps["columns"].transform(_features(frame, numeric, categorical))
 
 
 @dataclass
@@ -49,27 +64,34 @@ class QualityEstimator:
     metric: str
     method: str  # dle | cbpe
     reference_rows: int
-    error_model: Any = None  # dle: predicts the champion's per-row loss
+    error_model: HistGradientBoostingRegressor | None = None  # dle: the champion's per-row loss
     calibration: IsotonicRegression | None = None  # cbpe: confidence -> probability of being right
 
-    def estimate(self, model: Any, batch: pd.DataFrame, predictions: np.ndarray) -> float | None:
-        """The metric expected on `batch`, whose `predictions` by `model` are known; None if empty."""
-        if len(batch) == 0:
+    def estimate(self, model: Any, encoded: np.ndarray, predictions: np.ndarray) -> float | None:
+        """The metric expected on a batch (`encoded` by `encode_inputs`, `predictions` by `model`);
+        None for an empty batch. Call it inside a thread limit (`predict_and_estimate` does)."""
+        if len(encoded) == 0:
             return None
         if self.method == "dle":
-            inputs = batch.assign(**{PREDICTION_INPUT: np.asarray(predictions, dtype=np.float64)})
-            loss = np.clip(predict(self.error_model, inputs), 0.0, None)
-            mean = float(loss.mean())
+            assert self.error_model is not None
+            inputs = np.column_stack([encoded, np.asarray(predictions, dtype=np.float64)])
+            mean = float(np.clip(self.error_model.predict(inputs), 0.0, None).mean())
             return mean**0.5 if self.metric == "rmse" else mean
-        confidence = _confidence(model, batch)
         assert self.calibration is not None
+        confidence = model.named_steps["model"].predict_proba(encoded).max(axis=1)
         return float(self.calibration.predict(confidence).mean())
 
 
-def _confidence(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The model's probability for the class it predicts, per row."""
-    numeric, categorical = model.opslab_features_
-    return model.predict_proba(_features(frame, numeric, categorical)).max(axis=1)
+def predict_and_estimate(
+    model: Any, estimator: QualityEstimator | None, batch: pd.DataFrame
+) -> tuple[np.ndarray, float | None]:
+    """The model's predictions on `batch` and its estimated quality on them: the inputs encoded
+    once, both models in one single-thread block (the same predictions as `training.predict`)."""
+    encoded = encode_inputs(model, batch)
+    with threadpool_limits(limits=1):
+        predictions = model.named_steps["model"].predict(encoded)
+        estimated = estimator.estimate(model, encoded, predictions) if estimator is not None else None
+    return predictions, estimated
 
 
 def fit_estimator(
@@ -87,26 +109,28 @@ def fit_estimator(
     if len(reference) < MIN_REFERENCE_ROWS:
         return None
     numeric, categorical = model.opslab_features_
-    if task == "regression":
-        if metric not in ("mae", "rmse"):
+    encoded = encode_inputs(model, reference)
+    with threadpool_limits(limits=1):  # one thread: reproducible, and no fight for the other core
+        predictions = model.named_steps["model"].predict(encoded)
+        if task == "regression":
+            if metric not in ("mae", "rmse"):
+                return None
+            error = reference[target].to_numpy(dtype=np.float64) - predictions
+            loss = np.abs(error) if metric == "mae" else error**2
+            # The champion's inputs as it encodes them (categories last), then its prediction.
+            is_categorical = [False] * len(numeric) + [True] * len(categorical) + [False]
+            error_model = HistGradientBoostingRegressor(
+                **ERROR_MODEL,
+                categorical_features=is_categorical if categorical else None,
+                early_stopping=False,
+                random_state=seed,
+            )
+            error_model.fit(np.column_stack([encoded, predictions]), loss)
+            return QualityEstimator(task, metric, "dle", len(reference), error_model=error_model)
+        if metric != "accuracy" or not hasattr(model, "predict_proba"):
             return None
-        predictions = predict(model, reference)
-        error = reference[target].to_numpy(dtype=np.float64) - predictions
-        loss = np.abs(error) if metric == "mae" else error**2
-        frame = reference.assign(**{PREDICTION_INPUT: predictions, ERROR: loss})
-        error_model = train_model(
-            frame,
-            task="regression",
-            target=ERROR,
-            numeric=[*numeric, PREDICTION_INPUT],
-            categorical=categorical,
-            seed=seed,
-            settings=ERROR_MODEL,
-        )
-        return QualityEstimator(task, metric, "dle", len(reference), error_model=error_model)
-    if metric != "accuracy" or not hasattr(model, "predict_proba"):
-        return None
-    right = (predict(model, reference) == reference[target].to_numpy()).astype(np.float64)
+        right = (predictions == reference[target].to_numpy()).astype(np.float64)
+        confidence = model.named_steps["model"].predict_proba(encoded).max(axis=1)
     calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    calibration.fit(_confidence(model, reference), right)
+    calibration.fit(confidence, right)
     return QualityEstimator(task, metric, "cbpe", len(reference), calibration=calibration)

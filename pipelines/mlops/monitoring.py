@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.drift import CALIBRATION_K, ReferenceProfile, dataset_drift
-from pipelines.mlops.estimation import QualityEstimator, fit_estimator
+from pipelines.mlops.estimation import QualityEstimator, fit_estimator, predict_and_estimate
 from pipelines.mlops.sources import Dataset, DataSourceError
 from pipelines.mlops.training import PRIMARY_METRIC, evaluate_model, load_model, predict, split_holdout
 from pipelines.store import Store
@@ -201,7 +201,7 @@ def monitor_batch(
     features = handle.features.compare(batch, threshold_overrides=overrides)
     counted = features.loc[features["feature"].isin(share_columns)] if share_columns else features
     drifted, drift_share = dataset_drift(counted, share)
-    predictions = predict(handle.model, batch)
+    predictions, estimated = predict_and_estimate(handle.model, handle.estimator, batch)
     prediction_row = handle.predictions.compare(
         pd.DataFrame({PREDICTION: predictions}),
         threshold_overrides={PREDICTION: distance_threshold} if distance_threshold is not None else None,
@@ -212,7 +212,6 @@ def monitor_batch(
     if handle.features.method == "calibrated" and prediction_drift:
         drifted = True
     table = pd.concat([features, prediction_row], ignore_index=True)
-    estimated = handle.estimator.estimate(handle.model, batch, predictions) if handle.estimator else None
     return BatchReport(table, drift_share, drifted, predictions, prediction_drift, estimated)
 
 
