@@ -182,6 +182,7 @@ def _monitor(args: argparse.Namespace, store: Store) -> int:
         "dataset_drift": report.dataset_drift,
         "drift_share": report.drift_share,
         f"quality_{metric}": quality,
+        f"estimated_{metric}": report.quality_estimated,  # from the inputs alone, as before labels
         f"never_retrained_{metric}": never,
         "drift": report.drift.drop(
             columns=[c for c in report.drift.columns if c.startswith("n_missing")]
@@ -195,6 +196,8 @@ def _monitor(args: argparse.Namespace, store: Store) -> int:
         f"{'DATASET DRIFT' if report.dataset_drift else 'no dataset drift'} "
         f"({report.drift_share:.0%} of features drifted)"
     )
+    if report.quality_estimated is not None:
+        print(f"{metric} estimated from the inputs alone: {report.quality_estimated:.4g}")
     if quality is not None:
         print(f"{metric}: champion {quality:.4g}, never-retrained v1 {never:.4g}")
     print_table(report.drift, ["feature", "test", "statistic", "threshold", "drifted", "psi", "psi_band"])
