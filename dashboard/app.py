@@ -7,13 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import serving, sidebar, state
+from dashboard import serving, sidebar, state, theme
 from pipelines.errors import OpsLabError
 
 VIEWS = Path(__file__).parent / "views"
 log = logging.getLogger("opslab.dashboard")
 
 st.set_page_config(page_title="OpsLab", page_icon="🔁", layout="wide")
+st.html(theme.PAGE_CSS)  # style only: applied to the page, draws nothing
 serving.check_serving()
 state.init()
 

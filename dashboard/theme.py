@@ -14,6 +14,7 @@ __all__ = [
     "LIFECYCLE",
     "MARKER",
     "NEVER_RETRAINED",
+    "PAGE_CSS",
     "STATUS",
     "TIERS",
     "apply",
@@ -62,3 +63,15 @@ def apply(fig: go.Figure, *, height: int | None = None) -> go.Figure:
     if height:
         fig.update_layout(height=height)
     return fig
+
+
+# Keys on a projector (1024x768): a metric's label and value wrap instead of ending in "mo...".
+PAGE_CSS = """<style>
+[data-testid="stMetricLabel"] div, [data-testid="stMetricLabel"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[data-testid="stMetricValue"] div, [data-testid="stMetricValue"] {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: anywhere; font-size: clamp(1.25rem, 2.2vw, 2.25rem); line-height: 1.15;
+}
+</style>"""

@@ -226,3 +226,20 @@ def test_clicking_a_timeline_marker_opens_its_run(page, server: str) -> None:
     page.wait_for_selector(CHART + " .main-svg", timeout=30_000)
     page.wait_for_timeout(1000)
     assert "/timeline" in page.url
+
+
+CUT_OFF = """() => [...document.querySelectorAll(
+    '[data-testid=stMetricLabel] p, [data-testid=stMetricLabel] div, [data-testid=stMetricValue] div')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+@pytest.mark.parametrize("path", ["/", "/devops", "/mlops"])
+def test_no_key_is_cut_off_on_a_projector(page, server: str, path: str, size: tuple[int, int]) -> None:
+    """At projector sizes every key's label and value show whole (they used to end in "mo...")."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    _open(page, server + path)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stMetric]').length >= 5", timeout=60_000
+    )
+    assert page.evaluate(CUT_OFF) == []

@@ -115,7 +115,9 @@ def test_every_subcommand_has_help() -> None:
         assert sub.returncode == 0 and "usage" in sub.stdout
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["devops", "--help"], ["scenario", "--help"], ["report", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["devops", "--help"], ["scenario", "--help"], ["report", "--help"]]
+)
 def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
     """Asking for help answers at once: the command groups import their pipelines only when run."""
     code = (
