@@ -214,3 +214,17 @@ def test_switching_the_preset_shows_the_new_presets_knobs(app_env: Path) -> None
     assert not at.exception and not at.error
     changed = at.table[0].value  # what will be played, against the preset
     assert {"weeks", "simulator.injections"} <= set(changed["setting"])
+
+
+def test_the_control_room_offers_the_estimated_policy_as_the_cli_does() -> None:
+    from pipelines.mlops.policy import POLICIES
+
+    preset = PRESETS["calm-seas"]
+    assert "estimated" in POLICIES  # the Control room's policy selectbox lists POLICIES
+    edits = dataclasses.replace(control.edits_of(preset), policy="estimated")
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "scenario", "show", "calm-seas", "--set", "policy.kind=estimated"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert settings_dict(control.build_settings(preset, edits)) == json.loads(out.stdout)
