@@ -94,3 +94,10 @@ def test_what_users_got_scores_failed_rows_as_failures() -> None:
     assert what_users_got("regression", answered, None) is answered
     with pytest.raises(ValueError, match="flags"):
         what_users_got("regression", answered, np.array([True]))
+
+
+def test_a_failed_classification_scores_wrong_beside_number_coded_classes() -> None:
+    truth = pd.Series([1, 0, 1, 1])
+    got = what_users_got("classification", np.array([1, 0, 1, 0]), np.array([True, False, False, False]))
+    scored = evaluate_predictions("classification", truth.astype(str), got.astype(str))
+    assert scored["accuracy"] == 0.5  # the failed row and the wrong one

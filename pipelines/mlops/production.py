@@ -287,6 +287,9 @@ class ModelProduction:
             predictions = predict(handle.model, batch)
         got = what_users_got(self.dataset.task, predictions, failed)
         truth = batch.loc[labelled, self.dataset.target]
+        if failed is not None and self.dataset.task == "classification":
+            # "no answer" beside number-coded classes: compare as text, so it matches no label.
+            truth, got = truth.astype(str), got.astype(str)
         value = evaluate_predictions(self.dataset.task, truth, got[labelled]).get(self.metric)
         if value is None and failed is None:  # a metric that needs probabilities
             return realized_quality(handle, self.dataset, batch)
