@@ -281,7 +281,6 @@ class _State:
         self.bike = _is_bike_schema(dataset)
         # Each release's test suite runs in an interpreter that has imported pytest already.
         self.test_starter = WarmStarter(PYTEST_PRELOAD)
-        self.changes_left = len(settings.changes)
         if self.bike:
             self.test_starter.prepare(suite_env(None))
 
@@ -297,8 +296,6 @@ class _State:
         if not self.bike:
             return  # the sample service speaks the bike-sharing schema only; DevOps sits this one out
         self.report(ScenarioProgress(0, self.weeks, "devops", "first release of the service"))
-        if not self.changes_left:
-            self._last_scheduled_release()
         # The first release builds, tests and starts a server for seconds: short connections, so a
         # page can read in between (holding the file all along made readers time out under load).
         with self.timer.stage("devops"):
@@ -336,9 +333,6 @@ class _State:
         for departure, boarding in trains.items():  # departures in commit order
             definitions = [get_change(change.change) for change, _ in boarding]
             names = ", ".join(change.change for change, _ in boarding)
-            self.changes_left -= len(boarding)
-            if not self.changes_left:
-                self._last_scheduled_release()
             self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
             with self.timer.stage("devops"):
                 for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
@@ -354,12 +348,6 @@ class _State:
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
                 )
-
-    def _last_scheduled_release(self) -> None:
-        """No spare interpreters after this release's test run and server (a rollback starts cold)."""
-        self.test_starter.keep = False
-        if self.production.starter is not None:
-            self.production.starter.keep = False
 
     def serve_week(self, week: int, week_start: datetime, week_end: datetime) -> dict[str, Any]:
         """Production answers the week's requests a day at a time; alarms open incidents."""
