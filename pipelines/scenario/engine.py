@@ -202,25 +202,30 @@ def run_scenario(
                 with sessions.unit():
                     week_start = (clock_start + pd.Timedelta(weeks=week - 1)).to_pydatetime()
                     if week == 1:
-                        state.ship_week(week, week_start)  # later weeks ship on the worker
+                        state.ship_week(week, week_start)  # later weeks ship on the workers
                     batch = state.week_batch(week_start, week_start + timedelta(weeks=1))
                     figures = state.models_serve(week, batch)
                     # The week's traffic (real requests to the release's server, a subprocess) and
                     # then next week's code changes (git, pytest, a new server) go on a worker
-                    # thread, while this thread monitors the week and retrains (CPU in-process):
-                    # the two lifecycles' work overlaps on the two cores. A model deploy waits
-                    # for the week's traffic to be answered (it happens at the week's end), and
-                    # releases wait for their deploy time, so the history is the same as in turns.
+                    # thread, while this thread monitors the week and retrains (CPU in-process),
+                    # then goes on with next week's monitoring while that week's changes ship: the
+                    # two lifecycles' work overlaps on the two cores. A model deploy waits for the
+                    # week's traffic to be answered (it happens at the week's end), a week's
+                    # traffic waits for its changes to ship and for last week's model, and releases
+                    # wait for their deploy time, so the history is the same as in turns.
                     next_week = (week + 1, week_start + timedelta(weeks=1)) if week < weeks else None
-                    worker = _WeekWorker(state, week, week_start, batch, next_week)
+                    worker = _WeekWorker(state, week, week_start, batch, next_week, after=worker)
                     worker.start()
                     try:
                         state.finish_week(week, figures, worker)
-                    finally:
-                        with timer.stage("wait"):
-                            worker.join()
-                    worker.raise_error()
+                    except BaseException:
+                        worker.join()
+                        raise
                     store.progress_scenario_run(scenario_run, week)
+            if worker is not None:
+                with timer.stage("wait"):
+                    worker.join()
+                worker.raise_error()
     except KeyboardInterrupt:
         if worker is not None:
             worker.join(timeout=60)  # let a running pipeline record its end before marking the rest
@@ -246,8 +251,9 @@ def run_scenario(
 class _WeekWorker(threading.Thread):
     """A week's traffic, then next week's code changes, on a worker thread.
 
+    The traffic starts once the worker `after` (last week's) has shipped this week's changes.
     `traffic()` hands the main thread the week's serving figures as soon as the traffic is answered
-    (next week's shipping may still run); an error on the worker is raised in the main thread.
+    (next week's shipping may still run); an error on a worker is raised in the main thread.
     """
 
     def __init__(
@@ -257,16 +263,22 @@ class _WeekWorker(threading.Thread):
         week_start: datetime,
         batch: pd.DataFrame,
         next_week: tuple[int, datetime] | None,
+        *,
+        after: _WeekWorker | None = None,
     ) -> None:
         super().__init__(name=f"opslab-week-{week}", daemon=True)
         self.state, self.week, self.week_start, self.batch = state, week, week_start, batch
-        self.next_week = next_week
+        self.next_week, self.after = next_week, after
         self.answered = threading.Event()
         self.figures: dict[str, Any] | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
+            if self.after is not None:
+                self.after.join()
+                self.after.raise_error()
+                self.after = None  # a chain of finished workers is not kept
             self.figures = self.state.serve_week(self.week, self.week_start, self.batch)
         except BaseException as exc:  # handed to the main thread
             self.error = exc
