@@ -2,9 +2,10 @@
 
 Each play is what a seat waits for: `opslab scenario run NAME` in a new process, timed from its
 start to its exit (interpreter and imports included), beside the engine's own seconds as the CLI
-prints them and the CPU seconds the play used (its servers and test runs included). Targets (issue 9): a workshop preset in at most 10 s and full-story in at most 30 s
-on a quiet 2-core machine; the load average is printed with the figures, since a busy machine
-makes every play slower. The full-story history is kept in .bench/ for the dashboard benchmark.
+prints them and the CPU seconds the play used (its servers and test runs included). Targets
+(issue 9): a workshop preset in at most 10 s and full-story in at most 30 s on a quiet 2-core
+machine; the load average is printed with the figures, since a busy machine makes every play
+slower. The full-story history is kept in .bench/ for the dashboard benchmark.
 
 `python -m benchmarks.bench_scenario [--runs N] [--full-runs N]`: plays per workshop preset (median,
 default 3) and of full-story (default 1).
