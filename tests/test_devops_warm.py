@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,5 +89,37 @@ def test_a_command_that_is_not_python_dash_p_starts_cold(tmp_path: Path) -> None
         )
         assert process.wait(timeout=30) == 0
         assert (tmp_path / "c.log").read_text().strip() == "cold"
+    finally:
+        starter.close()
+
+
+def test_a_forked_child_reports_its_exit_code_and_wait_times_out_like_popen(tmp_path: Path) -> None:
+    """Children of the fork server are not this process's: their exit comes from the fork server."""
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys, time\ntime.sleep(float(sys.argv[1]))\nprint('bye', flush=True)\nsys.exit(7)\n"
+    )
+    starter = WarmStarter(preload=())
+    starter.prepare(server_env())
+    try:
+        slow = starter.launch(
+            [sys.executable, "-P", str(script), "30"],
+            env=server_env(),
+            cwd=tmp_path,
+            log_path=tmp_path / "s.log",
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            slow.wait(timeout=0.2)
+        assert slow.poll() is None and not isinstance(slow, subprocess.Popen)  # a forked child
+        os.killpg(slow.pid, signal.SIGKILL)  # its own process group, as a cold start's
+        assert slow.wait(timeout=30) == -signal.SIGKILL
+        quick = starter.launch(
+            [sys.executable, "-P", str(script), "0"],
+            env=server_env(),
+            cwd=tmp_path,
+            log_path=tmp_path / "q.log",
+        )
+        assert quick.wait(timeout=30) == 7 and quick.returncode == 7
+        assert (tmp_path / "q.log").read_text().strip() == "bye"
     finally:
         starter.close()

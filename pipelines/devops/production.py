@@ -163,8 +163,9 @@ class Production:
         self._lock = threading.Lock()
         self._open_incidents: list[str] | None = None  # this process owns them while it serves
         self._server_model: Path | None = None
-        # With `warm_starts` (a scenario: many releases to come) servers start in pre-imported
-        # interpreters, a spare importing from now on; replaced servers stop in the background.
+        # With `warm_starts` (a scenario: many releases to come) servers are forked from an
+        # interpreter that imports their libraries once, from now on; replaced servers stop in
+        # the background.
         self.starter = WarmStarter() if warm_starts else None
         if self.starter is not None:
             self.starter.prepare(server_env())
@@ -475,8 +476,8 @@ class Production:
         if self.server is not None:
             self.server.stop()
             self.server = None
-        if self.starter is not None:
-            self.starter.close()
         for stopping in self._stopping:
             stopping.join()
         self._stopping = []
+        if self.starter is not None:  # last: the servers it started stop with it
+            self.starter.close()

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .errors import DeployError
@@ -47,6 +47,7 @@ REQUEST_TIMEOUT_S = 30.0
 __all__ = [
     "SMOKE_ROWS",
     "Launcher",
+    "Process",
     "ServiceProcess",
     "ServingReport",
     "SmokeReport",
@@ -118,9 +119,25 @@ SMOKE_ROWS: tuple[dict[str, Any], ...] = (
     },
 )
 
+
+class Process(Protocol):
+    """What the pipelines use of a started process: a `subprocess.Popen`, or a child of a fork
+    server (`pipelines.devops.warm.ForkedProcess`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 # Starts a server's command line with its environment, working directory and log (one log per
 # start: its tail explains this start) in its own process group; `subprocess.Popen` by default.
-Launcher = Callable[..., "subprocess.Popen[bytes]"]
+Launcher = Callable[..., Process]
 
 _registry: dict[int, ServiceProcess] = {}
 _registry_lock = threading.Lock()
@@ -152,7 +169,7 @@ class ServingReport:
 class ServiceProcess:
     """A running service: its process, URL and log. Use ``start``; stop it or use ``with``."""
 
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path, artifact: Path) -> None:
+    def __init__(self, process: Process, url: str, log_path: Path, artifact: Path) -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
@@ -420,7 +437,7 @@ class _Client:
         self.close()
 
 
-def _wait_for_port_file(process: subprocess.Popen[bytes], port_file: Path, deadline: float) -> int:
+def _wait_for_port_file(process: Process, port_file: Path, deadline: float) -> int:
     while time.monotonic() < deadline:
         if port_file.is_file():
             text = port_file.read_text().strip()
@@ -432,7 +449,7 @@ def _wait_for_port_file(process: subprocess.Popen[bytes], port_file: Path, deadl
     raise DeployError("no port")
 
 
-def _wait_for_health(process: subprocess.Popen[bytes], url: str, deadline: float) -> None:
+def _wait_for_health(process: Process, url: str, deadline: float) -> None:
     parts = urlsplit(url)
     delay = 0.005
     last = "no answer"
@@ -505,7 +522,7 @@ def _unregister(service: ServiceProcess) -> None:
         _registry.pop(service.pid, None)
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+def _signal_group(process: Process, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(process.pid, sig)
 

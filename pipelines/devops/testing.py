@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TestRunError
+from .service import Process
 
 LOG_TAIL_LINES = 40
 SLOWEST = 5
@@ -55,7 +56,7 @@ def run_service_tests(
     out_dir: Path,
     timeout_s: float = 60,
     *,
-    launcher: Callable[..., subprocess.Popen[bytes]] | None = None,
+    launcher: Callable[..., Process] | None = None,
 ) -> TestReport:
     """Run ``src_dir/tests`` against ``artifact``; write JUnit XML and the log into ``out_dir``.
 
@@ -91,6 +92,7 @@ def run_service_tests(
         "junit_family=xunit2",
     ]
     started = time.perf_counter()
+    process: Process
     if launcher is not None:
         process = launcher(command, env=suite_env(artifact), cwd=out_dir, log_path=log_path)
     else:
@@ -192,7 +194,7 @@ def suite_env(artifact: Path | None) -> dict[str, str]:
     return env
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(process: Process) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

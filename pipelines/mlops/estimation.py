@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
-from threadpoolctl import threadpool_limits
 
-from pipelines.mlops.training import _features
+from pipelines.mlops.training import _features, _thread_limit
 
 __all__ = ["ERROR_MODEL", "QualityEstimator", "encode_inputs", "fit_estimator", "predict_and_estimate"]
 
@@ -88,7 +87,7 @@ def predict_and_estimate(
     """The model's predictions on `batch` and its estimated quality on them: the inputs encoded
     once, both models in one single-thread block (the same predictions as `training.predict`)."""
     encoded = encode_inputs(model, batch)
-    with threadpool_limits(limits=1):
+    with _thread_limit(1):
         predictions = model.named_steps["model"].predict(encoded)
         estimated = estimator.estimate(model, encoded, predictions) if estimator is not None else None
     return predictions, estimated
@@ -110,7 +109,7 @@ def fit_estimator(
         return None
     numeric, categorical = model.opslab_features_
     encoded = encode_inputs(model, reference)
-    with threadpool_limits(limits=1):  # one thread: reproducible, and no fight for the other core
+    with _thread_limit(1):  # one thread: reproducible, and no fight for the other core
         predictions = model.named_steps["model"].predict(encoded)
         if task == "regression":
             if metric not in ("mae", "rmse"):

@@ -159,9 +159,12 @@ class ModelProduction:
         week_end: datetime,
         row: dict[str, Any],
         on_retrain: Callable[[Decision], None] | None = None,
+        before_install: Callable[[], None] | None = None,
     ) -> Decision:
         """The policy decides on this week's monitoring `row` (updated with the decision and the
-        alarm); a retrain runs the MLOps pipeline on what is labelled by `week_end`."""
+        alarm); a retrain runs the MLOps pipeline on what is labelled by `week_end`.
+        `before_install` is called before a new champion replaces the production model file (the
+        scenario waits there until the week's traffic is answered by the champion that served it)."""
         quality, baseline = (
             (self.latest_quality[1], self.latest_quality[2]) if self.latest_quality else (None, None)
         )
@@ -203,6 +206,9 @@ class ModelProduction:
             settings=self.training,
             trigger=trigger,
             data_arrived_at=week_end,
+            extra_params={
+                "registry": StoreRegistry(self.store, self.workspace, before_install=before_install)
+            },
         )
         self.last_retrain_week = week
         if result.ok:

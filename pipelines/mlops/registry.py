@@ -8,6 +8,7 @@ object of the same shape (see tests/test_mlops_registry.py), so the steps need n
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,10 +88,17 @@ def install_production_model(store: Store, workspace: str, source: Path) -> Path
 
 
 class StoreRegistry:
-    """The model registry of one workspace in a `Store`."""
+    """The model registry of one workspace in a `Store`.
 
-    def __init__(self, store: Store, workspace: str) -> None:
+    `before_install`, when given, is called before a deploy replaces the production model file:
+    the scenario holds a week's-end deploy until the traffic of that week has been answered.
+    """
+
+    def __init__(
+        self, store: Store, workspace: str, *, before_install: Callable[[], None] | None = None
+    ) -> None:
         self.store, self.workspace = store, workspace
+        self.before_install = before_install
 
     def champion(self) -> tuple[int, Path] | None:
         version = rec.alias_version(self.store, self.workspace, "champion")
@@ -145,6 +153,8 @@ class StoreRegistry:
         reason: str,
         unplanned: bool = False,
     ) -> tuple[str, Path]:
+        if self.before_install is not None:
+            self.before_install()
         production = install_production_model(self.store, self.workspace, path)
         deployment_id = rec.record_deployment(
             self.store,

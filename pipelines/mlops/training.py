@@ -8,6 +8,7 @@ slower than 1, and one thread also keeps the fitted model, and so its sha256, re
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from pipelines.quality import TASK_METRICS
 
@@ -97,6 +98,19 @@ def build_model(
     return Pipeline([("columns", columns), ("model", estimator)])
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The native thread pools of this process (OpenMP, BLAS), looked up once: the libraries are
+    loaded by the imports above. `threadpool_limits` looks them up again on every call, ~2 ms of
+    CPU, as much as predicting a week's batch."""
+    return ThreadpoolController()
+
+
+def _thread_limit(threads: int) -> Any:
+    """Limit every native thread pool to `threads` for a `with` block (threadpool_limits' effect)."""
+    return _threadpools().limit(limits=threads)
+
+
 def _features(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
     """The model's input columns. The fitted Pipeline needs nothing more, so the service can call
     `model.predict` on a frame built from JSON rows with the same column names."""
@@ -121,7 +135,7 @@ def train_model(
 ) -> Pipeline:
     model = build_model(task, numeric, categorical, seed=seed, settings=settings)
     y = frame[target]
-    with threadpool_limits(limits=settings.threads):
+    with _thread_limit(settings.threads):
         model.fit(_features(frame, numeric, categorical), y)
     model.opslab_features_ = (tuple(numeric), tuple(categorical))
     return model
@@ -129,7 +143,7 @@ def train_model(
 
 def predict(model: Pipeline, frame: pd.DataFrame, threads: int = 1) -> np.ndarray:
     numeric, categorical = model.opslab_features_
-    with threadpool_limits(limits=threads):
+    with _thread_limit(threads):
         return model.predict(_features(frame, numeric, categorical))
 
 
@@ -182,7 +196,7 @@ def evaluate_model(
 ) -> dict[str, float]:
     numeric, categorical = model.opslab_features_
     features = _features(frame, numeric, categorical)
-    with threadpool_limits(limits=threads):
+    with _thread_limit(threads):
         y_pred = model.predict(features)
         proba = classes = None
         if task == "classification" and hasattr(model, "predict_proba"):

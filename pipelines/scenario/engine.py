@@ -87,8 +87,11 @@ def load_scenario_data(settings: ScenarioSettings) -> tuple[Dataset, str | None]
 
 
 class _Timer:
+    """Seconds per stage; `wait` is the clock's thread waiting for the week's worker."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.lock = threading.Lock()  # stages run on two threads
 
     def stage(self, name: str) -> _Stage:
         return _Stage(self, name)
@@ -102,7 +105,8 @@ class _Stage:
         self.start = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        self.timer.seconds[self.name] += time.perf_counter() - self.start
+        with self.timer.lock:
+            self.timer.seconds[self.name] += time.perf_counter() - self.start
 
 
 def _is_bike_schema(dataset: Dataset) -> bool:
@@ -209,39 +213,47 @@ def run_scenario(
         weeks,
         clock_start.to_pydatetime(),
     )
-    shipping: _Shipping | None = None
+    worker: _WeekWorker | None = None
     try:
         state.setup(clock_start.to_pydatetime())  # a connection per part: a page can read in between
-        finishing: tuple[int, dict[str, Any]] | None = None
         with store.batched_sessions(SESSION_WEEKS) as sessions:
             for week in range(1, weeks + 1):
                 with sessions.unit():
                     week_start = (clock_start + pd.Timedelta(weeks=week - 1)).to_pydatetime()
-                    # The week's code changes go through DevOps on a worker thread (git, pytest and
-                    # the new server are subprocesses on the other core) while this thread finishes
-                    # last week's monitoring and retraining. Releases wait for their deploy time to
-                    # take traffic, so the overlap changes nothing in the history.
-                    shipping = _Shipping(state, week, week_start)
-                    shipping.start()
+                    if week == 1:
+                        state.ship_week(week, week_start)  # later weeks ship on the workers
+                    batch = state.week_batch(week_start, week_start + timedelta(weeks=1))
+                    figures = state.models_serve(week, batch)
+                    # The week's traffic (real requests to the release's server, a subprocess) and
+                    # then next week's code changes (git, pytest, a new server) go on a worker
+                    # thread, while this thread monitors the week and retrains (CPU in-process),
+                    # then goes on with next week's monitoring while that week's changes ship: the
+                    # two lifecycles' work overlaps on the two cores. A model deploy waits for the
+                    # week's traffic to be answered (it happens at the week's end), a week's
+                    # traffic waits for its changes to ship and for last week's model, and releases
+                    # wait for their deploy time, so the history is the same as in turns.
+                    next_week = (week + 1, week_start + timedelta(weeks=1)) if week < weeks else None
+                    worker = _WeekWorker(state, week, week_start, batch, next_week, after=worker)
+                    worker.start()
                     try:
-                        if finishing is not None:
-                            state.finish_week(*finishing)
-                    finally:
-                        shipping.join()
-                    shipping.raise_error()
-                    finishing = (week, state.serve_week(week, week_start, week_start + timedelta(weeks=1)))
-                    store.progress_scenario_run(scenario_run, week - 1)
-        if finishing is not None:
-            with store.session():
-                state.finish_week(*finishing)
-                store.progress_scenario_run(scenario_run, weeks)
+                        state.finish_week(week, figures, worker)
+                    except BaseException:
+                        worker.join()
+                        raise
+                    store.progress_scenario_run(scenario_run, week)
+            if worker is not None:
+                with timer.stage("wait"):
+                    worker.join()
+                worker.raise_error()
     except KeyboardInterrupt:
-        if shipping is not None:
-            shipping.join(timeout=60)  # let a running pipeline record its end before marking the rest
+        if worker is not None:
+            worker.join(timeout=60)  # let a running pipeline record its end before marking the rest
         store.interrupt_running(workspace, "interrupted by the user (Ctrl-C)")
         store.finish_scenario_run(scenario_run, "interrupted", "interrupted by the user (Ctrl-C)")
         raise
     except Exception as exc:
+        if worker is not None:
+            worker.join(timeout=60)
         store.interrupt_running(workspace, f"the scenario stopped: {exc}")
         store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -255,19 +267,58 @@ def run_scenario(
     )
 
 
-class _Shipping(threading.Thread):
-    """One week's DevOps work on a worker thread; its error, if any, is raised in the main thread."""
+class _WeekWorker(threading.Thread):
+    """A week's traffic, then next week's code changes, on a worker thread.
 
-    def __init__(self, state: _State, week: int, week_start: datetime) -> None:
-        super().__init__(name=f"opslab-ship-week-{week}", daemon=True)
-        self.state, self.week, self.week_start = state, week, week_start
+    The traffic starts once the worker `after` (last week's) has shipped this week's changes.
+    `traffic()` hands the main thread the week's serving figures as soon as the traffic is answered
+    (next week's shipping may still run); an error on a worker is raised in the main thread.
+    """
+
+    def __init__(
+        self,
+        state: _State,
+        week: int,
+        week_start: datetime,
+        batch: pd.DataFrame,
+        next_week: tuple[int, datetime] | None,
+        *,
+        after: _WeekWorker | None = None,
+    ) -> None:
+        super().__init__(name=f"opslab-week-{week}", daemon=True)
+        self.state, self.week, self.week_start, self.batch = state, week, week_start, batch
+        self.next_week, self.after = next_week, after
+        self.answered = threading.Event()
+        self.figures: dict[str, Any] | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.state.ship_week(self.week, self.week_start)
+            if self.after is not None:
+                self.after.join()
+                self.after.raise_error()
+                self.after = None  # a chain of finished workers is not kept
+            self.figures = self.state.serve_week(self.week, self.week_start, self.batch)
         except BaseException as exc:  # handed to the main thread
             self.error = exc
+        finally:
+            self.answered.set()
+        if self.error is None and self.next_week is not None:
+            try:
+                self.state.ship_week(*self.next_week)
+            except BaseException as exc:
+                self.error = exc
+
+    def traffic(self) -> dict[str, Any]:
+        """The week's serving figures, once its traffic is answered."""
+        self.answered.wait()
+        if self.figures is None:
+            self.raise_error()
+            raise ScenarioError(f"week {self.week}: the traffic was not served")
+        return self.figures
+
+    def wait_for_traffic(self) -> None:
+        self.answered.wait()
 
     def raise_error(self) -> None:
         if self.error is not None:
@@ -300,7 +351,6 @@ class _State:
         self.bike = _is_bike_schema(dataset)
         # Each release's test suite runs in an interpreter that has imported pytest already.
         self.test_starter = WarmStarter(PYTEST_PRELOAD)
-        self.changes_left = len(settings.changes)
         if self.bike:
             self.test_starter.prepare(suite_env(None))
 
@@ -316,8 +366,6 @@ class _State:
         if not self.bike:
             return  # the sample service speaks the bike-sharing schema only; DevOps sits this one out
         self.report(ScenarioProgress(0, self.weeks, "devops", "first release of the service"))
-        if not self.changes_left:
-            self._last_scheduled_release()
         # The first release builds, tests and starts a server for seconds: short connections, so a
         # page can read in between (holding the file all along made readers time out under load).
         with self.timer.stage("devops"):
@@ -355,9 +403,6 @@ class _State:
         for departure, boarding in trains.items():  # departures in commit order
             definitions = [get_change(change.change) for change, _ in boarding]
             names = ", ".join(change.change for change, _ in boarding)
-            self.changes_left -= len(boarding)
-            if not self.changes_left:
-                self._last_scheduled_release()
             self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
             with self.timer.stage("devops"):
                 for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
@@ -374,39 +419,43 @@ class _State:
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
                 )
 
-    def _last_scheduled_release(self) -> None:
-        """No spare interpreters after this release's test run and server (a rollback starts cold)."""
-        self.test_starter.keep = False
-        if self.production.starter is not None:
-            self.production.starter.keep = False
-
-    def serve_week(self, week: int, week_start: datetime, week_end: datetime) -> dict[str, Any]:
-        """Production answers the week's requests a day at a time; alarms open incidents."""
+    def week_batch(self, week_start: datetime, week_end: datetime) -> pd.DataFrame:
         frame, column = self.dataset.frame, self.dataset.time_column
-        batch = frame.loc[(frame[column] > week_start) & (frame[column] <= week_end)]
-        champion = self.models.serve_week(week, batch)
-        figures: dict[str, Any] = {"model_version": champion, "rows": len(batch)}
-        if self.repo is None:
-            return figures
-        self.report(ScenarioProgress(week, self.weeks, "serve", f"week {week}: traffic"))
-        with self.timer.stage("serve"):
-            serving = self.production.serve_week(batch, column, week_end, week_start=week_start)
-        # Rows of failed requests get no prediction: realized quality scores them as failures.
-        self.models.note_failures(week, [p is None for p in serving.predictions])
-        figures.update(
-            {
-                "release": self.production.release["ref"] if self.production.release else None,
-                "requests": serving.requests,
-                "errors": serving.errors,
-                "error_rate": serving.error_rate,
-                "latency_p50_ms": serving.latency_p50_ms,
-                "latency_p95_ms": serving.latency_p95_ms,
-            }
-        )
-        return figures
+        return frame.loc[(frame[column] > week_start) & (frame[column] <= week_end)]
 
-    def finish_week(self, week: int, figures: dict[str, Any]) -> None:
-        """Monitoring, the retraining policy, the weekly row and last weeks' labels of a served week."""
+    def models_serve(self, week: int, batch: pd.DataFrame) -> dict[str, Any]:
+        """The champion that serves the week's batch (after last week's retraining)."""
+        champion = self.models.serve_week(week, batch)
+        return {"model_version": champion, "rows": len(batch)}
+
+    def serve_week(self, week: int, week_start: datetime, batch: pd.DataFrame) -> dict[str, Any]:
+        """Production answers the week's requests a day at a time; alarms open incidents."""
+        if self.repo is None:
+            return {}
+        self.report(ScenarioProgress(week, self.weeks, "serve", f"week {week}: traffic"))
+        week_end = week_start + timedelta(weeks=1)
+        with self.timer.stage("serve"):
+            serving = self.production.serve_week(
+                batch, self.dataset.time_column, week_end, week_start=week_start
+            )
+        # Rows of failed requests get no prediction: realized quality scores them as failures. Set
+        # on this worker before the traffic is answered; the week's labels arrive after that.
+        self.models.note_failures(week, [p is None for p in serving.predictions])
+        return {
+            "release": self.production.release["ref"] if self.production.release else None,
+            "requests": serving.requests,
+            "errors": serving.errors,
+            "error_rate": serving.error_rate,
+            "latency_p50_ms": serving.latency_p50_ms,
+            "latency_p95_ms": serving.latency_p95_ms,
+        }
+
+    def finish_week(self, week: int, figures: dict[str, Any], worker: _WeekWorker) -> None:
+        """Monitoring, the retraining policy, the weekly row and last weeks' labels of a served week.
+
+        Runs while `worker` serves the week's traffic: a retrain's model reaches production only
+        once that traffic is answered, and the weekly row waits for its serving figures.
+        """
         week_end = self.clock_start + timedelta(weeks=week)
         self.report(ScenarioProgress(week, self.weeks, "monitor", f"week {week}: drift and quality"))
         with self.timer.stage("monitor"):
@@ -418,8 +467,12 @@ class _State:
             )
 
         with self.timer.stage("retrain"):
-            self.models.maybe_retrain(week, week_end, row, on_retrain=announce)
+            self.models.maybe_retrain(
+                week, week_end, row, on_retrain=announce, before_install=worker.wait_for_traffic
+            )
+        with self.timer.stage("wait"):
+            served = worker.traffic()
         with self.timer.stage("record"):
-            row.update({"workspace": self.workspace, "week": week, "sim_time": week_end, **figures})
+            row.update({"workspace": self.workspace, "week": week, "sim_time": week_end, **figures, **served})
             rec.record_weekly(self.store, row)
             self.models.labels_arrive(week)
