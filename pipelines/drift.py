@@ -158,6 +158,7 @@ RESULT_COLUMNS = (
 # measured on 2 cores, 1M rows ran 1.3x faster with two threads, 100k rows slightly slower.
 _PARALLEL_MIN_ROWS = 250_000
 _COUNTING_SORT_MIN_ROWS = 4096
+_SMALL_COUNT_MAX_ROWS = 2048
 _COUNTING_SORT_MAX_RANGE = 1 << 16
 
 Kind = Literal["numeric", "categorical"]
@@ -529,6 +530,18 @@ def _value_counts(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     also for a category dtype. (pyarrow's value_counts on pandas 3's Arrow strings was measured
     too: no faster in CPU time once its nulls are filtered.)
     """
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf" and len(series) <= _SMALL_COUNT_MAX_ROWS:
+        # A weekly batch of number-coded categories: np.unique is a few times cheaper than
+        # pd.factorize's hash table at this size; first indices restore factorize's order.
+        values = series.to_numpy()
+        if dtype.kind == "f":
+            values = values[~np.isnan(values)]
+        uniques, first, counts = np.unique(values, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        keys = np.empty(len(uniques), dtype=object)
+        keys[:] = uniques[order].tolist()
+        return keys, counts[order].astype(np.int64)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype(np.int64)
     keys = np.empty(len(uniques), dtype=object)
