@@ -158,6 +158,7 @@ RESULT_COLUMNS = (
 # measured on 2 cores, 1M rows ran 1.3x faster with two threads, 100k rows slightly slower.
 _PARALLEL_MIN_ROWS = 250_000
 _COUNTING_SORT_MIN_ROWS = 4096
+_SMALL_COUNT_MAX_ROWS = 2048
 _COUNTING_SORT_MAX_RANGE = 1 << 16
 
 Kind = Literal["numeric", "categorical"]
@@ -249,20 +250,26 @@ def _wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     the second integral is a sum over the intervals between consecutive breakpoints. Measured in
     units of 1/(n*m) the breakpoints are the integers i*m and j*n, so each interval's end and the
     quantile indices on it come from integer arithmetic: no merge sort of the two samples (scipy's
-    way) is needed, which makes this O(n + m) once the samples are sorted.
+    way) is needed, which makes this O(n + m) once the samples are sorted. With n == m the
+    breakpoints coincide and W1 is the mean of |u_i - v_i|.
+
+    Sums are multiply-and-sum, not np.dot: BLAS's dot woke its threads on every call, and on a busy
+    2-core machine 100 000 rows took 16 ms of CPU (20-70 ms wall) where 4 ms do (measured 2026-12-01).
     """
     n, m = u.size, v.size
+    if n == m:
+        return float(np.abs(u - v).sum()) / n
     # Intervals starting at u's breakpoints t = i*m; there Q_v = v[floor(t / n)].
     start = np.arange(0, n * m, m, dtype=np.int64)
     v_index = start // n
     length = np.minimum(start + m, (v_index + 1) * n) - start
-    total = float(np.dot(np.abs(u - v[v_index]), length.astype(np.float64)))
+    total = float((np.abs(u - v[v_index]) * length).sum())
     # Intervals starting at v's breakpoints t = j*n, unless u has a breakpoint there too (counted).
     start = np.arange(0, n * m, n, dtype=np.int64)
     u_index = start // m
     length = np.minimum((u_index + 1) * m, start + n) - start
     length[start == u_index * m] = 0
-    total += float(np.dot(np.abs(u[u_index] - v), length.astype(np.float64)))
+    total += float((np.abs(u[u_index] - v) * length).sum())
     return total / (n * m)
 
 
@@ -520,8 +527,21 @@ def _value_counts(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Distinct non-missing values of a column (as Python objects) and how often each occurs.
 
     Hash-based (pd.factorize), in order of first appearance; only observed values are listed,
-    also for a category dtype.
+    also for a category dtype. (pyarrow's value_counts on pandas 3's Arrow strings was measured
+    too: no faster in CPU time once its nulls are filtered.)
     """
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf" and len(series) <= _SMALL_COUNT_MAX_ROWS:
+        # A weekly batch of number-coded categories: np.unique is a few times cheaper than
+        # pd.factorize's hash table at this size; first indices restore factorize's order.
+        values = series.to_numpy()
+        if dtype.kind == "f":
+            values = values[~np.isnan(values)]
+        uniques, first, counts = np.unique(values, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        keys = np.empty(len(uniques), dtype=object)
+        keys[:] = uniques[order].tolist()
+        return keys, counts[order].astype(np.int64)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype(np.int64)
     keys = np.empty(len(uniques), dtype=object)
@@ -949,7 +969,8 @@ def _result_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for name in RESULT_COLUMNS:
         values = [row[name] for row in rows]
         columns[name] = np.array(values, dtype=dtypes[name]) if name in dtypes else values
-    return pd.DataFrame(columns, columns=list(RESULT_COLUMNS))
+    # Fresh arrays in RESULT_COLUMNS order: no copy and no reindex (0.37 ms instead of 0.73 for 11 rows).
+    return pd.DataFrame(columns, copy=False)
 
 
 def detect_drift(

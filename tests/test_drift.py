@@ -605,3 +605,20 @@ def test_calibration_needs_enough_chunks_and_a_positive_k() -> None:
     )
     assert mixed.columns["sky"].calibration is None and mixed.columns["sky"].threshold == 0.2
     assert mixed.columns["x"].calibration is not None
+
+
+def test_value_counts_of_a_small_numeric_column_match_factorize_order_and_counts() -> None:
+    # Weekly batches of number-coded categories take an np.unique path; it must list the same
+    # values in the same (first-seen) order with the same counts as the pd.factorize path.
+    rng = np.random.default_rng(5)
+    columns = [
+        pd.Series(rng.integers(1, 5, 168)),
+        pd.Series(np.where(rng.random(168) < 0.1, np.nan, rng.integers(0, 3, 168).astype(float))),
+        pd.Series(rng.random(168) < 0.3),
+    ]
+    for series in columns:
+        keys, counts = drift._value_counts(series)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        assert keys.tolist() == uniques.tolist()
+        assert [type(key) for key in keys] == [type(key) for key in uniques.tolist()]
+        assert counts.tolist() == np.bincount(codes[codes >= 0]).tolist()
