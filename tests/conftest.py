@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,50 @@ def app_env(scenario_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 APP = REPO / "dashboard" / "app.py"
+
+
+# -- real servers on 127.0.0.1 --------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+STREAMLIT_ARGV = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+                  "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
+
+
+@contextlib.contextmanager
+def serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+    """Run a server (`argv`, output to `log`) until its /_stcore/health answers ok; yield its base URL;
+    stop it after. A server that exits or stays unhealthy for 60 s fails with its log's tail."""
+    import subprocess
+    import time
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not become healthy:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

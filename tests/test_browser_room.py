@@ -7,11 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +17,7 @@ from pipelines.scenario.engine import run_scenario
 from pipelines.scenario.presets import PRESETS
 from pipelines.store import RunHistory, Store
 from pipelines.workshop import Room, load_room, prepare_room
-from tests.conftest import REPO
+from tests.conftest import REPO, STREAMLIT_ARGV, free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,37 +58,10 @@ def room(room_folder: Path) -> Room:
 
 
 def _serve(folder: Path, log: Path, *, facilitator: bool) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "OPSLAB_DB": str(folder)}
-    env.pop("OPSLAB_FACILITATOR", None)
-    if facilitator:
-        env["OPSLAB_FACILITATOR"] = "1"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    port = free_port()
+    env = {"OPSLAB_DB": str(folder), "OPSLAB_FACILITATOR": "1" if facilitator else ""}
+    with serving([*STREAMLIT_ARGV, "--server.port", str(port)], REPO, env, log, port) as base:
+        yield base
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 

@@ -140,7 +140,10 @@ def test_actions_built_on_demand_have_their_options(capsys) -> None:
     for argv, needles in (
         (["scenario", "show", "--help"], ["bad-friday-deploy", "--set KNOB=VALUE"]),
         (["scenario", "run", "--help"], ["preset name (default full-story)", "--replace"]),
-        (["mlops", "run", "--help"], ["{initial,manual,schedule,drift,performance,estimated}", "--window-weeks"]),
+        (
+            ["mlops", "run", "--help"],
+            ["{initial,manual,schedule,drift,performance,estimated}", "--window-weeks"],
+        ),
         (["mlops", "monitor", "--help"], ["--batch-weeks", "--data DATA"]),
     ):
         with pytest.raises(SystemExit) as exit_info:

@@ -9,23 +9,19 @@ box. No test binds anything but 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dashboard.serving import serving_problems
 from pipelines.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port, serving
 
 APP = REPO / "dashboard" / "app.py"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -207,38 +203,7 @@ def test_the_config_file_and_the_launcher_agree() -> None:
 
 
 # -- real servers on 127.0.0.1 ------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: int) -> Iterator[str]:
-    base = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not become healthy:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+_free_port, _serving = free_port, serving
 
 
 needs_chromium = pytest.mark.skipif(

@@ -50,7 +50,7 @@ def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert max_plays() == max(1, os.cpu_count() or 1)
 
 
-def test_three_seats_with_one_slot_play_in_turn_and_all_succeed(tmp_path: Path) -> None:
+def test_two_seats_with_one_slot_play_in_turn_and_both_succeed(tmp_path: Path) -> None:
     room = tmp_path / "room"
     env = {**os.environ, "OPSLAB_MAX_PLAYS": "1"}
     plays = [
@@ -76,7 +76,7 @@ def test_three_seats_with_one_slot_play_in_turn_and_all_succeed(tmp_path: Path) 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i in (1, 2, 3)
+        for i in (1, 2)
     ]
     outputs = [p.communicate(timeout=300) for p in plays]
     assert all(p.returncode == 0 for p in plays), [e[-400:] for _, e in outputs]
@@ -88,5 +88,5 @@ def test_three_seats_with_one_slot_play_in_turn_and_all_succeed(tmp_path: Path) 
         for name in history.workspace_names()
         for r in history.store(name).scenario_runs(name).to_dict("records")
     )
-    assert len(spans) == 3
+    assert len(spans) == 2
     assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(spans))  # one at a time

@@ -81,29 +81,31 @@ def decide_retrain(policy: RetrainPolicy, state: PolicyState) -> Decision:
             )
         return Decision(False, None, "no dataset drift")
     if policy.kind == "estimated":
-        if quality_decayed(state.metric, state.estimated, state.estimated_baseline, policy.quality_margin):
-            return Decision(
-                True,
-                "estimated",
-                f"estimated {state.metric} {state.estimated:.4g} is beyond {policy.quality_margin:.0%} of "
-                f"the champion's {state.estimated_baseline:.4g}",
-            )
-        if state.estimated is None:
-            return Decision(False, None, "no quality estimate this week")
-        return Decision(
-            False,
-            None,
-            f"estimated {state.metric} within {policy.quality_margin:.0%} of the champion's holdout",
-        )
-    if quality_decayed(state.metric, state.quality, state.baseline, policy.quality_margin):
+        return _quality_decision(policy, state, state.estimated, state.estimated_baseline, "estimated",
+                                 "no quality estimate this week", "estimated ")  # fmt: skip
+    return _quality_decision(
+        policy, state, state.quality, state.baseline, "performance", "no labelled batch yet"
+    )
+
+
+def _quality_decision(
+    policy: RetrainPolicy,
+    state: PolicyState,
+    quality: float | None,
+    baseline: float | None,
+    trigger: str,
+    missing: str,
+    prefix: str = "",
+) -> Decision:
+    """Retrain when `quality` (realized, or estimated) is past the margin of the champion's holdout."""
+    if quality_decayed(state.metric, quality, baseline, policy.quality_margin):
         return Decision(
             True,
-            "performance",
-            f"{state.metric} {state.quality:.4g} is beyond {policy.quality_margin:.0%} of the "
-            f"champion's {state.baseline:.4g}",
+            trigger,
+            f"{prefix}{state.metric} {quality:.4g} is beyond {policy.quality_margin:.0%} of the champion's {baseline:.4g}",
         )
-    if state.quality is None:
-        return Decision(False, None, "no labelled batch yet")
+    if quality is None:
+        return Decision(False, None, missing)
     return Decision(
-        False, None, f"{state.metric} within {policy.quality_margin:.0%} of the champion's holdout"
+        False, None, f"{prefix}{state.metric} within {policy.quality_margin:.0%} of the champion's holdout"
     )
