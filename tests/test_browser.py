@@ -143,7 +143,7 @@ def _shown_by_the_cli(name: str) -> dict:
 
 def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: str, story_db: Path) -> None:
     """Each preset in turn, knobs untouched: the page says it will play the preset exactly, and for
-    the preset the issue caught misplaying (and one workshop cut) the settings the play stored are
+    the preset the issue caught misplaying the settings the play stored are
     `opslab scenario show NAME`. Those plays are stopped once their settings are recorded (playing
     them out is the scenario tests' job, and the next test plays one from this page to the Timeline)."""
     workspace = "seat-presets"
@@ -159,7 +159,9 @@ def test_the_control_room_plays_each_preset_as_the_cli_shows_it(page, server: st
         page.get_by_text("What will be played").click()
         page.get_by_text(f"{name} exactly as the preset has it").wait_for(timeout=30_000)
         page.get_by_text("What will be played").click()
-        if name not in ("bad-friday-deploy", "workshop-drift"):
+        if (
+            name != "bad-friday-deploy"
+        ):  # the preset the issue caught misplaying; the others' plans are checked
             continue
         page.locator(".st-key-cr_run_scenario button").click()
         stored = _stored_settings(story_db, workspace, name)

@@ -7,6 +7,7 @@ every request to another host aborted.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -168,41 +169,60 @@ def test_building_the_report_loads_no_streamlit() -> None:
 @pytest.mark.browser
 @needs_chromium
 def test_chromium_draws_every_chart_offline(report_file: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    requested, errors = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def offline(route) -> None:  # the file itself may load; anything else is a request out
-                if route.request.url.startswith("file:"):
-                    route.continue_()
-                else:
-                    requested.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", offline)
-            page.goto(report_file.as_uri())
-            page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
-            traces = page.evaluate(
-                "[...document.querySelectorAll('.js-plotly-plot')].map(d => d.data.length)"
-            )
-            assert len(traces) == 3 and all(n > 0 for n in traces)  # each drew its data, not an empty frame
-        finally:
-            browser.close()
-    assert requested == []
-    assert errors == []
+    """In its own process: Playwright's sync API refuses to run inside the asyncio loop that
+    pytest-playwright's fixtures leave in a worker that ran a browser test before this file."""
+    script = f"""
+import json, sys
+from playwright.sync_api import sync_playwright
+requested, errors = [], []
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path={str(CHROMIUM)!r}, headless=True, args={FLAGS!r})
+    page = browser.new_page(viewport={{"width": 1280, "height": 900}})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    def offline(route):  # the file itself may load; anything else is a request out
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            requested.append(route.request.url)
+            route.abort()
+    page.route("**/*", offline)
+    page.goto({report_file.as_uri()!r})
+    page.wait_for_function({CHARTS_DRAWN!r}, timeout=60_000)
+    traces = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')].map(d => d.data.length)")
+    browser.close()
+print(json.dumps({{"traces": traces, "requested": requested, "errors": errors}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(seen["traces"]) == 3 and all(n > 0 for n in seen["traces"])  # each drew its data
+    assert seen["requested"] == []
+    assert seen["errors"] == []
 
 
 @pytest.mark.browser
 @needs_chromium
 def test_opslab_report_writes_html_and_a_pdf(scenario_db: Path, tmp_path: Path) -> None:
     html, pdf = tmp_path / "story.html", tmp_path / "story.pdf"
-    assert main(["--db", str(scenario_db), "report", "-o", str(html), "--pdf", str(pdf)]) == 0
+    out = subprocess.run(  # its own process, for the same reason as above
+        [
+            sys.executable,
+            "-m",
+            "pipelines",
+            "--db",
+            str(scenario_db),
+            "report",
+            "-o",
+            str(html),
+            "--pdf",
+            str(pdf),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
     assert html.read_text(encoding="utf-8").count(get_plotlyjs()) == 1
     assert pdf.read_bytes().startswith(b"%PDF")
     assert pdf.stat().st_size > 20_000  # pages with charts, not a blank sheet
