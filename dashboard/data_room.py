@@ -78,6 +78,8 @@ def status_table(found: list[SeatStatus]) -> pd.DataFrame:
 
 
 def _short_state(status: SeatStatus) -> str:
+    if status.playing and status.playing.get("waiting"):
+        return "waiting for a play slot"
     if status.playing:
         return f"playing week {status.playing['week']} of {status.playing['weeks']}"
     return status.state

@@ -266,7 +266,7 @@ def _progress(store: Store, workspace: str) -> dict[str, Any] | None:
         or not pid_alive(int(note.get("pid", 0)))
     ):
         return None
-    return {k: note.get(k) for k in ("scenario", "week", "weeks", "pid")}
+    return {k: note.get(k) for k in ("scenario", "week", "weeks", "pid", "waiting")}
 
 
 def _read_seat(store: Store, workspace: str) -> tuple[dict[str, Any] | None, dict[str, ExerciseCell], bool]:
@@ -339,6 +339,8 @@ def _cell_text(cell: ExerciseCell | None) -> str:
 
 
 def _state_text(status: SeatStatus) -> str:
+    if status.playing and status.playing.get("waiting"):
+        return f"waiting for a play slot ({status.playing['scenario']})"
     if status.playing:
         play = status.playing
         return f"playing {play['scenario']} week {play['week']} of {play['weeks']}"

@@ -169,3 +169,19 @@ def test_opslab_workshop_status_prints_the_grid(room: RunHistory, capsys: pytest
     assert [r["seat"] for r in rows] == ["seat-01", "seat-02", "seat-03"]
     assert main(["--db", str(room.path.parent / "nothing"), "workshop", "status"]) == 2
     assert "no workshop room" in capsys.readouterr().err
+
+
+def test_a_play_waiting_for_a_slot_reads_as_waiting_not_ready(tmp_path: Path) -> None:
+    history = RunHistory(tmp_path / "room")
+    store = history.store("seat-01")
+    store.ensure_workspace("seat-01")
+    store.note_waiting("seat-01", "workshop-drift", 12)
+    status = seat_status(history, "seat-01")
+    assert status.playing is not None and status.playing["waiting"]
+    assert status_frame([status])["state"].iloc[0] == "waiting for a play slot (workshop-drift)"
+    ident = store.start_scenario_run(
+        workspace="seat-01", scenario="workshop-drift", seed=7, settings={}, weeks=12
+    )
+    assert not seat_status(history, "seat-01").playing.get("waiting")  # type: ignore[union-attr]
+    store.finish_scenario_run(ident, "succeeded")
+    assert seat_status(history, "seat-01").playing is None

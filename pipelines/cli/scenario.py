@@ -212,7 +212,12 @@ def play(
         with contextlib.suppress(ValueError, OSError, AttributeError):
             os.nice(int(nice))
 
+    told: list[bool] = []
+
     def waiting(seconds: float) -> None:
+        if not told:  # once: onlookers (the Facilitator page) read it from the play file
+            store.note_waiting(workspace, settings.name, settings.weeks)
+            told.append(True)
         bar.bar.update(
             0, settings.weeks, f"waiting for a free play slot ({limit} plays at once): {seconds:.0f} s"
         )

@@ -561,6 +561,13 @@ class Store:
         on the database (a facilitator's view) reads the play's progress here instead."""
         return self.files_dir(workspace) / "playing.json"
 
+    def note_waiting(self, workspace: str, scenario: str, weeks: int) -> None:
+        """A play waiting for a free play slot says so in the play file (its own record comes later)."""
+        self._plays["waiting"] = {"workspace": workspace, "scenario": scenario, "weeks": weeks, "week": 0,
+                                  "waiting": True, "pid": os.getpid(), "host": socket.gethostname()}  # fmt: skip
+        self._note_play("waiting")
+        del self._plays["waiting"]
+
     def _note_play(self, ident: str, *, done: bool = False) -> None:
         play = self._plays.pop(ident, None) if done else self._plays.get(ident)
         if play is None:
