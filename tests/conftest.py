@@ -127,3 +127,16 @@ def serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: in
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# -- Chromium (Debian's, driven by Playwright) ----------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's browser is Debian's Chromium with the flags BROWSER.md gives."""
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}

@@ -22,12 +22,8 @@ from playwright.sync_api import expect
 from pipelines.scenario.engine import run_scenario
 from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS, get_preset
 from pipelines.store import Store
-from tests.conftest import REPO, STREAMLIT_ARGV, free_port, serving
+from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                        .every(c => c.querySelector('.main-svg'))"""
 CHART = '.st-key-timeline_chart [data-testid="stPlotlyChart"] .js-plotly-plot'
@@ -40,11 +36,6 @@ if not CHROMIUM.exists():
     if os.environ.get("OPSLAB_REQUIRE_BROWSER"):
         raise RuntimeError(reason + " (OPSLAB_REQUIRE_BROWSER is set)")
     pytest.skip(reason, allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
 
 
 @pytest.fixture(scope="session")

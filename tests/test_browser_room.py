@@ -17,12 +17,8 @@ from pipelines.scenario.engine import run_scenario
 from pipelines.scenario.presets import PRESETS
 from pipelines.store import RunHistory, Store
 from pipelines.workshop import Room, load_room, prepare_room
-from tests.conftest import REPO, STREAMLIT_ARGV, free_port, serving
+from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 SHORT = dataclasses.replace(PRESETS["workshop-drift"], weeks=2)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,11 +28,6 @@ if not CHROMIUM.exists():
     if os.environ.get("OPSLAB_REQUIRE_BROWSER"):
         raise RuntimeError(reason + " (OPSLAB_REQUIRE_BROWSER is set)")
     pytest.skip(reason, allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
 
 
 def _short_play(store: Store, workspace: str) -> None:

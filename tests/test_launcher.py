@@ -21,13 +21,9 @@ import pytest
 
 from dashboard.serving import serving_problems
 from pipelines.cli import main
-from tests.conftest import REPO, free_port, serving
+from tests.conftest import CHROMIUM, READY, REPO, free_port, serving
 
 APP = REPO / "dashboard" / "app.py"
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 WARNING = '[data-testid="stAlert"]:has([data-testid="stAlertContentWarning"])'
 SECURITY_FLAGS = {
     "--server.enableXsrfProtection": "true",
@@ -210,11 +206,6 @@ needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("OPSLAB_REQUIRE_BROWSER"),
     reason="/usr/bin/chromium is missing: install Debian's chromium package (`make test` does it as root)",
 )
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
 
 
 def _visit(browser, url: str) -> tuple[list[str], list[str]]:

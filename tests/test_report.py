@@ -24,11 +24,8 @@ from pipelines.errors import OpsLabError
 from pipelines.mlops.metrics import ml_keys
 from pipelines.quality import metric_named
 from pipelines.store import Store
-from tests.conftest import APP, REPO
+from tests.conftest import APP, CHROMIUM, FLAGS, REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("OPSLAB_REQUIRE_BROWSER"),
     reason="/usr/bin/chromium is missing: install Debian's chromium package (`make test` does it as root)",
