@@ -7,8 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import serving, sidebar, state, theme
+from dashboard import data_room, serving, sidebar, state, theme, ui
 from pipelines.errors import OpsLabError
+from pipelines.store import StoreLocked
 
 VIEWS = Path(__file__).parent / "views"
 log = logging.getLogger("opslab.dashboard")
@@ -34,6 +35,13 @@ page = st.navigation(PAGES)
 sidebar.render()
 try:
     page.run()
+except StoreLocked as exc:
+    if not (watched := state.watching()):
+        st.error(str(exc), icon="⚠️")
+    else:  # a watched seat is writing: say so and look again, never making the seat wait
+        st.info(f"{watched} is writing its history right now ({data_room.seat_activity(state.db_path(), watched)}). Watching "
+                "never makes a seat wait, so this page looks again every few seconds.", icon="⏳")  # fmt: skip
+        ui.look_again_soon()
 except OpsLabError as exc:  # expected: bad input, a busy database, a missing file
     st.error(str(exc), icon="⚠️")
 except Exception as exc:  # a bug: one sentence on screen, the traceback in the server log

@@ -42,6 +42,7 @@ __all__ = [
     "story",
     "summary",
     "table",
+    "watched",
     "weekly",
     "weekly_runs",
     "workspace_file",
@@ -82,7 +83,14 @@ def _history(db: str) -> RunHistory:
 
 def _store(db: str, workspace: str) -> Store:
     os.environ.setdefault("OPSLAB_LOCK_TIMEOUT", READ_TIMEOUT_S)
-    return _history(db).store(workspace)
+    # A facilitator watching a seat reads it politely: never waits on the seat's writes nor asks its
+    # play to yield (StoreLocked at once; the page says the seat is busy and looks again).
+    return _history(db).store(workspace, polite=watched(workspace))
+
+
+def watched(workspace: str) -> bool:
+    """Is this session a facilitator watching `workspace` (`state.watching`)? Its reads are polite."""
+    return st.session_state.get("watching") == workspace
 
 
 def workspace_file(db: str, workspace: str) -> str:

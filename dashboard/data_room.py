@@ -21,14 +21,25 @@ from pipelines.workshop import (
     ROOM_FILE,
     Room,
     SeatStatus,
+    WorkshopError,
     load_room,
     room_status,
     seat_link,
     seat_owns,
+    seat_status,
     status_frame,
 )
 
-__all__ = ["room", "room_version", "seat_links", "seat_owns", "status_table", "statuses", "timeline_link"]
+__all__ = [
+    "room",
+    "room_version",
+    "seat_activity",
+    "seat_links",
+    "seat_owns",
+    "status_table",
+    "statuses",
+    "timeline_link",
+]
 
 
 def room_version(db: str) -> tuple[int, int]:
@@ -49,15 +60,38 @@ def _room(db: str, version: tuple[int, int]) -> Room | None:
     return load_room(RunHistory(db)) if version != (0, 0) else None
 
 
+@st.cache_resource(show_spinner=False)
+def _rooms_served() -> set[str]:
+    """The histories this server process has served as a room (one set per process)."""
+    return set()
+
+
 def room(db: str) -> Room | None:
     """The history's room, or None when it has none (one person's `make run`). A room file that
-    cannot be read raises `WorkshopError`: a room must not open up because its file broke."""
-    return _room(db, room_version(db))
+    cannot be read raises `WorkshopError`: a room must not open up because its file broke, nor
+    because it was deleted while this server serves the room."""
+    found = _room(db, room_version(db))
+    served = _rooms_served()
+    if found is not None:
+        served.add(db)
+    elif db in served:
+        raise WorkshopError(
+            f"This app serves a workshop room, but its room file {RunHistory(db).path / ROOM_FILE} is gone, "
+            "so every seat stays closed. Run `opslab workshop prepare` again, or restart the app to use "
+            "the history without a room."
+        )
+    return found
 
 
 def statuses(db: str, current: Room, previous: dict[str, SeatStatus] | None) -> list[SeatStatus]:
     """Every seat's status now, without ever making a seat wait (see `pipelines.workshop`)."""
     return room_status(RunHistory(db), current, previous)
+
+
+def seat_activity(db: str, workspace: str) -> str:
+    """What a seat is doing now in a few words ("playing week 4 of 12"), read without waiting on it."""
+    status = seat_status(RunHistory(db), workspace)
+    return _short_state(status) if status.playing else "a run or a reset"
 
 
 def timeline_link(workspace: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 
 import streamlit as st
@@ -11,7 +12,7 @@ from dashboard.theme import TIERS
 from pipelines.errors import OpsLabError
 from pipelines.keys import KeyResult
 
-__all__ = ["empty_state", "guard", "key_cards", "key_details"]
+__all__ = ["empty_state", "guard", "key_cards", "key_details", "look_again_soon"]
 
 
 @contextlib.contextmanager
@@ -58,3 +59,19 @@ def key_details(keys: Sequence[KeyResult]) -> None:
 
 
 TIER_COLOURS = TIERS
+
+
+LOOK_AGAIN_S = 3.0
+
+
+@st.fragment(run_every=LOOK_AGAIN_S)
+def _look_again() -> None:
+    # Drawn with the page (nothing to do), then ticks: the first tick runs the whole page again.
+    if time.monotonic() - st.session_state.get("_look_again_from", 0.0) >= LOOK_AGAIN_S / 2:
+        st.rerun(scope="app")
+
+
+def look_again_soon() -> None:
+    """Run the whole page again in a few seconds (a watched seat that was busy may be free by then)."""
+    st.session_state._look_again_from = time.monotonic()
+    _look_again()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,32 @@ def test_the_grid_cells_are_short_enough_for_a_laptop() -> None:
         "/timeline?workspace=seat-01&watch=1",
         "/timeline?workspace=seat-02&watch=1",
     ]
+
+
+def test_watching_a_seat_that_is_writing_never_waits_on_it_nor_asks_it_to_yield(facilitator: Path) -> None:
+    """A process holds seat-03's file (its play writing): the watched Timeline says so at once,
+    without waiting on the lock or touching the seat's wait file, and shows the seat once free."""
+    from pipelines.store.connection import wait_file
+
+    seat = RunHistory(facilitator).workspace_file("seat-03")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); sys.stdin.readline()", str(seat)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        began = time.monotonic()
+        at = open_page("views/timeline.py", workspace="seat-03", watch="1")
+        assert time.monotonic() - began < 6.0  # the page's own run, not the 8 s lock wait
+        assert any("seat-03 is writing its history right now" in i.value for i in at.info)
+        assert not at.error
+        assert not wait_file(seat).exists()
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.communicate(timeout=10)
+    at.run()
+    assert not at.exception and not at.error
+    assert not any("is writing its history" in i.value for i in at.info)
+    assert at.get("plotly_chart")  # the seat's Timeline, drawn

@@ -148,3 +148,13 @@ def test_a_broken_room_file_keeps_the_room_closed_with_one_sentence(room_db: Pat
     assert len(at.error) == 1 and "workshop prepare" in at.error[0].value
     assert not at.dataframe and not at.get("selectbox")
     assert "run of" not in shown_text(at)
+
+
+def test_a_room_file_deleted_while_the_room_is_served_keeps_every_seat_closed(room_db: Path) -> None:
+    open_app(seat=TOKENS["seat-01"])  # this server now serves the room
+    (room_db / "room.json").unlink()
+    for params in ({}, {"seat": TOKENS["seat-01"], "workspace": "seat-02"}):
+        at = open_app("views/history.py", **params)
+        assert len(at.error) == 1 and "room file" in at.error[0].value and "is gone" in at.error[0].value
+        assert not at.dataframe and not at.get("selectbox")
+        assert "run of" not in shown_text(at)

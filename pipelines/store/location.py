@@ -69,11 +69,12 @@ class RunHistory:
             return self.path
         return self.path / f"{check_workspace_name(workspace)}{DB_SUFFIX}"
 
-    def store(self, workspace: str) -> Store:
-        """The store of `workspace` (the shared one of a single-file history)."""
+    def store(self, workspace: str, *, polite: bool = False) -> Store:
+        """The store of `workspace` (the shared one of a single-file history). A `polite` store only
+        reads, and only when nobody writes the file (see `Store`): an onlooker's."""
         if self._shared is not None:
-            return self._shared
-        return Store(self.workspace_file(workspace), history=self)
+            return Store(self._shared.path, polite=True) if polite else self._shared
+        return Store(self.workspace_file(workspace), history=self, polite=polite)
 
     def files_dir(self, kind: str) -> Path:
         """Where the Control room keeps its `kind` files (settings, uploads) for every workspace:
