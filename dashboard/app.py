@@ -19,8 +19,16 @@ st.html(theme.PAGE_CSS)  # style only: applied to the page, draws nothing
 serving.check_serving()
 state.init()
 
+HOME = st.Page(VIEWS / "overview.py", title="Overview", icon="🏠", url_path="home", default=True)
+
+
+def _to_overview() -> None:
+    """`/overview` (the default page's name) opens the Overview, served at `/`, with the link's params."""
+    st.switch_page(HOME, query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page(VIEWS / "overview.py", title="Overview", icon="🏠", url_path="overview", default=True),
+    HOME,
     st.Page(VIEWS / "control_room.py", title="Control room", icon="🎛️", url_path="control"),
     st.Page(VIEWS / "timeline.py", title="Timeline", icon="🕰️", url_path="timeline"),
     st.Page(VIEWS / "devops.py", title="DevOps", icon="🚀", url_path="devops"),
@@ -31,6 +39,7 @@ PAGES = [
 ]
 if state.facilitator_mode():
     PAGES.append(st.Page(VIEWS / "facilitator.py", title="Facilitator", icon="🧑‍🏫", url_path="facilitator"))
+PAGES.append(st.Page(_to_overview, title="Overview", url_path="overview", visibility="hidden"))
 page = st.navigation(PAGES)
 sidebar.render()
 try:

@@ -59,12 +59,12 @@ def init() -> None:
         st.session_state.workspace = own  # a new session, a new seat, or a room made meanwhile
 
     wanted = st.query_params.get("workspace")
-    refused = None
+    refused = invalid = None
     if wanted and wanted != st.session_state.workspace:
         try:
             name = check_workspace_name(wanted)
-        except ValueError:
-            name = own
+        except ValueError as exc:  # a wrong link says what was wrong, and which workspace shows instead
+            name, invalid = st.session_state.workspace, str(exc)
         if owns(name):
             st.session_state.workspace = name
         else:
@@ -78,6 +78,9 @@ def init() -> None:
         st.query_params["watch"] = "1"
     elif "watch" in st.query_params:
         del st.query_params["watch"]
+    if invalid:
+        st.warning(f"The link's workspace cannot be opened. {invalid} Showing {st.session_state.workspace}.",
+                   icon="🔎")  # fmt: skip
     if refused:
         st.warning(f"Workspace {refused} belongs to another seat, so this page stays on your own, "
                    f"{st.session_state.workspace}.", icon="🔒")  # fmt: skip

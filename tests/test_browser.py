@@ -212,3 +212,19 @@ def test_no_key_is_cut_off_on_a_projector(page, server: str, size: tuple[int, in
             "() => document.querySelectorAll('[data-testid=stMetric]').length >= 5", timeout=60_000
         )
         assert page.evaluate(CUT_OFF) == [], path
+
+
+def test_wrong_links_say_what_was_not_found(page, server: str) -> None:
+    """`/overview` is the default page's name; a bogus run or workspace in a link is named, not ignored."""
+    _open(page, server + "/overview?workspace=demo")
+    expect(page.locator("h1").first).to_contain_text("DevOps and MLOps, side by side")
+    assert page.get_by_text("Page not found").count() == 0
+    _no_error_boxes(page)
+    for path, said in (
+        ("/devops?workspace=demo&run=no-such-run", "There is no DevOps run 'no-such-run' in workspace demo"),
+        ("/mlops?workspace=demo&run=no-such-run", "There is no MLOps run 'no-such-run' in workspace demo"),
+        ("/timeline?workspace=..%2Fetc", "The link's workspace cannot be opened"),
+    ):
+        _open(page, server + path)
+        expect(page.locator('[data-testid="stAlertContentWarning"]').first).to_contain_text(said)
+        _no_error_boxes(page)

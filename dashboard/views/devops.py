@@ -38,6 +38,11 @@ if (link := st.query_params.get("run")) in label_of:
     st.session_state.devops_run = link
 elif st.session_state.get("devops_run") not in label_of:
     st.session_state.devops_run = ids[0]
+if link and link not in label_of:  # a wrong link says what was not found, then shows the newest
+    st.warning(
+        f"There is no DevOps run {link!r} in workspace {ws}; showing the newest run instead.", icon="🔎"
+    )
+    st.query_params["run"] = st.session_state.devops_run
 
 
 def _choose(run_id: str) -> None:

@@ -77,6 +77,10 @@ else:
             st.session_state.mlops_run = wanted
     if st.session_state.get("mlops_run") not in ids:
         st.session_state.mlops_run = ids[0]
+    if wanted and wanted not in ids:  # a wrong link says what was not found, then shows the newest
+        st.warning(f"There is no MLOps run {wanted!r} in workspace {ws}; showing the newest run instead.",
+                   icon="🔎")  # fmt: skip
+        del st.query_params["run"]
     st.caption("Newest first. Click a row, or pick a run below.")
     st.dataframe(
         table,
