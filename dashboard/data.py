@@ -50,7 +50,7 @@ __all__ = [
     "workspaces",
 ]
 
-READ_TIMEOUT_S = "8"  # a page waits this long for a running scenario to let it read
+READ_TIMEOUT_S = 8.0  # a page waits this long for a running scenario to let it read
 
 
 def db_version(db: str, workspace: str) -> tuple[int, ...]:
@@ -78,11 +78,12 @@ def _runners(db: str, workspace: str, size: int, mtime_ns: int) -> list[tuple[An
 
 
 def _history(db: str) -> RunHistory:
-    return RunHistory(db)
+    # The pages' own bound, not the environment's: a command the Control room starts keeps the
+    # documented lock timeout (OPSLAB_LOCK_TIMEOUT or 15 s).
+    return RunHistory(db, read_timeout_s=READ_TIMEOUT_S)
 
 
 def _store(db: str, workspace: str) -> Store:
-    os.environ.setdefault("OPSLAB_LOCK_TIMEOUT", READ_TIMEOUT_S)
     # A facilitator watching a seat reads it politely: never waits on the seat's writes nor asks its
     # play to yield (StoreLocked at once; the page says the seat is busy and looks again).
     return _history(db).store(workspace, polite=watched(workspace))

@@ -66,7 +66,10 @@ class Job:
         for line in reversed(self.lines):
             if line.startswith("opslab: "):
                 return line.removeprefix("opslab: ")
-        return f"the command exited with code {self.proc.returncode}"
+        code = self.proc.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        last = next((line.strip() for line in reversed(self.lines) if line.strip()), None)
+        return f"the command {how}" + (f"; its last words: {last[:300]}" if last else ", saying nothing")
 
     def result(self) -> Any:
         try:

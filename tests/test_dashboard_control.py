@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -228,3 +229,26 @@ def test_the_control_room_offers_the_estimated_policy_as_the_cli_does() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert settings_dict(control.build_settings(preset, edits)) == json.loads(out.stdout)
+
+
+def test_pages_bound_their_own_reads_and_a_job_keeps_the_documented_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page waits 8 s for a writer; the CLI a job starts inherits no such bound (15 s by default)."""
+    from dashboard import data
+
+    monkeypatch.delenv("OPSLAB_LOCK_TIMEOUT", raising=False)
+    store = data._store(str(tmp_path / "history"), "demo")
+    assert store.read_timeout_s == data.READ_TIMEOUT_S
+    assert "OPSLAB_LOCK_TIMEOUT" not in os.environ  # so not in a job's environment either
+
+
+def test_a_job_that_dies_without_a_sentence_says_how_it_ended(tmp_path: Path) -> None:
+    manager = JobManager()
+    job = manager.start("demo", str(tmp_path / "h.duckdb"), ["scenario", "run", "calm-seas"], "calm")
+    deadline = time.monotonic() + 60
+    while job.total == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.proc.kill()  # no Ctrl-C, no sentence: as when the machine kills it for memory
+    _wait(job)
+    assert job.status == "failed" and job.error.startswith("the command was killed by signal 9")

@@ -123,6 +123,49 @@ def test_a_lock_held_past_the_bound_fails_with_one_sentence(store: Store, monkey
     assert message.count(". ") == 0 and message.endswith("try again.")
 
 
+def test_the_lock_message_says_who_holds_the_file(store: Store, monkeypatch) -> None:
+    """The holder is named by what it is (a page reading, an opslab command), not assumed a writer."""
+    from pipelines.store.connection import holder_of
+
+    store.ensure_workspace("demo")
+    monkeypatch.setenv("OPSLAB_LOCK_TIMEOUT", "0.2")
+    with _hold_lock(store.path, 5.0) as holder, pytest.raises(StoreLocked) as info:
+        store.ensure_workspace("waiter")
+    assert f"held by process {holder.pid} (python" in str(info.value)
+    assert "writing" not in str(info.value)
+    assert holder_of(os.getpid()).startswith("this process itself")
+    page = subprocess.Popen([sys.executable, "-c", "print('up', flush=True); input()", "streamlit", "run", "app.py"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert page.stdout is not None and page.stdout.readline().strip() == "up"
+        assert holder_of(page.pid) == f"process {page.pid} (the OpsLab dashboard, reading it for a page)"
+    finally:
+        page.kill()
+        page.communicate()
+
+
+def test_the_lock_message_names_the_opslab_command_that_holds_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OPSLAB_LOCK_TIMEOUT", "0.2")
+    path = tmp_path / "h.duckdb"
+    play = subprocess.Popen([sys.executable, "-m", "pipelines", "--db", str(path), "scenario", "run", "calm-seas"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    message = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "opslab" not in message and time.monotonic() < deadline:
+            try:  # not asking the play to yield, so it keeps the file while it writes a week
+                open_connection(path, timeout_s=0.2, ask_writer=False).close()
+            except StoreLocked as exc:
+                message = str(exc)
+            except StoreError:
+                pass
+            time.sleep(0.05)
+    finally:
+        play.kill()
+        play.communicate()
+    assert f"held by process {play.pid} (`opslab scenario run calm-seas`)" in message
+
+
 def test_readers_wait_too(store: Store, monkeypatch) -> None:
     store.ensure_workspace("demo")
     monkeypatch.setenv("OPSLAB_LOCK_TIMEOUT", "0.3")

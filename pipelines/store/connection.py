@@ -50,13 +50,35 @@ def _is_lock_conflict(exc: Exception) -> bool:
     return "Could not set lock" in text or "different configuration" in text
 
 
+def holder_of(pid: int) -> str:
+    """Who process `pid` is, in a few words, from its command line (Linux `/proc`; else its number)."""
+    if pid == os.getpid():
+        return "this process itself (another connection it opened)"
+    try:
+        argv = [
+            a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a
+        ]
+    except OSError:
+        return f"process {pid}"
+    if not argv:
+        return f"process {pid}"
+    words = " ".join(argv)
+    if "streamlit" in words or "opslab dashboard" in words or argv[1:3] == ["-m", "dashboard"]:
+        return f"process {pid} (the OpsLab dashboard, reading it for a page)"
+    if argv[1:3] == ["-m", "pipelines"] or Path(argv[0]).name == "opslab":
+        rest = argv[3:] if argv[1:3] == ["-m", "pipelines"] else argv[1:]
+        shown = " ".join(a for i, a in enumerate(rest) if a != "--db" and (i == 0 or rest[i - 1] != "--db"))
+        return f"process {pid} (`opslab {shown[:80]}`)"
+    return f"process {pid} ({Path(argv[0]).name if argv else 'unknown'})"
+
+
 def locked_message(path: Path, exc: Exception | None, waited_s: float) -> str:
-    holder = ""
+    holder = "by another process"
     if exc is not None and (m := _PID.search(str(exc))):
-        holder = f" by process {m.group(1)}"
+        holder = f"by {holder_of(int(m.group(1)))}"
     return (
-        f"The run history {path} is locked{holder} (waited {waited_s:.0f} s): another OpsLab command "
-        "is writing to it, so wait for it to finish or stop it, then try again."
+        f"The run history {path} is held {holder} (waited {waited_s:.0f} s): wait for that to finish "
+        "or stop it, then try again."
     )
 
 

@@ -140,10 +140,17 @@ class Store:
     `history` is the folder, so `siblings()` can reach the other workspaces' files."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, history: _Siblings | None = None, polite: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        history: _Siblings | None = None,
+        polite: bool = False,
+        read_timeout_s: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.history = history
+        # How long a read waits for a writer of the file (None: the lock timeout); a page's is short.
+        self.read_timeout_s = read_timeout_s
         # A polite store only reads, and only a file nobody is writing: it never waits for the lock
         # nor asks a writer to yield (StoreLocked at once), and never upgrades an older file.
         self.polite = polite
@@ -214,6 +221,8 @@ class Store:
         if not self.path.exists():
             raise StoreError(f"There is no run history at {self.path} yet: run a scenario first.")
         wait: dict[str, Any] = {"timeout_s": 0, "ask_writer": False} if self.polite else {}
+        if not self.polite and self.read_timeout_s is not None:
+            wait["timeout_s"] = self.read_timeout_s
         con = open_connection(self.path, read_only=True, config=READ_ONLY_CONFIG, **wait)
         try:
             if (

@@ -39,8 +39,11 @@ _LISTING = ["name", "created_at", "scenario", "seed", "runs", "weeks"]
 class RunHistory:
     """A run history by its path: `store(workspace)` gives the `Store` that holds that workspace."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_timeout_s: float | None = None) -> None:
+        """`read_timeout_s` bounds how long this history's reads wait for a writer (default: the
+        lock timeout, `OPSLAB_LOCK_TIMEOUT` or 15 s); writes always wait the lock timeout."""
         self.path = Path(path).expanduser().resolve()
+        self.read_timeout_s = read_timeout_s
         self.single_file = self.path.suffix == DB_SUFFIX or self.path.is_file()
         if self.path.suffix.lower() in _NOT_A_HISTORY and not self.path.is_dir():
             raise StoreError(
@@ -51,7 +54,9 @@ class RunHistory:
             raise StoreError(f"{self.path} is a folder, so it cannot be a run-history file.")
         if not self.single_file and self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file but not a run history: give a folder or a .duckdb file.")
-        self._shared: Store | None = Store(self.path) if self.single_file else None
+        self._shared: Store | None = (
+            Store(self.path, read_timeout_s=read_timeout_s) if self.single_file else None
+        )
 
     def __repr__(self) -> str:
         return f"RunHistory({str(self.path)!r})"
@@ -74,7 +79,9 @@ class RunHistory:
         reads, and only when nobody writes the file (see `Store`): an onlooker's."""
         if self._shared is not None:
             return Store(self._shared.path, polite=True) if polite else self._shared
-        return Store(self.workspace_file(workspace), history=self, polite=polite)
+        return Store(
+            self.workspace_file(workspace), history=self, polite=polite, read_timeout_s=self.read_timeout_s
+        )
 
     def files_dir(self, kind: str) -> Path:
         """Where the Control room keeps its `kind` files (settings, uploads) for every workspace:
