@@ -44,19 +44,24 @@ def step_figure(
     for title in fig.layout.annotations:
         if title.font and title.font.size == 13:  # the lanes' titles (timeline_figure sets 13)
             title.font.size = 15
+            # The health lane's title, shorter: at 1024 px its full words run past the chart's edge.
+            title.text = title.text.replace(
+                "weekly error rate (%, left) and p95 latency (ms, right)", "error % (left), p95 ms (right)"
+            )
     if step.at is None:
         return fig
     colour = theme.lifecycle_colour(step.lane)
     fig.add_shape(type="line", xref="x", yref="paper", x0=step.at, x1=step.at, y0=0, y1=1,
                   line={"color": colour, "width": 3, "dash": "dash"})  # fmt: skip
-    # The words sit above the chart, clear of the lanes' titles and markers, on the side of the line
-    # with more room so they are never cut at the chart's edge; the dashed line leads down to the moment.
-    middle = step.start + (step.end - step.start) / 2
+    # The words sit above the chart, clear of the lanes' titles and markers; placed by their share of
+    # the range with plotly's automatic anchor (left in the first third, right in the last), they stay
+    # inside the chart at any width. The dashed line leads down to the moment.
+    share = (step.at - step.start) / (step.end - step.start)
     fig.add_annotation(
-        x=step.at, xref="x", y=1, yref="paper", yanchor="bottom", yshift=24,
-        xanchor="left" if step.at <= middle else "right",
-        text=f"<b>{step.marker}</b>", showarrow=False, font={"size": 17, "color": colour},
-        bgcolor="rgba(255, 255, 255, 0.92)", bordercolor=colour, borderwidth=2, borderpad=4,
+        x=min(max(share, 0.0), 1.0), xref="x domain", y=1, yref="paper", yanchor="bottom", yshift=24,
+        xanchor="auto", text="<b>" + step.marker.replace(" → ", "<br>→ ") + "</b>", showarrow=False,
+        font={"size": 17, "color": colour}, bgcolor="rgba(255, 255, 255, 0.92)", bordercolor=colour,
+        borderwidth=2, borderpad=4, align="left",
     )  # fmt: skip
-    fig.update_layout(margin={"t": 80})
+    fig.update_layout(margin={"t": 100})
     return fig
