@@ -141,7 +141,7 @@ def _moments(**frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "trainings": ["run_id", "trigger", "status", "sim_time", "version", "gate_decision", "gate_reason", "deployed"],
         "incidents": ["kind", "opened_sim_time", "resolved_sim_time", "cause", "detected_by", "summary",
                       "cause_sim_time", "cause_label", "rollback_ref", "rollback_sim_time"],
-        "releases": ["ref", "sim_time", "label"],
+        "releases": ["ref", "sim_time", "label", "unplanned"],
         "decisions": ["week", "sim_time", "retrain_decision", "retrain_reason", "drift_share"],
     }  # fmt: skip
     return {name: frames.get(name, pd.DataFrame(columns=columns)) for name, columns in empty.items()}
@@ -159,9 +159,8 @@ def test_nothing_played_has_no_step() -> None:
 def test_the_caught_bug_names_its_tests_and_what_stayed_in_production() -> None:
     caught = pd.DataFrame({"run_id": ["r9"], "sim_time": [ENDS[2] - pd.Timedelta(days=2)], "label": ["bug-caught: hr 24"],
                            "failing_count": [2], "failing": [["tests.test_a::test_one", "tests.test_b::test_two"]]})  # fmt: skip
-    releases = pd.DataFrame(
-        {"ref": ["a1", "b2"], "sim_time": [ENDS[0], ENDS[3]], "label": ["initial", "later"]}
-    )
+    releases = pd.DataFrame({"ref": ["a1", "z0", "b2"], "sim_time": [ENDS[0], ENDS[1], ENDS[3]],
+                             "label": ["initial", None, "later"], "unplanned": [False, True, False]})  # fmt: skip
     (step,) = [s for s in story_steps(_history([1.0] * 5, [1.0] * 5), _moments(caught=caught, releases=releases))
                if s.key == "caught-bug"]  # fmt: skip
     assert step.annotation.startswith("Week 3, ")
@@ -169,7 +168,7 @@ def test_the_caught_bug_names_its_tests_and_what_stayed_in_production() -> None:
         "“bug-caught: hr 24” stopped at its test step with 2 failing tests (test_one, test_two)"
         in step.annotation
     )
-    assert "production stayed on release a1." in step.annotation  # b2 shipped later
+    assert "production stayed on release z0." in step.annotation  # the rollback to z0 served; b2 came later
     assert step.marker == "stopped at test: 2 failing tests"
 
 
@@ -210,3 +209,18 @@ def test_the_gap_is_the_widest_week_and_the_mean_in_the_metrics_units() -> None:
     )
     assert step.facts["gap"] == pytest.approx(9.0) and step.facts["mean_gap"] == pytest.approx(13 / 3)
     assert step.at == ENDS[2] and step.start == ENDS[0] - pd.Timedelta(weeks=1)
+
+
+def test_an_escaped_bug_without_rollback_is_told_still_open() -> None:
+    incidents = pd.DataFrame({
+        "kind": ["model", "service"], "opened_sim_time": [ENDS[1], ENDS[3]], "resolved_sim_time": [ENDS[2], None],
+        "cause": ["v2", "b2"], "detected_by": ["quality alarm", "latency alarm"], "summary": ["mae up", "p95 800 ms"],
+        "cause_sim_time": [ENDS[1], ENDS[3] - pd.Timedelta(hours=5)], "cause_label": [None, "perf: slow"],
+        "rollback_ref": [None, None], "rollback_sim_time": [None, None],
+    })  # fmt: skip
+    (step,) = [s for s in story_steps(_history([1.0] * 5, [1.0] * 5), _moments(incidents=incidents))
+               if s.key == "escaped-bug"]  # fmt: skip
+    # the service incident, not the model's
+    assert step.annotation.startswith("Release b2 (“perf: slow”) passed its tests")
+    assert "the latency alarm opened an incident: p95 800 ms. The incident is still open." in step.annotation
+    assert step.facts["rollback_to"] is None and step.marker == "incident: release b2"

@@ -136,7 +136,8 @@ def _caught_bug_step(moments: Mapping[str, pd.DataFrame], clock: _Clock) -> Stor
     serving = str(before["ref"].iloc[-1]) if not before.empty else None
     # A test's own name (test_hour_24_is_midnight) says what it checks; its module path adds nothing.
     short = [name.rsplit("::", 1)[-1] for name in names]
-    tests = f"{count} failing test{'s' if count != 1 else ''}" + (f" ({_listed(short)})" if short else "")
+    tests = f"{count} failing test{'s' if count != 1 else ''}" if count else "a failing test run"
+    tests += f" ({_listed(short)})" if short else ""
     text = (
         f"Week {clock.week(at)}, {_when(at)}: the pipeline for the change “{run['label']}” stopped at "
         f"its test step with {tests}. The change never reached production"
@@ -179,11 +180,12 @@ def _escaped_bug_step(moments: Mapping[str, pd.DataFrame], clock: _Clock) -> Sto
     if rolled_back:
         text += f" Production rolled back to release {inc['rollback_ref']}"
     if lasted_days is None:
-        text += ("; " if rolled_back else " ") + "the incident is still open."
+        text += "; the incident is still open." if rolled_back else " The incident is still open."
     else:
         text += ("; the" if rolled_back else " The") + f" incident lasted {format_duration(lasted_days)}."
     releases = moments["releases"]
-    fixes = releases[pd.to_datetime(releases["sim_time"]) > (resolved or opened)]
+    planned = releases[~releases["unplanned"].astype(bool)]
+    fixes = planned[pd.to_datetime(planned["sim_time"]) > (resolved or opened)]
     if not fixes.empty:
         fix = fixes.iloc[0]
         text += f" The next release, {fix['ref']} (“{fix['label']}”), shipped {_when(fix['sim_time'])}."

@@ -46,11 +46,11 @@ LEFT JOIN deployments back ON back.deployment_id = i.rollback_deployment_id
 WHERE i.workspace = $workspace
 ORDER BY i.opened_sim_time
 """,
-    # Releases that reached production as planned, with the change each shipped.
+    # Releases that reached production, with the change each shipped; a rollback is unplanned.
     "releases": """
-SELECT d.ref, d.sim_time, r.label
+SELECT d.ref, d.sim_time, r.label, d.unplanned
 FROM deployments d LEFT JOIN runs r ON r.run_id = d.run_id
-WHERE d.workspace = $workspace AND d.kind = 'release' AND NOT d.unplanned
+WHERE d.workspace = $workspace AND d.kind = 'release'
 ORDER BY d.sim_time, d.deployed_at
 """,
     # Why the retraining policy decided as it did each week.
