@@ -263,4 +263,7 @@ def test_presenter_mode_walks_the_story_with_the_arrow_keys(
         page.keyboard.press("ArrowLeft")
         page.wait_for_url(f"**step={len(steps) - 1}**", timeout=30_000)
         expect(page.locator(".st-key-presenter_step h1")).to_have_text(steps[-2].title, timeout=30_000)
+    page.get_by_text("Leave presenter mode").click()  # the sidebar comes back with the other pages
+    page.wait_for_url("**/timeline**", timeout=30_000)
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_visible(timeout=30_000)
     print(f"presenter screenshots: {shots}")
