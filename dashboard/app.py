@@ -31,6 +31,7 @@ PAGES = [
     HOME,
     st.Page(VIEWS / "control_room.py", title="Control room", icon="🎛️", url_path="control"),
     st.Page(VIEWS / "timeline.py", title="Timeline", icon="🕰️", url_path="timeline"),
+    st.Page(VIEWS / "presenter.py", title="Present", icon="📽️", url_path="present"),
     st.Page(VIEWS / "devops.py", title="DevOps", icon="🚀", url_path="devops"),
     st.Page(VIEWS / "mlops.py", title="MLOps", icon="🧠", url_path="mlops"),
     st.Page(VIEWS / "drift.py", title="Drift", icon="🌊", url_path="drift"),

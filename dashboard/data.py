@@ -21,6 +21,7 @@ from pipelines.keys import KeyResult
 from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
 from pipelines.scenario.outcomes import Story
+from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
 from pipelines.store import RunHistory, Store, StoreError, from_json
 from pipelines.store.history import weekly_frame
@@ -40,6 +41,7 @@ __all__ = [
     "runs",
     "steps",
     "story",
+    "story_steps",
     "summary",
     "table",
     "watched",
@@ -199,6 +201,12 @@ def summary(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]
 def story(db: str, workspace: str, version: tuple[int, ...]) -> Story | None:
     """What the workspace's play was and did, and which of its preset's promises it kept."""
     return tell_story(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def story_steps(db: str, workspace: str, version: tuple[int, ...]) -> list[StoryStep]:
+    """The play's moments as presenter mode's steps (pipelines/scenario/steps.py)."""
+    return read_story_steps(_store(db, workspace), workspace)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

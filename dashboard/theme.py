@@ -15,6 +15,7 @@ __all__ = [
     "MARKER",
     "NEVER_RETRAINED",
     "PAGE_CSS",
+    "PRESENTER_CSS",
     "STATUS",
     "TIERS",
     "apply",
@@ -74,4 +75,15 @@ PAGE_CSS = """<style>
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
   overflow-wrap: anywhere; font-size: clamp(1.25rem, 2.2vw, 2.25rem); line-height: 1.15;
 }
+</style>"""
+
+
+# Presenter mode: no sidebar, header or toolbar, the step's words in type a room reads from the back.
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding: 1rem 2rem 1rem 2rem !important; max-width: 100% !important; }
+.st-key-presenter_step h1 { font-size: clamp(1.8rem, 3.2vw, 2.8rem) !important; line-height: 1.15; padding: 0; }
+.st-key-presenter_step p { font-size: clamp(1.15rem, 2vw, 1.6rem) !important; line-height: 1.35; }
+.st-key-presenter_nav button p { font-size: 1.2rem !important; }
 </style>"""

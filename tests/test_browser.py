@@ -27,7 +27,7 @@ from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, ser
 PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                        .every(c => c.querySelector('.main-svg'))"""
 CHART = '.st-key-timeline_chart [data-testid="stPlotlyChart"] .js-plotly-plot'
-PAGES = ["/", "/control", "/timeline", "/devops", "/mlops", "/drift", "/history", "/learn"]
+PAGES = ["/", "/control", "/timeline", "/present", "/devops", "/mlops", "/drift", "/history", "/learn"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -228,3 +228,58 @@ def test_wrong_links_say_what_was_not_found(page, server: str) -> None:
         _open(page, server + path)
         expect(page.locator('[data-testid="stAlertContentWarning"]').first).to_contain_text(said)
         _no_error_boxes(page)
+
+
+STEP_WORDS = ".st-key-presenter_step [data-testid=stMarkdownContainer] p"
+NOT_FITTING = """() => {
+  const words = document.querySelector('SEL').getBoundingClientRect();
+  const title = document.querySelector('.st-key-presenter_step h1');
+  return {overflowX: document.documentElement.scrollWidth > window.innerWidth,
+          wordsBelowScreen: words.bottom > window.innerHeight,
+          titleCut: title.scrollWidth > title.clientWidth + 1,
+          fontPx: parseFloat(getComputedStyle(document.querySelector('SEL')).fontSize),
+          sidebar: !!document.querySelector('[data-testid=stSidebar]')?.offsetParent,
+          cutInChart: [...document.querySelectorAll('.st-key-presenter_chart g.annotation')].filter(a => {
+            const box = a.getBoundingClientRect(), chart = a.closest('.main-svg').getBoundingClientRect();
+            return box.left < chart.left - 1 || box.right > chart.right + 1 || box.top < chart.top - 1;
+          }).map(a => a.textContent)};
+}""".replace("SEL", STEP_WORDS)
+
+
+def test_presenter_mode_walks_the_story_with_the_arrow_keys(
+    page, server: str, story_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each step's title and words are the history's (read from its rows), ArrowRight moves on and
+    ArrowLeft back, the URL keeps the step; at both projector sizes the words are whole, large and
+    on screen, with no sidebar. Screenshots of every step land in the test's `presenter` folder."""
+    from pipelines.scenario.steps import read_story_steps
+
+    shots = tmp_path_factory.mktemp("presenter")
+    steps = read_story_steps(Store(story_db), "demo")
+    assert [s.key for s in steps] == ["play", "caught-bug", "escaped-bug", "retrain", "gap"]
+    failing = Store(story_db).select("steps", "demo", where={"name": "test", "status": "failed"})
+    assert len(failing) >= 1  # the caught bug's own tests, named on its step
+    for width, height in ((1024, 768), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
+        _open(page, server + "/present?workspace=demo&step=1")
+        for number, step in enumerate(steps, start=1):
+            page.wait_for_url(f"**step={number}**", timeout=30_000)
+            page.wait_for_selector(READY, timeout=30_000)
+            expect(page.locator(".st-key-presenter_step h1")).to_have_text(step.title, timeout=30_000)
+            expect(page.locator(STEP_WORDS)).to_have_text(step.annotation)
+            page.wait_for_selector(".st-key-presenter_chart .main-svg", timeout=30_000)
+            _no_error_boxes(page)
+            fit = page.evaluate(NOT_FITTING)
+            assert fit == {**fit, "overflowX": False, "wordsBelowScreen": False, "titleCut": False,
+                           "sidebar": False, "cutInChart": []}, (width, step.key)  # fmt: skip
+            assert fit["fontPx"] >= 18, (width, step.key)
+            page.screenshot(path=str(shots / f"step{number}-{step.key}-{width}x{height}.png"))
+            if number < len(steps):
+                page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_url(f"**step={len(steps) - 1}**", timeout=30_000)
+        expect(page.locator(".st-key-presenter_step h1")).to_have_text(steps[-2].title, timeout=30_000)
+    page.get_by_text("Leave presenter mode").click()  # the sidebar comes back with the other pages
+    page.wait_for_url("**/timeline**", timeout=30_000)
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_visible(timeout=30_000)
+    print(f"presenter screenshots: {shots}")

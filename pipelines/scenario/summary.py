@@ -22,7 +22,7 @@ from pipelines.scenario.settings import Expectation, ScenarioSettings, settings_
 from pipelines.store import Store
 from pipelines.store.queries import scenario_counts, scenario_history
 
-__all__ = ["check_expectations", "summarize", "tell_story"]
+__all__ = ["check_expectations", "played_history", "summarize", "tell_story"]
 
 
 def summarize(store: Store, workspace: str) -> dict[str, Any]:
@@ -46,8 +46,22 @@ def _read(
         summary[f"{key}_pct"] = 100.0 * (summary.get(key) or 0) / weeks if weeks else None
     summary["change_failure_rate"] = change_failure_rate(store, workspace).value
     summary["deployment_rework_rate"] = deployment_rework_rate(store, workspace).value
+    history = played_history(store, workspace, lower_is_better=sign == 1)
+    if recorded is None:
+        recorded = dict((store.workspace_info(workspace) or {}).get("settings") or {})
+    events = scenario_events(recorded, history.week_ends, history.datasets)
+    comparisons = compare_event_facts(history, events)
+    summary.update({key: comparison.change for key, comparison in comparisons.items()})
+    return summary, history, events, comparisons
+
+
+def played_history(store: Store, workspace: str, *, lower_is_better: bool | None = None) -> PlayedHistory:
+    """The workspace's history as the story reads it; the metric's direction from its weeks unless given."""
     frames = scenario_history(store, workspace)
-    history = PlayedHistory(
+    if lower_is_better is None:
+        metrics = frames["weeks"]["quality_metric"].dropna()
+        lower_is_better = metric_named(str(metrics.iloc[0]) if not metrics.empty else "mae").lower_is_better
+    return PlayedHistory(
         weeks=frames["weeks"],
         runs=frames["runs"],
         deployments=frames["deployments"],
@@ -56,14 +70,8 @@ def _read(
         datasets=tuple(frames["datasets"]["dataset"]),
         data_played=_first_value(frames["played"], "data_played"),
         data_note=_first_value(frames["played"], "data_note"),
-        lower_is_better=sign == 1,
+        lower_is_better=lower_is_better,
     )
-    if recorded is None:
-        recorded = dict((store.workspace_info(workspace) or {}).get("settings") or {})
-    events = scenario_events(recorded, history.week_ends, history.datasets)
-    comparisons = compare_event_facts(history, events)
-    summary.update({key: comparison.change for key, comparison in comparisons.items()})
-    return summary, history, events, comparisons
 
 
 def _first_value(frame: Any, column: str) -> str | None:
