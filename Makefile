@@ -42,7 +42,7 @@ browser:
 
 # The suite starts with lint, so CI (.ci/run -> make test) fails on a lint or type error too.
 test: lint browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
