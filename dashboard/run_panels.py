@@ -45,7 +45,7 @@ def commit_diff(db: str, ws: str, version: tuple[int, ...], sha: str | None) -> 
     if diff["error"]:
         st.info(diff["error"], icon="ℹ️")
         return
-    st.code(diff["text"], language="diff", height=460)
+    st.code(diff["text"], language="diff", height=460, wrap_lines=True)  # a projector shows every column
     if diff["truncated"]:
         st.caption(
             f"The diff is cut here; `git show {sha[:12]}` in the workspace's repository shows all of it."
@@ -105,5 +105,12 @@ def _table(frame: Any, key: str) -> None:
     if frame.empty:
         st.caption("No difference.")
         return
-    st.dataframe(figs.compare_styler(frame), width="stretch", hide_index=True, key=key,
+    # Widths in proportion (the grid stretches them alike): at 1024 px these fit beside the sidebar.
+    columns = {
+        "key": st.column_config.TextColumn(width=150),
+        figs.DIFFERS: st.column_config.TextColumn(width=40),
+        "run A": st.column_config.TextColumn(width=165),
+        "run B": st.column_config.TextColumn(width=165),
+    }
+    st.dataframe(figs.compare_styler(frame), width="stretch", hide_index=True, key=key, column_config=columns,
                  height=min(36 + 35 * len(frame), 420))  # fmt: skip

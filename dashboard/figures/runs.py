@@ -7,6 +7,7 @@ Pure builders (no Streamlit), shared by the DevOps and MLOps pages; one colour g
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
 
 DIFFERS = "≠"
 _LONG = 120  # a compared value longer than this is cut (a list of failing tests, say)
+_ISO_MINUTE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::00(?:\.0+)?)?$")
 
 
 def _ms_text(value: float | None) -> str:
@@ -90,23 +92,31 @@ def trends_figure(trends: pd.DataFrame, kind: str, bucket_weeks: int) -> go.Figu
         raise ValueError(f"no finished {kind} runs to draw")
     colour = theme.lifecycle_colour(kind)
     span = "week" if bucket_weeks == 1 else f"{bucket_weeks} weeks"
-    counts = [f"{s} of {n} runs succeeded" for s, n in zip(rows["succeeded"], rows["runs"], strict=True)]
+    length = pd.Timedelta(weeks=bucket_weeks)
+    start = pd.to_datetime(rows["bucket"])
+    middle = start + length / 2  # a bucket's figures sit in its middle, its bar spans it
+    counts = [
+        f"{when:%d %b %Y}: {s} of {n} runs succeeded"
+        for when, s, n in zip(start, rows["succeeded"], rows["runs"], strict=True)
+    ]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
     for column, name, dash in (("p50_ms", "p50 duration", "solid"), ("p95_ms", "p95 duration", "dash")):
         fig.add_trace(go.Scatter(
-            x=rows["bucket"], y=rows[column] / 1000, name=name, mode="lines+markers",
+            x=middle, y=rows[column] / 1000, name=name, mode="lines+markers",
             line={"color": colour, "dash": dash, "width": 2}, customdata=counts,
-            hovertemplate=f"{span} from %{{x|%d %b %Y}}<br>{name}: %{{y:.2f}} s<br>%{{customdata}}<extra></extra>",
+            hovertemplate=f"{span} from %{{customdata}}<br>{name}: %{{y:.2f}} s<extra></extra>",
         ), row=1, col=1)  # fmt: skip
     fig.add_trace(go.Bar(
-        x=rows["bucket"], y=rows["success_rate"] * 100, name="success rate",
+        x=start, y=rows["success_rate"] * 100, name="success rate", offset=0,
+        width=length.total_seconds() * 1000 * 0.92,  # ms on a date axis
         marker_color=theme.STATUS["succeeded"], customdata=counts,
-        hovertemplate=f"{span} from %{{x|%d %b %Y}}<br>success rate %{{y:.0f}}%<br>%{{customdata}}<extra></extra>",
+        hovertemplate=f"{span} from %{{customdata}}<br>success rate %{{y:.0f}}%<extra></extra>",
     ), row=2, col=1)  # fmt: skip
-    fig.update_yaxes(title_text="duration (s)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="duration (s)", rangemode="tozero", nticks=5, row=1, col=1)
     fig.update_yaxes(title_text="succeeded (%)", range=[0, 105], row=2, col=1)
+    fig.update_xaxes(type="date", range=[start.min(), start.max() + length])
     fig.update_xaxes(title_text=f"scenario time, per {span}", row=2, col=1)
-    theme.apply(fig, height=380)
+    theme.apply(fig, height=440)
     fig.update_layout(bargap=0.15)
     return fig
 
@@ -133,7 +143,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, float):
         text = f"{value:.6g}"
     elif isinstance(value, str):
-        text = value
+        text = _ISO_MINUTE.sub(r"\1 \2", value)  # 2011-04-04T00:00:00 reads 2011-04-04 00:00
     else:
         text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= _LONG else text[: _LONG - 1] + "…"
