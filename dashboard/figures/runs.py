@@ -78,7 +78,7 @@ def gantt_figure(steps: Sequence[Mapping[str, Any]] | pd.DataFrame, run_started_
         fig.add_annotation(x=0, y=row.name, text=f"{row.status}: never ran", showarrow=False,
                            xanchor="left", font={"color": theme.status_colour(str(row.status))})  # fmt: skip
     fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], title=None, type="category")
-    fig.update_xaxes(title="seconds since the run started (wall clock)", range=[0, end * 1.18])
+    fig.update_xaxes(title="seconds into the run (wall clock)", range=[0, end * 1.18])
     theme.apply(fig, height=110 + 34 * len(order))
     fig.update_layout(barmode="overlay", bargap=0.3, legend_title_text="status")
     return fig
