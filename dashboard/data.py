@@ -16,7 +16,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.report import build_report
+from pipelines.devops.errors import GitError
 from pipelines.devops.metrics import dora_keys
+from pipelines.devops.repo import show_commit
+from pipelines.devops.workflow import repo_dir
 from pipelines.keys import KeyResult
 from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
@@ -26,10 +29,12 @@ from pipelines.scenario.summary import summarize, tell_story
 from pipelines.store import RunHistory, Store, StoreError, from_json
 from pipelines.store.history import weekly_frame
 from pipelines.store.liveness import runner_alive
-from pipelines.store.queries import runs_table, step_durations, weekly_run_summary
+from pipelines.store.queries import runs_table, step_durations
+from pipelines.store.run_sql import run_params, run_trends
 
 __all__ = [
     "alarm_scores",
+    "commit_diff",
     "db_version",
     "dora",
     "files_dir",
@@ -38,6 +43,8 @@ __all__ = [
     "ml",
     "report_html",
     "run_detail",
+    "run_params_of",
+    "run_trends_of",
     "runs",
     "steps",
     "story",
@@ -46,7 +53,6 @@ __all__ = [
     "table",
     "watched",
     "weekly",
-    "weekly_runs",
     "workspace_file",
     "workspace_info",
     "workspaces",
@@ -151,11 +157,6 @@ def steps(db: str, workspace: str, version: tuple[int, ...], kind: str | None = 
     return step_durations(_store(db, workspace), workspace, kind)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def weekly_runs(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
-    return weekly_run_summary(_store(db, workspace), workspace)
-
-
 @st.cache_data(show_spinner=False, max_entries=256)
 def run_detail(db: str, workspace: str, run_id: str, version: tuple[int, ...]) -> dict[str, Any] | None:
     store = _store(db, workspace)
@@ -164,6 +165,33 @@ def run_detail(db: str, workspace: str, run_id: str, version: tuple[int, ...]) -
         return None
     artifacts = store.select("artifacts", workspace, where={"run_id": run_id}, order_by="created_at")
     return {"run": run, "steps": store.steps(run_id), "artifacts": artifacts}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def run_params_of(
+    db: str, workspace: str, run_ids: tuple[str, ...], version: tuple[int, ...]
+) -> pd.DataFrame:
+    """The recorded parameters of `run_ids` (run_id, key, value)."""
+    return run_params(_store(db, workspace), workspace, run_ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_trends_of(
+    db: str, workspace: str, kind: str, bucket_weeks: int, version: tuple[int, ...]
+) -> pd.DataFrame:
+    """One pipeline's p50/p95 duration and success rate per bucket of scenario weeks."""
+    return run_trends(_store(db, workspace), workspace, kind, bucket_weeks)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def commit_diff(db: str, workspace: str, sha: str, version: tuple[int, ...]) -> dict[str, Any]:
+    """`git show --stat -p` of a commit of the workspace's repository, or the sentence saying why
+    it cannot be shown (a reset deletes the repository)."""
+    try:
+        diff = show_commit(repo_dir(_store(db, workspace), workspace), sha)
+    except GitError as exc:
+        return {"text": None, "truncated": False, "error": str(exc)}
+    return {"text": diff.text, "truncated": diff.truncated, "error": None}
 
 
 TABLES = ("deployments", "incidents", "model_versions", "alias_moves", "drift", "changes", "scenario_runs")

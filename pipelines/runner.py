@@ -9,12 +9,14 @@ is recorded as `cached` and its stored outputs are handed to the next steps.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ __all__ = [
     "StepOutcome",
     "StepSkipped",
     "file_sha256",
+    "flat_params",
     "run_steps",
 ]
 
@@ -43,6 +46,35 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _param_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return json.dumps(value, sort_keys=True)
+
+
+def flat_params(values: Mapping[str, Any] | Any, prefix: str = "") -> dict[str, str | None]:
+    """Parameters as MLflow records them: one flat key per knob (nested settings dotted, as in
+    `model.learning_rate`), each value a string (text as is, anything else as JSON)."""
+    if dataclasses.is_dataclass(values) and not isinstance(values, type):
+        values = {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
+    flat: dict[str, str | None] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+            flat.update(flat_params(value, f"{name}."))
+        else:
+            flat[name] = _param_value(value)
+    return flat
 
 
 @dataclass(frozen=True)
@@ -150,8 +182,13 @@ def run_steps(
     label: str | None = None,
     progress: ProgressCallback | None = None,
     workdir: Path | None = None,
+    recorded_params: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run `steps` in order and record everything; a failure skips the rest and fails the run."""
+    """Run `steps` in order and record everything; a failure skips the rest and fails the run.
+
+    `params` are what the steps receive (objects such as a dataset or a server handle);
+    `recorded_params` are the run's parameters as people compare them (settings, seed, commit,
+    data window), recorded as flat key/value rows (`flat_params`) before the first step runs."""
     names = [s.name for s in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"step names must be unique, got {names}")
@@ -176,6 +213,8 @@ def run_steps(
             progress(Progress(run_id, kind, name, index, total, status, message))
 
     try:
+        if recorded_params:
+            store.record_params(run_id, workspace, flat_params(recorded_params))
         for index, step in enumerate(steps):
             if failure is not None:
                 record = StepRecord(

@@ -26,21 +26,6 @@ def _runs() -> pd.DataFrame:
     })  # fmt: skip
 
 
-def test_step_chain_is_one_box_per_step_coloured_by_status() -> None:
-    fig = figs.step_chain_figure(list(reversed(STEPS)))  # order comes from `position`
-    boxes = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert [b.fillcolor for b in boxes] == [theme.status_colour(s["status"]) for s in STEPS]
-    texts = [a.text for a in fig.layout.annotations if a.text]
-    assert texts[0].startswith("<b>checkout</b>") and "575 ms" in texts[2] and "skipped" in texts[3]
-    assert sum(1 for a in fig.layout.annotations if a.showarrow) == 3  # the arrows between the boxes
-    assert "2 test(s) failed" in fig.data[0].hovertext[2]
-
-
-def test_step_chain_needs_steps() -> None:
-    with pytest.raises(ValueError, match="no steps"):
-        figs.step_chain_figure([])
-
-
 def test_step_title_and_durations_read_well() -> None:
     assert figs.step_title(STEPS[2]) == "✗ test: failed in 575 ms"
     assert figs.step_title(STEPS[3]) == "– deploy: skipped"
@@ -72,19 +57,6 @@ def test_duration_trend_marks_failed_runs() -> None:
     assert "test: 575 ms" in trace.hovertext[1]
     with pytest.raises(ValueError):
         figs.duration_trend_figure(pd.DataFrame())
-
-
-def test_weekly_outcome_stacks_succeeded_and_failed() -> None:
-    weekly = pd.DataFrame({
-        "kind": ["devops", "devops", "mlops"], "week": [T("2011-01-03"), T("2011-01-10"), T("2011-01-03")],
-        "runs": [2, 1, 5], "success_rate": [0.5, 1.0, 1.0], "median_duration_ms": [1.0, 1.0, 1.0], "failed": [1, 0, 0],
-    })  # fmt: skip
-    fig = figs.weekly_outcome_figure(weekly)
-    assert [t.name for t in fig.data] == ["succeeded", "failed"] and fig.layout.barmode == "stack"
-    assert list(fig.data[0].y) == [1, 1] and list(fig.data[1].y) == [1, 0]
-    assert list(fig.data[0].customdata) == ["50%", "100%"]
-    with pytest.raises(ValueError, match="no devops runs"):
-        figs.weekly_outcome_figure(weekly[weekly["kind"] == "mlops"])
 
 
 def test_deployment_and_incident_tables() -> None:

@@ -21,20 +21,6 @@ def _steps(validate: str = "succeeded") -> list[dict]:
     ]
 
 
-def test_steps_figure_colours_each_status_and_keeps_pipeline_order() -> None:
-    figure = fig.steps_figure(_steps("failed"))
-    names = {trace.name: trace for trace in figure.data}
-    assert set(names) == {"succeeded", "failed", "skipped"}
-    assert names["failed"].marker.color == theme.STATUS["failed"]
-    assert list(names["failed"].y) == ["validate"]
-    assert list(figure.layout.yaxis.categoryarray) == list(fig.PIPELINE_STEPS)[::-1]  # ingest on top
-
-
-def test_steps_figure_refuses_no_steps() -> None:
-    with pytest.raises(ValueError, match="steps"):
-        fig.steps_figure([])
-
-
 def test_gate_figure_draws_challenger_champion_and_the_bar_to_clear() -> None:
     metrics = {
         "gate_metric": "mae",

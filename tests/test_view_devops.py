@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipelines.store import Store
 from pipelines.store.queries import runs_table
+from pipelines.store.run_sql import run_params
 from tests.conftest import APP
 
 
@@ -69,3 +70,51 @@ def test_empty_workspace_shows_what_to_do(app_env: Path) -> None:
     at = _page("empty")
     assert any("no history yet" in str(i.value) for i in at.info)
     assert not at.metric
+
+
+def test_a_devops_run_shows_its_gantt_parameters_and_the_diff_it_built(app_env: Path) -> None:
+    store = Store(app_env)
+    runs = runs_table(store, "demo", "devops")
+    params = run_params(store, "demo", list(runs["run_id"]))
+    run_id, sha = next(
+        (r, dict(zip(g["key"], g["value"], strict=True))["commit"])
+        for r, g in params.groupby("run_id")
+        if dict(zip(g["key"], g["value"], strict=True))["changes"] == "windchill-feature"
+    )
+    at = _page(run=run_id)
+    gantt = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("devops_gantt")).proto.spec
+    )
+    bars = [t for t in gantt["data"] if t["type"] == "bar"]
+    assert sorted(y for t in bars for y in t["y"]) == sorted(["checkout", "build", "test", "deploy"])
+    table = next(d.value for d in at.dataframe if list(d.value.columns) == ["parameter", "value"])
+    shown = dict(zip(table["parameter"], table["value"], strict=True))
+    assert shown["commit"] == sha and shown["changes"] == "windchill-feature"
+    assert "devops.error_rate_alarm" in shown
+    diff = next(c.value for c in at.code if c.value.startswith("commit "))
+    assert (
+        diff.startswith(f"commit {sha}") and "diff --git" in diff and "Change-Id: windchill-feature" in diff
+    )
+    compared = [d.value for d in at.dataframe if "run A" in d.value.columns]
+    assert len(compared) == 2
+    by_key = compared[0].set_index("key")
+    assert by_key.loc["commit", "run A"] == sha and by_key.loc["commit", "≠"] == "≠"
+    other = next(r for r in runs["run_id"] if r != run_id)
+    at.selectbox(key="devops_compare_b").set_value(other).run()
+    compared = [d.value for d in at.dataframe if "run A" in d.value.columns]
+    other_commit = runs.set_index("run_id").loc[other, "input_fingerprint"]
+    assert compared[0].set_index("key").loc["commit", "run B"] == other_commit
+
+
+def test_a_devops_run_whose_repository_is_gone_says_so(app_env: Path, tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    from pipelines.devops.workflow import repo_dir
+
+    copy = tmp_path / "opslab.duckdb"
+    shutil.copy(app_env, copy)  # the same history, without the workspace's files
+    monkeypatch.setenv("OPSLAB_DB", str(copy))
+    assert not repo_dir(Store(copy), "demo").exists()
+    at = _page()
+    assert any("git repository is gone" in i.value for i in at.info)
+    assert not any(c.value.startswith("commit ") for c in at.code)

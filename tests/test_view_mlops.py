@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from pipelines.store import Store
 from pipelines.store.queries import runs_table
+from pipelines.store.run_sql import run_params, run_trends
 from tests.conftest import APP
 
 
@@ -51,7 +55,7 @@ def test_mlops_page_shows_keys_quality_runs_gate_and_registry(app_env: Path) -> 
     runs = at.dataframe[0].value
     assert {"sim time", "trigger", "status", "steps", "label"} <= set(runs.columns)
     assert len(runs) == len(runs_table(Store(app_env), "demo", "mlops", limit=100))
-    registry = at.dataframe[1].value
+    registry = next(d.value for d in at.dataframe if "sha256" in d.value.columns)
     assert registry.loc[0, "version"].startswith("v") and len(registry.loc[0, "sha256"]) == 12
     assert any(
         "promote" in str(s.value) or "no champion yet" in str(s.value) for s in [*at.success, *at.warning]
@@ -160,3 +164,49 @@ def test_the_page_reads_the_metric_s_direction_from_the_data(unlabelled_metric_d
     assert quality["layout"]["yaxis"]["title"]["text"] == "pinball (lower is better)"
     champion = next(m for m in at.metric if m.label.startswith("champion v1"))
     assert champion.proto.color == MetricProto.MetricColor.GREEN  # challenger 9 < champion 10: better
+
+
+def test_a_run_shows_its_gantt_parameters_and_compares_with_another(app_env: Path) -> None:
+    store = Store(app_env)
+    runs = runs_table(store, "demo", "mlops", limit=100)
+    newest, older = runs["run_id"].iloc[0], runs["run_id"].iloc[1]
+    at = _page(run=newest)
+    gantt = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("mlops_gantt")).proto.spec
+    )
+    bars = [t for t in gantt["data"] if t["type"] == "bar"]
+    assert sorted(y for t in bars for y in t["y"]) == sorted(s["name"] for s in store.steps(newest))
+    assert all("base" in t for t in bars)  # each bar starts when its step started
+    params = next(d.value for d in at.dataframe if list(d.value.columns) == ["parameter", "value"])
+    recorded = dict(zip(params["parameter"], params["value"], strict=True))
+    stored = run_params(store, "demo", [newest])
+
+    def same(value: str) -> object:  # times are shown to the minute, '2011-04-04 00:00'
+        return pd.Timestamp(value) if value[:4].isdigit() and value[4:5] == "-" else value
+
+    assert {k: same(v) for k, v in recorded.items()} == {
+        k: "–" if pd.isna(v) else same(v) for k, v in zip(stored["key"], stored["value"], strict=True)
+    }
+    assert {"seed", "window_weeks", "as_of", "model.learning_rate", "drift.method", "policy.kind"} <= set(
+        recorded
+    )
+    compared = [d.value for d in at.dataframe if "run A" in d.value.columns]
+    assert len(compared) == 2  # parameters, then metrics
+    by_key = compared[0].set_index("key")
+    older_params = dict(zip(*run_params(store, "demo", [older])[["key", "value"]].T.values, strict=True))
+    assert pd.Timestamp(by_key.loc["as_of", "run B"]) == pd.Timestamp(
+        older_params["as_of"]
+    )  # the run before A
+    assert by_key.loc["as_of", "≠"] == "≠" and by_key.loc["seed", "≠"] == ""
+    assert "evaluate.status" in set(compared[1]["key"])
+    at.toggle(key="mlops_compare_only").set_value(True).run()
+    compared = [d.value for d in at.dataframe if "run A" in d.value.columns]
+    assert (compared[0]["≠"] == "≠").all() and "seed" not in set(compared[0]["key"])
+    trends = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("mlops_trends")).proto.spec
+    )
+    p95 = next(t for t in trends["data"] if t["name"] == "p95 duration")
+    expected = run_trends(store, "demo", "mlops", bucket_weeks=4)
+    y = p95["y"]  # plotly sends numeric arrays base64-encoded
+    y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
+    assert list(y) == pytest.approx(list(expected["p95_ms"] / 1000))

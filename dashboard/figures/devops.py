@@ -6,7 +6,7 @@ outcomes (the same in both lifecycles).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -23,9 +23,7 @@ __all__ = [
     "incidents_frame",
     "run_choice_label",
     "runs_frame",
-    "step_chain_figure",
     "step_title",
-    "weekly_outcome_figure",
 ]
 
 STATUS_ICON = {
@@ -36,7 +34,6 @@ STATUS_ICON = {
     "running": "…",
     "interrupted": "⏸",
 }
-DARK_TEXT_ON = {"cached", "running"}  # light fills: dark text stays readable
 
 
 def format_ms(value: Any) -> str:
@@ -90,44 +87,6 @@ def step_title(step: Mapping[str, Any]) -> str:
     return f"{STATUS_ICON.get(status, '')} {step['name']}: {status}{when}"
 
 
-def step_chain_figure(steps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> go.Figure:
-    """A run's steps as a left-to-right chain of boxes, filled by status, labelled with durations."""
-    rows = steps.to_dict("records") if isinstance(steps, pd.DataFrame) else list(steps)
-    if not rows:
-        raise ValueError("this run recorded no steps")
-    rows = sorted(rows, key=lambda r: r.get("position", 0))
-    fig = go.Figure()
-    half = 0.38
-    for i, step in enumerate(rows):
-        status = str(step.get("status", ""))
-        fill = theme.status_colour(status)
-        text_colour = "#1F2933" if status in DARK_TEXT_ON else "#FFFFFF"
-        fig.add_shape(type="rect", x0=i - half, x1=i + half, y0=0, y1=1, fillcolor=fill,
-                      line={"color": fill, "width": 1}, layer="below")  # fmt: skip
-        fig.add_annotation(x=i, y=0.5, showarrow=False, font={"color": text_colour, "size": 14},
-                           text=f"<b>{step['name']}</b><br>{STATUS_ICON.get(status, '')} {status}"
-                                f"<br>{format_ms(step.get('duration_ms'))}")  # fmt: skip
-        if i:
-            fig.add_annotation(x=i - half, y=0.5, ax=i - 1 + half, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
-                               showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2, arrowcolor="#666666",
-                               text="")  # fmt: skip
-    hover = []
-    for step in rows:
-        error = step.get("error")
-        error = f"<br>{str(error)[:160]}" if error is not None and not pd.isna(error) and error else ""
-        hover.append(
-            f"<b>{step['name']}</b>: {step.get('status')} in {format_ms(step.get('duration_ms'))}{error}"
-        )
-    fig.add_trace(go.Scatter(x=list(range(len(rows))), y=[0.5] * len(rows), mode="markers", showlegend=False,
-                             marker={"size": 60, "opacity": 0}, hovertext=hover,
-                             hovertemplate="%{hovertext}<extra></extra>"))  # fmt: skip
-    fig.update_xaxes(visible=False, range=[-0.5, len(rows) - 0.5], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[-0.05, 1.05], fixedrange=True)
-    theme.apply(fig, height=150)
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False)
-    return fig
-
-
 def duration_trend_figure(runs: pd.DataFrame, steps: pd.DataFrame | None = None) -> go.Figure:
     """Each pipeline run's wall-clock duration against its scenario time, marker coloured by status;
     the hover breaks the duration down by step."""
@@ -156,37 +115,6 @@ def duration_trend_figure(runs: pd.DataFrame, steps: pd.DataFrame | None = None)
     fig.update_yaxes(title_text="duration (s, wall clock)", rangemode="tozero")
     theme.apply(fig, height=320)
     fig.update_layout(showlegend=False)
-    return fig
-
-
-def weekly_outcome_figure(weekly_runs: pd.DataFrame, kind: str = "devops") -> go.Figure:
-    """Runs per scenario week stacked by outcome; the hover gives that week's success rate."""
-    rows = (
-        weekly_runs[weekly_runs["kind"] == kind]
-        if weekly_runs is not None and not weekly_runs.empty
-        else None
-    )
-    if rows is None or rows.empty:
-        raise ValueError(f"no {kind} runs to count")
-    succeeded = (rows["runs"] * rows["success_rate"]).round().astype(int)
-    failed = rows["failed"].fillna(0).astype(int)
-    other = (rows["runs"] - succeeded - failed).clip(lower=0)
-    rate = [f"{r:.0%}" for r in rows["success_rate"]]
-    fig = go.Figure()
-    for name, values, colour in (
-        ("succeeded", succeeded, theme.STATUS["succeeded"]),
-        ("failed", failed, theme.STATUS["failed"]),
-        ("interrupted or running", other, theme.STATUS["interrupted"]),
-    ):
-        if values.sum() == 0 and name != "succeeded":
-            continue
-        fig.add_trace(go.Bar(x=rows["week"], y=values, name=name, marker_color=colour, customdata=rate,
-                             hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}"
-                                           "<br>success rate %{customdata}<extra></extra>"))  # fmt: skip
-    fig.update_xaxes(title_text="scenario week (sim clock)")
-    fig.update_yaxes(title_text="pipeline runs", dtick=1, rangemode="tozero")
-    theme.apply(fig, height=320)
-    fig.update_layout(barmode="stack", bargap=0.1)
     return fig
 
 

@@ -6,7 +6,7 @@ always a diamond and the never-retrained counterfactual is the grey dashed line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -25,7 +25,6 @@ __all__ = [
     "quality_figure",
     "registry_table",
     "runs_table",
-    "steps_figure",
     "steps_summary",
     "weekly_metric",
 ]
@@ -65,48 +64,6 @@ def gate_card(evaluate_metrics: Mapping[str, Any]) -> dict[str, Any] | None:
         "delta": f"{challenger - champion:+.4g} challenger − champion",
         "delta_color": "inverse" if metric.lower_is_better else "normal",
     }
-
-
-def _ms(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    if value >= 1000:
-        return f"{value / 1000:.2f} s"
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
-
-
-def steps_figure(steps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> go.Figure:
-    """One run's steps, top to bottom in pipeline order, bar length = duration, colour = status."""
-    frame = pd.DataFrame(list(steps) if not isinstance(steps, pd.DataFrame) else steps)
-    if frame.empty or "name" not in frame.columns:
-        raise ValueError("steps_figure needs the run's steps (name, status, duration_ms)")
-    frame = frame.copy()
-    if "position" in frame.columns:
-        frame = frame.sort_values("position")
-    frame["duration_ms"] = pd.to_numeric(frame.get("duration_ms"), errors="coerce").fillna(0.0)
-    order = list(frame["name"])
-    fig = go.Figure()
-    for status, group in frame.groupby("status", sort=False):
-        fig.add_trace(
-            go.Bar(
-                name=str(status),
-                y=group["name"],
-                x=group["duration_ms"],
-                orientation="h",
-                marker_color=theme.status_colour(str(status)),
-                text=[_ms(d) for d in group["duration_ms"]],
-                textposition="outside",
-                cliponaxis=False,
-                hovertemplate="%{y}: %{x:.1f} ms<extra>" + str(status) + "</extra>",
-                showlegend=True,
-            )
-        )
-    longest = float(frame["duration_ms"].max() or 1.0)
-    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], title=None)
-    fig.update_xaxes(title="duration (ms, wall clock)", range=[0, longest * 1.2])
-    theme.apply(fig, height=60 + 34 * len(order))
-    fig.update_layout(barmode="overlay", bargap=0.3, legend_title_text="status")
-    return fig
 
 
 def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state, ui
+from dashboard import data, run_panels, state, ui
 from dashboard.figures import devops as figs
 
 db, ws = state.db_path(), state.workspace()
@@ -77,8 +77,8 @@ st.caption(f"Run `{run_id}` · triggered by a {run['trigger']} · commit `{(run.
 if run.get("error"):
     st.warning(f"This run failed: {run['error']}", icon="⚠️")
 if steps:
-    st.plotly_chart(figs.step_chain_figure(steps), width="stretch", key="devops_step_chain",
-                    config={"displayModeBar": False})  # fmt: skip
+    st.caption("The run's steps on its wall-clock time axis, as GitHub Actions draws a job.")
+    run_panels.steps_gantt(run, steps, key="devops_gantt")
     for step in steps:
         with st.expander(figs.step_title(step)):
             if step.get("error"):  # the run's own failure, not the page's: a warning, not an error box
@@ -98,6 +98,16 @@ if not detail["artifacts"].empty:
         figs.artifacts_frame(detail["artifacts"]), width="stretch", hide_index=True, key="devops_artifacts"
     )
 
+params_tab, diff_tab = st.tabs(["Parameters", "Commit diff"])
+with params_tab:
+    st.caption("What this run was asked to do: the commit, the changes it ships, the pipeline's settings.")
+    run_panels.params_table(db, ws, version, run, key="devops_params")
+with diff_tab:
+    st.caption("What this run built: `git show --stat -p` of its commit in the workspace's repository.")
+    run_panels.commit_diff(db, ws, version, run.get("input_fingerprint"))
+with st.expander("Compare two runs side by side"):
+    run_panels.compare_runs(db, ws, version, "devops", ids, label_of.get, run_id)
+
 st.subheader("Trends")
 left, right = st.columns(2)
 with left:
@@ -107,13 +117,10 @@ with left:
     st.plotly_chart(figs.duration_trend_figure(runs, data.steps(db, ws, version, "devops")), width="stretch",
                     key="devops_duration_trend")  # fmt: skip
 with right:
-    weekly_runs = data.weekly_runs(db, ws, version)
-    devops_weeks = weekly_runs[weekly_runs["kind"] == "devops"]
-    rate = (devops_weeks["runs"] * devops_weeks["success_rate"]).sum() / max(devops_weeks["runs"].sum(), 1)
     st.caption(
-        f"Runs per scenario week by outcome; {rate:.0%} of all runs succeeded. Hover for the week's success rate."
+        "p50 and p95 duration and the share of finished runs that succeeded, per span of scenario time."
     )
-    st.plotly_chart(figs.weekly_outcome_figure(weekly_runs), width="stretch", key="devops_weekly_outcome")
+    run_panels.pipeline_trends(db, ws, version, "devops")
 
 st.subheader("Production deployments and incidents")
 deployments = data.table(db, ws, "deployments", version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, state, ui
+from dashboard import data, run_panels, state, ui
 from dashboard.figures import mlops as fig
 
 db, ws = state.db_path(), state.workspace()
@@ -106,7 +106,7 @@ else:
         with left:
             st.markdown(f"**Steps** · {run['status']} · {run['duration_ms'] or 0:,.0f} ms wall clock")
             if steps:
-                st.plotly_chart(fig.steps_figure(steps), width="stretch", key="mlops_steps")
+                run_panels.steps_gantt(run, steps, key="mlops_gantt")
             if run.get("error"):
                 st.caption(f"Stopped: {run['error']}")
         with right:
@@ -137,6 +137,15 @@ else:
             for step in steps:
                 if step["status"] == "failed" and step["name"] != "validate" and step.get("error"):
                     st.warning(f"**{step['name']} failed:** {step['error']}")
+        st.markdown("**Parameters** · the model's settings, seed, data window, drift and retraining settings")
+        run_panels.params_table(db, ws, version, run, key="mlops_params")
+    with st.expander("Compare two runs side by side"):
+        run_panels.compare_runs(db, ws, version, "mlops", ids, labels.get, chosen)
+    st.subheader("Pipeline trends")
+    st.caption(
+        "p50 and p95 duration and the share of finished runs that succeeded, per span of scenario time."
+    )
+    run_panels.pipeline_trends(db, ws, version, "mlops")
 
 # -- the registry --------------------------------------------------------------------------------
 st.subheader("Model registry")

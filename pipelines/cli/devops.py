@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
             label=label,
             progress=step_progress(bar),
             extra_params={"port": args.port},
+            changes=[change.id] if change is not None else [],
         )
     finally:
         bar.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -248,7 +248,10 @@ def run_devops_pipeline(
     label: str | None = None,
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
+    changes: Sequence[str] = (),
 ) -> RunResult:
+    """Build, test and deploy `commit`; `changes` are the ids of the scripted changes it ships
+    (recorded with the commit and the settings as the run's parameters)."""
     clock_start = time.perf_counter()  # the deploy is live `sim_time` + the pipeline's real duration
     when = commit_time(repo, commit).replace(tzinfo=None)
     params = {
@@ -272,4 +275,10 @@ def run_devops_pipeline(
         input_fingerprint=commit,
         label=label,
         progress=progress,
+        recorded_params={
+            "commit": commit,
+            "commit_time": when,
+            "changes": ",".join(changes) or None,
+            "devops": settings,
+        },
     )

@@ -33,6 +33,7 @@ _MISSING_GIT = (
 _TRAILER = re.compile(r"^(Change-Id|Change-Kind):\s*(\S+)\s*$", re.MULTILINE)
 
 __all__ = [
+    "CommitDiff",
     "CommitInfo",
     "applied_changes",
     "apply_change",
@@ -41,8 +42,11 @@ __all__ = [
     "head",
     "init_repo",
     "require_git",
+    "show_commit",
     "tree_hash",
 ]
+
+DIFF_MAX_BYTES = 200_000  # a page shows this much of a commit's diff; the --stat above it is whole
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,43 @@ class CommitInfo:
     message: str
     authored_at: datetime
     change_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitDiff:
+    """`git show --stat -p` of one commit: its header, the files it touched, then the patch."""
+
+    sha: str
+    text: str
+    truncated: bool  # the patch was cut at `max_bytes`
+
+
+def show_commit(repo_dir: Path, sha: str, max_bytes: int = DIFF_MAX_BYTES) -> CommitDiff:
+    """What a commit changed, as git shows it, cut after `max_bytes` (a commit adding data files
+    could be megabytes). A missing repository or commit is a GitError with one sentence."""
+    repo_dir = Path(repo_dir)
+    if not (repo_dir / ".git").exists():
+        raise GitError(
+            f"The workspace's git repository is gone ({repo_dir}), so the commit's diff cannot be shown: "
+            "replay the workspace to rebuild it."
+        )
+    if not re.fullmatch(r"[0-9a-fA-F]{4,64}", sha or ""):
+        raise GitError(f"{sha!r} is not a commit sha.")
+    argv = ["git", "-C", str(repo_dir), "show", "--stat", "-p", "--no-color", "--no-ext-diff", sha, "--"]
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(None))
+    except FileNotFoundError as exc:
+        raise GitError(_MISSING_GIT) from exc
+    with proc:
+        assert proc.stdout is not None
+        data = proc.stdout.read(max_bytes + 1)  # never more than the cap in memory
+        truncated = len(data) > max_bytes
+        if truncated:
+            proc.kill()
+        proc.communicate()
+    if not truncated and proc.returncode != 0:
+        raise GitError(f"Commit {sha[:12]} is not in the workspace's repository ({repo_dir}).")
+    return CommitDiff(sha, data[:max_bytes].decode("utf-8", errors="replace"), truncated)
 
 
 def require_git() -> None:

@@ -296,11 +296,14 @@ def run_mlops_pipeline(
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
     sim_time: datetime | None = None,
+    monitoring: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Train a challenger on the window ending at `as_of`, gate it, register it, maybe deploy it.
 
     `sim_time` is when the run happens on the scenario clock (default `as_of`); it is later than
     `as_of` when labels arrive with a delay: a model can only learn from labelled rows.
+    `monitoring` is the drift and retraining settings the run was triggered under (a scenario's),
+    recorded with the training settings and the data window as the run's parameters.
     """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
@@ -327,6 +330,14 @@ def run_mlops_pipeline(
         config_hash=settings_hash(settings),
         label=f"{dataset.name} window {settings.window_weeks:g} weeks to {as_of.date()}",
         progress=progress,
+        recorded_params={
+            "dataset": dataset.name,
+            "task": dataset.task,
+            "as_of": as_of.to_pydatetime(),  # the data window is the `window_weeks` up to this
+            "data_arrived_at": data_arrived_at,
+            **asdict(settings),
+            **dict(monitoring or {}),
+        },
     )
     digest = result.outputs.get("ingest", {}).get("fingerprint")
     if digest:

@@ -11,6 +11,7 @@ back when its first labelled week shows it worse than its predecessor.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,16 @@ class ModelProduction:
         self.label_delay_weeks, self.rollback_margin = label_delay_weeks, rollback_margin
         self.drift_share, self.drift_threshold = drift_share, drift_threshold
         self.share_columns = list(share_columns) if share_columns is not None else None
+        # Recorded with every run this production triggers: what it was retrained under.
+        self.monitoring = {
+            "drift.method": drift_method,
+            "drift.k": drift_k,
+            "drift.threshold": drift_threshold,
+            "drift.dataset_share": drift_share,
+            "policy": asdict(policy),
+            "label_delay_weeks": label_delay_weeks,
+            "rollback_margin": rollback_margin,
+        }
         self.models = ModelCache(
             store,
             workspace,
@@ -93,7 +104,13 @@ class ModelProduction:
     def train_first(self, as_of: datetime) -> RunResult:
         """The first model, on the window before the clock starts; it stays the counterfactual."""
         result = run_mlops_pipeline(
-            self.store, self.workspace, self.dataset, as_of=as_of, settings=self.training, trigger="initial"
+            self.store,
+            self.workspace,
+            self.dataset,
+            as_of=as_of,
+            settings=self.training,
+            trigger="initial",
+            monitoring=self.monitoring,
         )
         if result.ok:
             self.first_version = rec.alias_version(self.store, self.workspace, "champion")
@@ -209,6 +226,7 @@ class ModelProduction:
             extra_params={
                 "registry": StoreRegistry(self.store, self.workspace, before_install=before_install)
             },
+            monitoring=self.monitoring,
         )
         self.last_retrain_week = week
         if result.ok:

@@ -417,6 +417,7 @@ class _State:
                     settings=self.settings.devops,
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
+                    changes=[d.id for d in definitions],
                 )
 
     def week_batch(self, week_start: datetime, week_end: datetime) -> pd.DataFrame:

@@ -457,6 +457,17 @@ class Store:
                 ],
             )
 
+    def record_params(self, run_id: str, workspace: str, params: Mapping[str, str | None]) -> None:
+        """A run's parameters as key/value rows (keys already flat, values already strings)."""
+        if not params:
+            return
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(params))  # one statement: one transaction, not one a row
+        values = [item for key, value in params.items() for item in (workspace, run_id, key, value)]
+        with self._write() as con:
+            con.execute(
+                f"INSERT OR REPLACE INTO run_params (workspace, run_id, key, value) VALUES {rows}", values
+            )
+
     def record_artifact(
         self,
         *,

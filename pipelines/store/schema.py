@@ -248,6 +248,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Issue #14: the champion's quality estimated from the unlabelled batch (DLE or CBPE), beside the
     # realized `quality` that needs the labels.
     10: ("ALTER TABLE weekly ADD COLUMN quality_estimated DOUBLE",),
+    # Issue #10: a run's parameters as key/value rows, as MLflow records them (the config hash alone
+    # cannot say which knob two runs differ in). Runs recorded before have none; pages say so.
+    11: (
+        """CREATE TABLE run_params (
+            workspace VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,             -- dotted for nested settings: model.learning_rate
+            value VARCHAR,                    -- a string as is, anything else as JSON (MLflow keeps strings)
+            PRIMARY KEY (run_id, key)
+        )""",
+    ),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
@@ -264,6 +275,7 @@ TABLES = (
     "drift",
     "scenario_runs",
     "changes",
+    "run_params",
 )
 
 
