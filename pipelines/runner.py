@@ -65,10 +65,13 @@ def _param_value(value: Any) -> str | None:
 def flat_params(values: Mapping[str, Any] | Any, prefix: str = "") -> dict[str, str | None]:
     """Parameters as MLflow records them: one flat key per knob (nested settings dotted, as in
     `model.learning_rate`), each value a string (text as is, anything else as JSON)."""
-    if dataclasses.is_dataclass(values) and not isinstance(values, type):
-        values = {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
+    items: Mapping[str, Any] = (
+        {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
+        if dataclasses.is_dataclass(values) and not isinstance(values, type)
+        else values
+    )
     flat: dict[str, str | None] = {}
-    for key, value in values.items():
+    for key, value in items.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
             flat.update(flat_params(value, f"{name}."))
