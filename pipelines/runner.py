@@ -65,11 +65,11 @@ def _param_value(value: Any) -> str | None:
 def flat_params(values: Mapping[str, Any] | Any, prefix: str = "") -> dict[str, str | None]:
     """Parameters as MLflow records them: one flat key per knob (nested settings dotted, as in
     `model.learning_rate`), each value a string (text as is, anything else as JSON)."""
-    items: Mapping[str, Any] = (
-        {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
-        if dataclasses.is_dataclass(values) and not isinstance(values, type)
-        else values
-    )
+    items: Mapping[str, Any]
+    if dataclasses.is_dataclass(values) and not isinstance(values, type):
+        items = {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
+    else:
+        items = values
     flat: dict[str, str | None] = {}
     for key, value in items.items():
         name = f"{prefix}{key}"
