@@ -62,7 +62,7 @@ def _param_value(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True)
 
 
-def flat_params(values: Mapping[str, Any] | Any, prefix: str = "") -> dict[str, str | None]:
+def flat_params(values: Any, prefix: str = "") -> dict[str, str | None]:
     """Parameters as MLflow records them: one flat key per knob (nested settings dotted, as in
     `model.learning_rate`), each value a string (text as is, anything else as JSON)."""
     items: Mapping[str, Any]
