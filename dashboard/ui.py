@@ -101,16 +101,16 @@ def definition_switch(key: str) -> str:
     return choice or DEFAULT_DEFINITION
 
 
-def tier_table(definition: str, key: str) -> None:
+def tier_table(definition: str) -> None:
     """The tier table the chosen definition places the DORA keys by, with its source year."""
     frame = dora_metrics.tier_table(definition)
     source = frame.attrs.get("source", "")
-    st.dataframe(frame, hide_index=True, width="stretch", key=f"tiers_{key}")
+    st.table(frame.set_index(frame.columns[0]))  # a table wraps its cells: nothing cut on a projector
     st.caption(f"Source: {source}. A blank cell or 'no tier': the table publishes no level there.")
     published = dora_metrics.published_levels(definition)
     if not published.empty:
         with st.expander(f"The levels as the {DEFINITIONS[definition]} report prints them"):
-            st.dataframe(published, hide_index=True, width="stretch", key=f"published_{key}")
+            st.table(published.set_index(published.columns[0]))
 
 
 TIER_COLOURS = TIERS

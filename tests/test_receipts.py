@@ -368,7 +368,9 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def _tier_table(at: AppTest) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if str(d.value.columns[0]).startswith(("tier (", "bucket")))
+    """The tier table: a static table, tiers (or Four Keys' buckets) as its index."""
+    frame = next(t.value for t in at.table if str(t.value.index.name).startswith(("tier (", "bucket")))
+    return frame.reset_index()
 
 
 def _frames_with(at: AppTest, columns: set[str]) -> list[pd.DataFrame]:

@@ -136,4 +136,4 @@ st.caption(
     "Each key's formula, the tier table it is placed in, and the SQL that computed it over this workspace."
 )
 ui.key_details(keys)
-ui.tier_table(definition, key="devops")
+ui.tier_table(definition)

@@ -53,7 +53,7 @@ st.caption(
     "records and SQL it was computed from. The definition switch changes DORA's rules and tier table; the ML "
     "bands are OpsLab's own and do not change with it."
 )
-ui.tier_table(definition, key="overview")
+ui.tier_table(definition)
 
 st.subheader("Four differences, measured here")
 DIFFERENCES = [

@@ -595,12 +595,13 @@ def tier_table(definition: str = DEFAULT_DEFINITION) -> pd.DataFrame:
                 "Lead time for changes": columns[0].get(tier, ""),
                 "Change failure rate": columns[1].get(tier, ""),
                 "Failed deployment recovery time": columns[2].get(tier, ""),
-                "Deployment rework rate": "no levels published",
             }
         )
     frame = pd.DataFrame(rows)
-    frame.attrs["source"] = _TIER_SOURCES[definition] + (
-        " (report p. 13)" if definition == "dora2024" else ""
+    frame.attrs["source"] = (
+        _TIER_SOURCES[definition]
+        + (" (report p. 13)" if definition == "dora2024" else "")
+        + "; deployment rework rate has no published levels"
     )
     return frame
 
