@@ -8,7 +8,11 @@ What each definition changes, from its source only:
   when an incident names it as root cause (Four Keys has no rollback flag); lead time is the median
   of whole minutes from commit to deploy, leaving out leads of 0 minutes or less ("automated
   pushes"); time to restore runs from the earlier of the incident's creation and the deployment
-  that caused it (`queries/incidents.sql`) to the resolution. Its dashboard shows buckets, not
+  that caused it (`queries/incidents.sql`) to the resolution. Where Four Keys' own files disagree
+  OpsLab follows `queries/`: a failed deploy counts once however many incidents name it
+  (`queries/change_failure_rate.sql`; the dashboard's stat sums incidents), and durations are
+  exact (the dashboard's restore bucket truncates to whole hours). Four Keys ties an incident to
+  the commit it names and so to every deploy carrying it; OpsLab's incidents name their deploy. Its dashboard shows buckets, not
   tiers: deployment frequency Daily / Weekly / Monthly / Yearly (Daily is labelled "Elite
   Performance", the only tier it names), lead time and time to restore One day / One week /
   One month / Six months / One year (< 24 h, < 168 h, < 730 h, < 4380 h), change failure rate
