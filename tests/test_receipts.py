@@ -23,22 +23,26 @@ from pipelines.keys import KeyResult
 from pipelines.mlops import metrics as ml
 from pipelines.store import Store, keys_sql
 from tests.conftest import APP
-from tests.test_keys import HOUR, WS, day, deploy, devops_history, incident, insert
+from tests.test_keys import HOUR, WS, day, deploy, devops_history, incident, insert, ml_history
 
 DAY_S = 86400.0
 
 
 # -- the played history, read raw ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def raw(scenario_db: Path) -> dict[str, pd.DataFrame]:
-    con = duckdb.connect(str(scenario_db), read_only=True)
+def read_raw(path: Path, workspace: str) -> dict[str, pd.DataFrame]:
+    con = duckdb.connect(str(path), read_only=True)
     try:
         return {
-            t: con.execute(f"SELECT * FROM {t} WHERE workspace = 'demo'").df()
+            t: con.execute(f"SELECT * FROM {t} WHERE workspace = ?", [workspace]).df()
             for t in ("deployments", "incidents", "changes", "runs", "model_versions", "weekly")
         }
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def raw(scenario_db: Path) -> dict[str, pd.DataFrame]:
+    return read_raw(scenario_db, "demo")
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +195,17 @@ def test_each_ml_receipt_matches_an_independent_count(store: Store, raw: dict[st
     for key in keys:
         _check(store, key, expected[key.key])
     assert {k.key: k.n for k in keys}["retraining_frequency"] >= 1  # the schedule retrained
+
+
+def test_ml_receipts_on_a_history_with_episodes_and_rollbacks(tmp_path: Path) -> None:
+    """The short play has no ended drift episode; this hand-made one has two, and a model rollback."""
+    hand = Store(tmp_path / "ml.duckdb")
+    ml_history(hand)
+    keys = ml.ml_keys(hand, WS)
+    expected = independent_ml(read_raw(tmp_path / "ml.duckdb", WS))
+    for key in keys:
+        _check(hand, key, expected[key.key])
+    assert {k.key: k.n for k in keys}["time_to_recover_from_drift"] == 2
 
 
 def test_receipts_recompute_their_figures(store: Store) -> None:
