@@ -54,7 +54,8 @@ def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = F
             if tier:
                 st.markdown(tier)
             if receipts and result.receipt_sql:
-                with st.popover(f"{result.n} rows", help="The rows this key was computed from, and the SQL"):
+                rows = f"{result.n} row{'' if result.n == 1 else 's'}"
+                with st.popover(rows, help="The rows this key was computed from, and the SQL"):
                     receipt(result, key=f"{key}_{result.key}")
 
 
