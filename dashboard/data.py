@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.report import build_report
+from pipelines.devops.definitions import DEFAULT_DEFINITION
 from pipelines.devops.errors import GitError
 from pipelines.devops.metrics import dora_keys
 from pipelines.devops.repo import show_commit
@@ -26,7 +27,7 @@ from pipelines.mlops.metrics import ml_keys
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
-from pipelines.store import RunHistory, Store, StoreError, from_json
+from pipelines.store import RunHistory, Store, StoreError, from_json, keys_sql
 from pipelines.store.history import weekly_frame
 from pipelines.store.liveness import runner_alive
 from pipelines.store.queries import runs_table, step_durations
@@ -41,6 +42,7 @@ __all__ = [
     "has_history",
     "listing_version",
     "ml",
+    "receipt",
     "report_html",
     "run_detail",
     "run_params_of",
@@ -211,8 +213,18 @@ def table(db: str, workspace: str, name: str, version: tuple[int, ...]) -> pd.Da
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def dora(db: str, workspace: str, version: tuple[int, ...]) -> list[KeyResult]:
-    return dora_keys(_store(db, workspace), workspace)
+def dora(
+    db: str, workspace: str, version: tuple[int, ...], definition: str = DEFAULT_DEFINITION
+) -> list[KeyResult]:
+    return dora_keys(_store(db, workspace), workspace, definition=definition)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def receipt(
+    db: str, workspace: str, version: tuple[int, ...], sql: str, params: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    """The rows a key was computed from (`KeyResult.receipt_sql` with its `receipt_params`)."""
+    return keys_sql.receipt(_store(db, workspace), sql, dict(params))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -1,4 +1,4 @@
-"""Small view helpers: errors as sentences, the empty state, key cards, the SQL expander."""
+"""Small view helpers: errors as sentences, the empty state, key cards, receipts, the definition switch."""
 
 from __future__ import annotations
 
@@ -8,11 +8,23 @@ from collections.abc import Iterator, Sequence
 
 import streamlit as st
 
+from dashboard import data, state
 from dashboard.theme import TIERS
+from pipelines.devops import metrics as dora_metrics
+from pipelines.devops.definitions import DEFAULT_DEFINITION, DEFINITIONS
 from pipelines.errors import OpsLabError
 from pipelines.keys import KeyResult
 
-__all__ = ["empty_state", "guard", "key_cards", "key_details", "look_again_soon"]
+__all__ = [
+    "definition_switch",
+    "empty_state",
+    "guard",
+    "key_cards",
+    "key_details",
+    "look_again_soon",
+    "receipt",
+    "tier_table",
+]
 
 
 @contextlib.contextmanager
@@ -32,30 +44,74 @@ def empty_state(workspace: str) -> None:
     )
 
 
-def key_cards(keys: Sequence[KeyResult], columns: int = 5) -> None:
+def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = False, key: str = "") -> None:
+    """One metric a key, its tier as a badge; with `receipts`, a popover under each opens its rows."""
     cols = st.columns(columns)
-    for col, key in zip(cols, keys, strict=False):
+    for col, result in zip(cols, keys, strict=False):
         with col:
-            tier = f":{_tier_colour(key.tier)}-badge[{key.tier}]" if key.tier else ""
-            st.metric(key.label, key.display, help=f"{key.formula}\n\n{key.note or ''}")
+            tier = f":{_tier_colour(result.tier)}-badge[{result.tier}]" if result.tier else ""
+            st.metric(result.label, result.display, help=f"{result.formula}\n\n{result.note or ''}")
             if tier:
                 st.markdown(tier)
+            if receipts and result.receipt_sql:
+                rows = f"{result.n} row{'' if result.n == 1 else 's'}"
+                with st.popover(rows, help="The rows this key was computed from, and the SQL"):
+                    receipt(result, key=f"{key}_{result.key}")
 
 
 def _tier_colour(tier: str | None) -> str:
     return {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}.get(tier or "", "gray")
 
 
-def key_details(keys: Sequence[KeyResult]) -> None:
-    """Each key's formula, tier table source and the SQL that computed it."""
-    for key in keys:
-        with st.expander(f"{key.label}: {key.display}" + (f" ({key.tier})" if key.tier else "")):
-            st.markdown(f"**Formula.** {key.formula}")
-            if key.note:
-                st.caption(key.note)
-            if key.tier_source:
-                st.caption(f"Tiers: {key.tier_source}")
-            st.code(key.sql.strip(), language="sql")
+def receipt(result: KeyResult, key: str) -> None:
+    """A key's receipt: the rows its SQL aggregated (as many as its `n`), then both queries."""
+    st.markdown(f"**Formula.** {result.formula}")
+    if result.note:
+        st.caption(result.note)
+    if result.tier_source:
+        st.caption(f"Tiers: {result.tier_source}")
+    if result.receipt_sql:
+        db, ws = state.db_path(), state.workspace()
+        rows = data.receipt(db, ws, data.db_version(db, ws), result.receipt_sql, result.receipt_params)
+        st.markdown(f"**The {len(rows)} row{'' if len(rows) == 1 else 's'} it was computed from**")
+        if not rows.empty:
+            st.dataframe(rows, hide_index=True, width="stretch", key=f"receipt_{key}")
+        st.caption("The figure's SQL")
+        st.code(result.sql.strip(), language="sql")
+        st.caption("The rows' SQL (same filters)")
+        st.code(result.receipt_sql.strip(), language="sql")
+    else:
+        st.code(result.sql.strip(), language="sql")
+
+
+def key_details(keys: Sequence[KeyResult], key: str = "details") -> None:
+    """Each key in an expander: formula, tier table source, the rows it was computed from, the SQL."""
+    for result in keys:
+        with st.expander(f"{result.label}: {result.display}" + (f" ({result.tier})" if result.tier else "")):
+            receipt(result, key=f"{key}_{result.key}")
+
+
+def definition_switch(key: str) -> str:
+    """Four Keys, DORA 2023 or DORA 2024: which rules and tier table the DORA keys are read by."""
+    choice = st.segmented_control(
+        "Definition", options=list(DEFINITIONS), format_func=DEFINITIONS.__getitem__,
+        default=DEFAULT_DEFINITION, key=key,
+        help="Four Keys' own rules (last three months, every deploy, buckets), or DORA's 2023 or 2024 "
+        "performance levels. The figures and tiers are recomputed under each.",
+    )  # fmt: skip
+    return choice or DEFAULT_DEFINITION
+
+
+def tier_table(definition: str) -> None:
+    """The tier table the chosen definition places the DORA keys by, with its source year."""
+    frame = dora_metrics.tier_table(definition)
+    source = frame.attrs.get("source", "")
+    st.table(frame.set_index(frame.columns[0]))  # a table wraps its cells: nothing cut on a projector
+    st.caption(f"Source: {source}. A blank cell or 'no tier': the table publishes no level there.")
+    published = dora_metrics.published_levels(definition)
+    if not published.empty:
+        with st.expander(f"The levels as the {DEFINITIONS[definition]} report prints them"):
+            st.table(published.set_index(published.columns[0]))
 
 
 TIER_COLOURS = TIERS

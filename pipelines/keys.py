@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "format_duration",
     "format_number",
     "format_percent",
+    "with_receipt",
 ]
 
 TIERS = ("elite", "high", "medium", "low")
@@ -41,6 +42,11 @@ class KeyResult:
     sql: str
     n: int
     note: str | None = None
+    # The receipt: a query returning the `n` rows the value was computed from, and the parameters
+    # the key ran with (same workspace, window and filters), so the rows can be shown and re-counted.
+    receipt_sql: str = ""
+    receipt_params: tuple[tuple[str, Any], ...] = ()
+    definition: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class Band:
     hour" is exclusive; "5 %", a level's typical change failure rate, is inclusive).
     """
 
-    tier: str
+    tier: str | None  # None: a range the table places in no tier (it publishes none there)
     upper: float | None
     inclusive: bool
     text: str
@@ -93,8 +99,13 @@ def format_duration(days: float) -> str:
 
 
 def describe_bands(bands: Sequence[Band]) -> Mapping[str, str]:
-    """tier -> the band's wording, for a legend beside the number."""
-    return {band.tier: band.text for band in bands}
+    """tier -> the band's wording, for a legend beside the number ("no tier" for a gap)."""
+    return {band.tier or "no tier": band.text for band in bands}
+
+
+def with_receipt(key: KeyResult, sql: str, params: Mapping[str, Any], definition: str = "") -> KeyResult:
+    """The key with its receipt query and the parameters it was computed with."""
+    return replace(key, receipt_sql=sql, receipt_params=tuple(params.items()), definition=definition)
 
 
 NO_DATA = "no data"

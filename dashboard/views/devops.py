@@ -19,7 +19,8 @@ if not data.has_history(db, ws, version):
     ui.empty_state(ws)
     st.stop()
 
-keys = data.dora(db, ws, version)
+definition = ui.definition_switch(key="devops_definition")
+keys = data.dora(db, ws, version, definition)
 ui.key_cards(keys)
 
 runs = data.runs(db, ws, version, "devops")
@@ -142,3 +143,4 @@ st.caption(
     "Each key's formula, the tier table it is placed in, and the SQL that computed it over this workspace."
 )
 ui.key_details(keys)
+ui.tier_table(definition)

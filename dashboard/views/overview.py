@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import data, state, ui
 from dashboard.figures import overview as figures
 from dashboard.story import show_story
+from pipelines.devops.definitions import DEFINITIONS
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
@@ -42,14 +43,17 @@ st.plotly_chart(figures.lifecycle_loops(counts), width="stretch", key="overview_
                 config={"displayModeBar": False})  # fmt: skip
 
 st.subheader("The headline keys")
-st.markdown("**DevOps: DORA's five keys**")
-ui.key_cards(data.dora(db, ws, version), columns=5)
+definition = ui.definition_switch(key="overview_definition")
+st.markdown(f"**DevOps: DORA's five keys, by {DEFINITIONS[definition]}**")
+ui.key_cards(data.dora(db, ws, version, definition), columns=5, receipts=True, key="overview_dora")
 st.markdown("**MLOps: their mirrors, measured the same way**")
-ui.key_cards(data.ml(db, ws, version), columns=5)
+ui.key_cards(data.ml(db, ws, version), columns=5, receipts=True, key="overview_ml")
 st.caption(
-    "Each ML key sits under the DORA key it mirrors. Hover a key for its formula; the DevOps and MLOps pages "
-    "show the SQL behind each one. DORA tiers come from DORA's 2023 table; the ML bands are OpsLab's own."
+    "Each ML key sits under the DORA key it mirrors. Hover a key for its formula; open its rows for the exact "
+    "records and SQL it was computed from. The definition switch changes DORA's rules and tier table; the ML "
+    "bands are OpsLab's own and do not change with it."
 )
+ui.tier_table(definition)
 
 st.subheader("Four differences, measured here")
 DIFFERENCES = [

@@ -33,6 +33,7 @@ from pipelines.keys import (
     percent_key,
     summary_row,
     undefined_key,
+    with_receipt,
 )
 from pipelines.store import keys_sql
 from pipelines.store.core import Store
@@ -127,7 +128,7 @@ def retraining_frequency(
     def tier_of(bucket: str, per_week: float) -> str | None:
         return "low" if bucket == "yearly" and per_week < _QUARTERLY else RETRAINING_FREQUENCY_TIERS[bucket]
 
-    return bucketed_frequency(
+    result = bucketed_frequency(
         row,
         key=key,
         label=label,
@@ -137,6 +138,9 @@ def retraining_frequency(
         events="retrains",
         tier_of=tier_of,
         tier_source=ML_TIER_SOURCE,
+    )
+    return with_receipt(
+        result, keys_sql.RETRAINING_FREQUENCY_RECEIPT_SQL, keys_sql.window_params(workspace, start, end)
     )
 
 
@@ -154,20 +158,29 @@ def data_to_production_lead_time(
     key, label, unit = "data_to_production_lead_time", "Data-to-production lead time", "days"
     formula = "median over planned production model deploys of (deploy sim_time - model window_end)"
     sql = keys_sql.DATA_TO_PRODUCTION_LEAD_TIME_SQL
+    receipt_params = keys_sql.window_params(workspace, start, end)
+
+    def _r(key: KeyResult) -> KeyResult:
+        return with_receipt(key, keys_sql.DATA_TO_PRODUCTION_LEAD_TIME_RECEIPT_SQL, receipt_params)
+
     row = _row(keys_sql.data_to_production_lead_time_summary(store, workspace, start, end))
     deploys = int(row.get("deploys") or 0)
     if deploys == 0 or row.get("median_days") is None:
-        return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
-    return duration_key(
-        float(row["median_days"]),
-        key=key,
-        label=label,
-        unit=unit,
-        formula=formula,
-        sql=sql,
-        bands=ML_BANDS[key],
-        tier_source=ML_TIER_SOURCE,
-        n=deploys,
+        return _r(
+            _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
+        )
+    return _r(
+        duration_key(
+            float(row["median_days"]),
+            key=key,
+            label=label,
+            unit=unit,
+            formula=formula,
+            sql=sql,
+            bands=ML_BANDS[key],
+            tier_source=ML_TIER_SOURCE,
+            n=deploys,
+        )
     )
 
 
@@ -184,21 +197,30 @@ def model_change_failure_rate(
     key, label, unit = "model_change_failure_rate", "Model change failure rate", "%"
     formula = "failed / planned production model deploys; failed = rolled back or caused an incident"
     sql = keys_sql.MODEL_CHANGE_FAILURE_RATE_SQL
+    receipt_params = keys_sql.window_params(workspace, start, end)
+
+    def _r(key: KeyResult) -> KeyResult:
+        return with_receipt(key, keys_sql.MODEL_CHANGE_FAILURE_RATE_RECEIPT_SQL, receipt_params)
+
     row = _row(keys_sql.model_change_failure_counts(store, workspace, start, end))
     deploys, failed = int(row.get("deploys") or 0), int(row.get("failed") or 0)
     if deploys == 0:
-        return _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
-    return percent_key(
-        failed,
-        deploys,
-        key=key,
-        label=label,
-        unit=unit,
-        formula=formula,
-        sql=sql,
-        bands=ML_BANDS[key],
-        tier_source=ML_TIER_SOURCE,
-        note=f"{failed} of {deploys} model deploys failed",
+        return _r(
+            _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
+        )
+    return _r(
+        percent_key(
+            failed,
+            deploys,
+            key=key,
+            label=label,
+            unit=unit,
+            formula=formula,
+            sql=sql,
+            bands=ML_BANDS[key],
+            tier_source=ML_TIER_SOURCE,
+            note=f"{failed} of {deploys} model deploys failed",
+        )
     )
 
 
@@ -228,6 +250,11 @@ def time_to_recover_from_drift(
     key, label, unit = "time_to_recover_from_drift", "Time to recover from drift", "days"
     formula = f"median over alarm episodes of (first week back within {format_number(100 * margin)} % of baseline, no alarm - first alarm week)"
     sql = keys_sql.DRIFT_EPISODES_SQL
+    receipt_params = {**keys_sql.window_params(workspace, start, end), "margin": margin}
+
+    def _r(key: KeyResult) -> KeyResult:
+        return with_receipt(key, keys_sql.TIME_TO_RECOVER_FROM_DRIFT_RECEIPT_SQL, receipt_params)
+
     episodes = keys_sql.drift_episodes(store, workspace, start, end, margin=margin)
     ended = episodes[episodes["recovered_week"].notna()]
     still_open = episodes[episodes["recovered_week"].isna()]
@@ -239,20 +266,22 @@ def time_to_recover_from_drift(
             f"(open since week {int(first['alarm_week'])}, {first['first_alarm']} alarm)"
         )
     if episodes.empty:
-        return _undefined(key, label, unit, formula, sql, "no drift or quality alarm in this window")
+        return _r(_undefined(key, label, unit, formula, sql, "no drift or quality alarm in this window"))
     if ended.empty:
-        return _undefined(key, label, unit, formula, sql, open_note or "no episode has ended")
-    return duration_key(
-        float(ended["days_to_recover"].median()),
-        key=key,
-        label=label,
-        unit=unit,
-        formula=formula,
-        sql=sql,
-        bands=ML_BANDS[key],
-        tier_source=ML_TIER_SOURCE,
-        n=len(ended),
-        note=open_note,
+        return _r(_undefined(key, label, unit, formula, sql, open_note or "no episode has ended"))
+    return _r(
+        duration_key(
+            float(ended["days_to_recover"].median()),
+            key=key,
+            label=label,
+            unit=unit,
+            formula=formula,
+            sql=sql,
+            bands=ML_BANDS[key],
+            tier_source=ML_TIER_SOURCE,
+            n=len(ended),
+            note=open_note,
+        )
     )
 
 
@@ -269,26 +298,35 @@ def model_staleness(
     key, label, unit = "model_staleness", "Model staleness", "days"
     formula = "latest week's (week sim_time - serving model's window_end); mean over weeks in note"
     sql = keys_sql.MODEL_STALENESS_SQL
+    receipt_params = keys_sql.window_params(workspace, start, end)
+
+    def _r(key: KeyResult) -> KeyResult:
+        return with_receipt(key, keys_sql.MODEL_STALENESS_RECEIPT_SQL, receipt_params)
+
     weeks = keys_sql.model_staleness_by_week(store, workspace, start, end)
     if weeks.empty:
-        return _undefined(
-            key, label, unit, formula, sql, "no week served by a known model version in this window"
+        return _r(
+            _undefined(
+                key, label, unit, formula, sql, "no week served by a known model version in this window"
+            )
         )
     latest = weeks.iloc[-1]
     days = float(latest["staleness_days"])
     mean = float(weeks["staleness_days"].mean())
-    return duration_key(
-        days,
-        key=key,
-        label=label,
-        unit=unit,
-        formula=formula,
-        sql=sql,
-        bands=ML_BANDS[key],
-        tier_source=ML_TIER_SOURCE,
-        n=len(weeks),
-        note=f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
-        f"mean {format_duration(mean)} over {len(weeks)} weeks",
+    return _r(
+        duration_key(
+            days,
+            key=key,
+            label=label,
+            unit=unit,
+            formula=formula,
+            sql=sql,
+            bands=ML_BANDS[key],
+            tier_source=ML_TIER_SOURCE,
+            n=len(weeks),
+            note=f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
+            f"mean {format_duration(mean)} over {len(weeks)} weeks",
+        )
     )
 
 

@@ -20,30 +20,54 @@ from pipelines.store.core import Store
 from pipelines.store.schema import migrate
 
 __all__ = [
+    "CHANGE_FAILURE_RATE_FOURKEYS_RECEIPT_SQL",
+    "CHANGE_FAILURE_RATE_FOURKEYS_SQL",
+    "CHANGE_FAILURE_RATE_RECEIPT_SQL",
     "CHANGE_FAILURE_RATE_SQL",
+    "DATA_TO_PRODUCTION_LEAD_TIME_RECEIPT_SQL",
     "DATA_TO_PRODUCTION_LEAD_TIME_SQL",
+    "DEPLOYMENT_FREQUENCY_FOURKEYS_RECEIPT_SQL",
+    "DEPLOYMENT_FREQUENCY_FOURKEYS_SQL",
+    "DEPLOYMENT_FREQUENCY_RECEIPT_SQL",
     "DEPLOYMENT_FREQUENCY_SQL",
+    "DEPLOYMENT_REWORK_RATE_RECEIPT_SQL",
     "DEPLOYMENT_REWORK_RATE_SQL",
     "DRIFT_EPISODES_SQL",
+    "FAILED_DEPLOYMENT_RECOVERY_TIME_RECEIPT_SQL",
     "FAILED_DEPLOYMENT_RECOVERY_TIME_SQL",
+    "HISTORY_BOUNDS_SQL",
+    "LEAD_TIME_FOR_CHANGES_FOURKEYS_RECEIPT_SQL",
+    "LEAD_TIME_FOR_CHANGES_FOURKEYS_SQL",
+    "LEAD_TIME_FOR_CHANGES_RECEIPT_SQL",
     "LEAD_TIME_FOR_CHANGES_SQL",
+    "MODEL_CHANGE_FAILURE_RATE_RECEIPT_SQL",
     "MODEL_CHANGE_FAILURE_RATE_SQL",
+    "MODEL_STALENESS_RECEIPT_SQL",
     "MODEL_STALENESS_SQL",
+    "RETRAINING_FREQUENCY_RECEIPT_SQL",
     "RETRAINING_FREQUENCY_SQL",
     "RETRAIN_RUN_CONDITION",
     "RETRAIN_TRIGGERS",
     "RETRAIN_TRIGGERS_SQL",
+    "TIME_TO_RECOVER_FROM_DRIFT_RECEIPT_SQL",
+    "TIME_TO_RESTORE_FOURKEYS_RECEIPT_SQL",
+    "TIME_TO_RESTORE_FOURKEYS_SQL",
     "change_failure_rate_counts",
     "data_to_production_lead_time_summary",
     "deployment_frequency_summary",
     "deployment_rework_counts",
     "drift_episodes",
     "failed_deployment_recovery_summary",
+    "history_bounds",
+    "key_receipt",
     "lead_time_for_changes_summary",
     "model_change_failure_counts",
     "model_staleness_by_week",
+    "receipt",
     "retraining_frequency_summary",
     "run_key_sql",
+    "run_summary",
+    "window_params",
 ]
 
 # Runs that retrain without a person asking: the retraining policy's own decisions. The first
@@ -390,3 +414,283 @@ def model_staleness_by_week(
 ) -> pd.DataFrame:
     """One row per week with a serving model: its version, window end and staleness in days."""
     return run_key_sql(store, MODEL_STALENESS_SQL, _window(workspace, start, end))
+
+
+# -- receipts: the rows each key aggregated --------------------------------------------------------
+# One query per key, beside its summary query, with the same filters: the rows it counted, one per
+# item, so a person can check the figure by hand. Each has exactly the key's `n` rows.
+DEPLOYMENT_FREQUENCY_RECEIPT_SQL = """
+-- the planned production releases the frequency counted, one row per deploy
+SELECT deployment_id, ref AS release, sim_time, commit_sha, reason
+FROM deployments
+WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+  AND NOT unplanned AND sim_time IS NOT NULL
+  AND sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY sim_time, deployment_id
+"""
+
+LEAD_TIME_FOR_CHANGES_RECEIPT_SQL = """
+-- each shipped change: its commit, the first production deploy that shipped it, the lead in days
+SELECT change_id, kind, commit_sha, committed_sim_time, deployment_id, deployed_sim_time,
+       (epoch(deployed_sim_time) - epoch(committed_sim_time)) / 86400.0 AS lead_days
+FROM changes
+WHERE workspace = $workspace
+  AND deployed_sim_time IS NOT NULL
+  AND deployed_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND deployed_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY deployed_sim_time, committed_sim_time, commit_sha
+"""
+
+_FAILURE_RECEIPT_TEMPLATE = """
+-- {what}, each with whether it failed and the incidents or rollback that made it fail
+SELECT d.deployment_id, d.ref, d.sim_time, d.rolled_back,
+       (SELECT string_agg(i.incident_id, ', ' ORDER BY i.opened_sim_time) FROM incidents i
+        WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id) AS incidents,
+       d.rolled_back
+       OR EXISTS (SELECT 1 FROM incidents i
+                  WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id)
+           AS failed
+FROM deployments d
+WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = '{kind}'
+  AND NOT d.unplanned
+  AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY d.sim_time, d.deployment_id
+"""
+
+CHANGE_FAILURE_RATE_RECEIPT_SQL = _FAILURE_RECEIPT_TEMPLATE.format(
+    what="planned production releases in the window", kind="release"
+)
+
+FAILED_DEPLOYMENT_RECOVERY_TIME_RECEIPT_SQL = """
+-- each resolved incident caused by a production release: opened, resolved, the recovery in days
+SELECT i.incident_id, i.cause_deployment_id, d.ref AS release, i.opened_sim_time,
+       i.resolved_sim_time, i.rollback_deployment_id,
+       (epoch(i.resolved_sim_time) - epoch(i.opened_sim_time)) / 86400.0 AS recovery_days
+FROM incidents i
+JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
+WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+  AND i.resolved_sim_time IS NOT NULL
+  AND i.opened_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY i.opened_sim_time, i.incident_id
+"""
+
+DEPLOYMENT_REWORK_RATE_RECEIPT_SQL = """
+-- every production release deploy in the window; unplanned ones were forced by an incident
+SELECT deployment_id, ref AS release, sim_time, unplanned, reason
+FROM deployments
+WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+  AND sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY sim_time, deployment_id
+"""
+
+RETRAINING_FREQUENCY_RECEIPT_SQL = f"""
+-- the retrains the frequency counted: succeeded runs the retraining policy decided on
+SELECT r.run_id, r.trigger, r.sim_time, r.status
+FROM runs r
+WHERE r.workspace = $workspace AND {RETRAIN_RUN_CONDITION} AND r.sim_time IS NOT NULL
+  AND r.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND r.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY r.sim_time, r.run_id
+"""
+
+DATA_TO_PRODUCTION_LEAD_TIME_RECEIPT_SQL = """
+-- each planned production model deploy: the model, the end of its data window, the lead in days
+SELECT d.deployment_id, d.ref AS model, d.sim_time, mv.window_end,
+       (epoch(d.sim_time) - epoch(mv.window_end)) / 86400.0 AS lead_days
+FROM deployments d
+JOIN model_versions mv
+  ON mv.workspace = d.workspace AND mv.version = TRY_CAST(ltrim(d.ref, 'v') AS INTEGER)
+WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'model'
+  AND NOT d.unplanned AND mv.window_end IS NOT NULL
+  AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY d.sim_time, d.deployment_id
+"""
+
+MODEL_CHANGE_FAILURE_RATE_RECEIPT_SQL = _FAILURE_RECEIPT_TEMPLATE.format(
+    what="planned production model deploys in the window (model rollbacks are unplanned)", kind="model"
+)
+
+# The episodes query already returns one row per episode; the key's median runs over ended ones.
+TIME_TO_RECOVER_FROM_DRIFT_RECEIPT_SQL = f"""
+-- each ended alarm episode: its first alarm week and the week quality was back
+SELECT * FROM ({DRIFT_EPISODES_SQL.strip()}) episodes
+WHERE recovered_week IS NOT NULL
+ORDER BY alarm_week
+"""
+
+# Staleness is computed from one row per week: the query itself is the receipt.
+MODEL_STALENESS_RECEIPT_SQL = MODEL_STALENESS_SQL
+
+# -- Four Keys' variants ---------------------------------------------------------------------------
+# Four Keys (dora-team/fourkeys, dashboard/fourkeys_dashboard.json and queries/*.sql) counts every
+# successful production deployment it receives, so a rollback redeploy or a hotfix is a deployment
+# there; its failures are the deployments an incident names as root cause (it has no rollback
+# flag); its time to restore starts at the earlier of the incident's creation and the deployment
+# that caused it (queries/incidents.sql: MIN(root.time_created, issue.time_created)).
+DEPLOYMENT_FREQUENCY_FOURKEYS_SQL = _FREQUENCY_TEMPLATE.format(
+    events="""    -- Four Keys: every production release deployment, rollback redeploys and hotfixes included
+    SELECT sim_time FROM deployments
+    WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+      AND sim_time IS NOT NULL"""
+)
+
+DEPLOYMENT_FREQUENCY_FOURKEYS_RECEIPT_SQL = """
+-- every production release deployment Four Keys counts (planned or not)
+SELECT deployment_id, ref AS release, sim_time, unplanned, reason
+FROM deployments
+WHERE workspace = $workspace AND environment = 'production' AND kind = 'release'
+  AND sim_time IS NOT NULL
+  AND sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY sim_time, deployment_id
+"""
+
+_FOURKEYS_LEAD = """floor((epoch(deployed_sim_time) - epoch(committed_sim_time)) / 60)"""
+LEAD_TIME_FOR_CHANGES_FOURKEYS_SQL = f"""
+-- Four Keys: median of whole minutes from commit to deploy, leaving out leads of 0 minutes or less
+-- ("automated pushes"), in days
+SELECT count(*) AS changes,
+       quantile_cont({_FOURKEYS_LEAD}, 0.5) / 1440.0 AS median_days,
+       (SELECT count(*) FROM changes
+        WHERE workspace = $workspace AND deployed_sim_time IS NULL) AS not_shipped
+FROM changes
+WHERE workspace = $workspace
+  AND deployed_sim_time IS NOT NULL AND {_FOURKEYS_LEAD} > 0
+  AND deployed_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND deployed_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+LEAD_TIME_FOR_CHANGES_FOURKEYS_RECEIPT_SQL = f"""
+-- each shipped change Four Keys counts: commit, deploy, lead in whole minutes (> 0)
+SELECT change_id, kind, commit_sha, committed_sim_time, deployment_id, deployed_sim_time,
+       {_FOURKEYS_LEAD} AS lead_minutes
+FROM changes
+WHERE workspace = $workspace
+  AND deployed_sim_time IS NOT NULL AND {_FOURKEYS_LEAD} > 0
+  AND deployed_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND deployed_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY deployed_sim_time, committed_sim_time, commit_sha
+"""
+
+CHANGE_FAILURE_RATE_FOURKEYS_SQL = """
+WITH deploys AS (
+    -- Four Keys: every production release deployment; failed when an incident names it as cause
+    SELECT d.deployment_id,
+           EXISTS (SELECT 1 FROM incidents i
+                   WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id)
+               AS failed
+    FROM deployments d
+    WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+      AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+      AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+)
+SELECT count(*) AS deploys,
+       count(*) FILTER (WHERE failed) AS failed,
+       100.0 * count(*) FILTER (WHERE failed) / nullif(count(*), 0) AS percent
+FROM deploys
+"""
+
+CHANGE_FAILURE_RATE_FOURKEYS_RECEIPT_SQL = """
+-- every production release deployment, failed when an incident names it as cause (rollbacks alone do not count)
+SELECT d.deployment_id, d.ref, d.sim_time, d.unplanned,
+       (SELECT string_agg(i.incident_id, ', ' ORDER BY i.opened_sim_time) FROM incidents i
+        WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id) AS incidents,
+       EXISTS (SELECT 1 FROM incidents i
+               WHERE i.workspace = d.workspace AND i.cause_deployment_id = d.deployment_id) AS failed
+FROM deployments d
+WHERE d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+  AND d.sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND d.sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY d.sim_time, d.deployment_id
+"""
+
+_FOURKEYS_RESTORE_START = "least(d.sim_time, i.opened_sim_time)"
+TIME_TO_RESTORE_FOURKEYS_SQL = f"""
+-- Four Keys: incidents caused by a release, from the earlier of the causing deploy and the
+-- incident's opening to its resolution, in days
+SELECT count(*) FILTER (WHERE i.resolved_sim_time IS NOT NULL) AS resolved,
+       count(*) FILTER (WHERE i.resolved_sim_time IS NULL) AS still_open,
+       quantile_cont((epoch(i.resolved_sim_time) - epoch({_FOURKEYS_RESTORE_START})) / 86400.0, 0.5)
+           FILTER (WHERE i.resolved_sim_time IS NOT NULL) AS median_days
+FROM incidents i
+JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
+WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+  AND i.opened_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+"""
+
+TIME_TO_RESTORE_FOURKEYS_RECEIPT_SQL = f"""
+-- each resolved release-caused incident: the causing deploy, opened, resolved, restore in days
+SELECT i.incident_id, i.cause_deployment_id, d.ref AS release, d.sim_time AS deployed_sim_time,
+       i.opened_sim_time, i.resolved_sim_time,
+       (epoch(i.resolved_sim_time) - epoch({_FOURKEYS_RESTORE_START})) / 86400.0 AS restore_days
+FROM incidents i
+JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
+WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
+  AND i.resolved_sim_time IS NOT NULL
+  AND i.opened_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
+  AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
+ORDER BY i.opened_sim_time, i.incident_id
+"""
+
+# The bounds of a workspace's recorded history on the scenario clock: Four Keys looks at the three
+# months before its end, from the start of the data at the earliest. The history starts 7 days before
+# the first weekly row (each row is stamped with its week's end), or at the first event before that.
+HISTORY_BOUNDS_SQL = """
+SELECT least(
+    (SELECT min(sim_time) - INTERVAL 7 DAY FROM weekly WHERE workspace = $workspace),
+    (SELECT min(sim_time) FROM deployments WHERE workspace = $workspace),
+    (SELECT min(opened_sim_time) FROM incidents WHERE workspace = $workspace),
+    (SELECT min(committed_sim_time) FROM changes WHERE workspace = $workspace),
+    (SELECT min(sim_time) FROM runs WHERE workspace = $workspace)
+) AS history_start,
+greatest(
+    (SELECT max(sim_time) FROM weekly WHERE workspace = $workspace),
+    (SELECT max(sim_time) FROM deployments WHERE workspace = $workspace),
+    (SELECT max(opened_sim_time) FROM incidents WHERE workspace = $workspace),
+    (SELECT max(deployed_sim_time) FROM changes WHERE workspace = $workspace),
+    (SELECT max(sim_time) FROM runs WHERE workspace = $workspace)
+) AS history_end
+"""
+
+
+def history_bounds(store: Store, workspace: str) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest scenario times recorded in the workspace (None for an empty history)."""
+    frame = run_key_sql(store, HISTORY_BOUNDS_SQL, {"workspace": workspace})
+    if frame.empty:
+        return None, None
+    row = frame.iloc[0]
+    return tuple(  # type: ignore[return-value]
+        None if row[c] is None or pd.isna(row[c]) else pd.Timestamp(row[c]).to_pydatetime()
+        for c in ("history_start", "history_end")
+    )
+
+
+def receipt(store: Store, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows a key aggregated: its receipt query run with the parameters the key was computed with.
+
+    A key without a receipt (one its definition does not have) has no rows.
+    """
+    if not sql.strip():
+        return pd.DataFrame()
+    return run_key_sql(store, sql, params)
+
+
+def key_receipt(store: Store, key: Any) -> pd.DataFrame:
+    """The receipt of a computed `pipelines.keys.KeyResult`: exactly its `n` rows."""
+    return receipt(store, key.receipt_sql, dict(key.receipt_params))
+
+
+def window_params(workspace: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """The parameters every key query takes: the workspace and the window's two inclusive ends."""
+    return _window(workspace, start, end)
+
+
+def run_summary(store: Store, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """A key's summary query (one of this module's constants) with its parameters."""
+    return run_key_sql(store, sql, params)
