@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines.cli import dashboard, datasets, devops, mlops, report, scenario, sql, workshop, workspace
+from pipelines.cli.support import SentenceParser
 from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
 from pipelines.store import RunHistory, Store
@@ -25,7 +26,7 @@ Handler = Callable[[argparse.Namespace, Store], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SentenceParser(
         prog="opslab",
         description="Run the DevOps and MLOps lifecycles of OpsLab and read their history.",
     )

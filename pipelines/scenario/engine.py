@@ -133,14 +133,17 @@ def run_scenario(
     *,
     replace: bool = False,
     progress: Callable[[ScenarioProgress], None] | None = None,
+    data: tuple[Dataset, str | None] | None = None,
 ) -> ScenarioResult:
-    """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`."""
+    """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`. `data` is
+    `load_scenario_data(settings)` when the caller loaded it already (the CLI does, to refuse a bad
+    file before it shows progress or writes)."""
     started = time.perf_counter()
     timer = _Timer()
     report = progress or (lambda event: None)
     validate_change_sequence([c.change for c in settings.changes])
     report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
-    dataset, note = load_scenario_data(settings)
+    dataset, note = data if data is not None else load_scenario_data(settings)
     times = dataset.frame[dataset.time_column]
     clock_start = times.min().floor("D") + pd.Timedelta(weeks=settings.warmup_weeks)
     clock_start += pd.Timedelta(days=(7 - clock_start.weekday()) % 7)  # weeks run Monday to Sunday
