@@ -481,3 +481,46 @@ def test_an_unreadable_data_file_and_history_are_one_sentence(tmp_path: Path, pl
     done = _opslab(["--db", str(db), "history"], drop_root=True)
     db.chmod(0o644)
     _assert_one_sentence(done.returncode, done.stderr, ["Permission denied", str(db)])
+
+
+# -- the Control room's upload: the same files, through AppTest ---------------------------------
+UPLOADS = ["empty file", "header only", "binary", "semicolons", "latin-1", "nested parquet", "2000 columns",
+           "time unparseable", "one timestamp", "constant target", "all-NaN target", "infinite values",
+           "numbers with text", "one row"]  # fmt: skip
+
+
+def test_the_upload_says_what_is_wrong_with_each_bad_file(
+    tmp_path: Path, played: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One session uploads each bad file in turn: each gets the loader's sentence as an st.error at
+    once (before any play is started), no exception, and the history is untouched."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "history.duckdb"
+    shutil.copy(played, db)
+    monkeypatch.setenv("OPSLAB_DB", str(db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    before = row_counts(db)
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/control_room.py").run()
+    at.radio(key="cr_source").set_value("upload a CSV or Parquet file").run()
+    cases = {c[0]: c for c in CASES}
+    for name in UPLOADS:
+        _, build, _, words = cases[name]
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        file = build(folder)  # type: ignore[misc]
+        at.file_uploader(key="cr_upload").set_value((file.name, file.read_bytes(), "text/csv")).run()
+        assert not at.exception, (name, at.exception)
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and "\n" not in errors[0], (name, errors)
+        assert all(w in errors[0] for w in words), (name, errors[0], words)
+        assert "Traceback" not in errors[0]
+        at.button(key="cr_run_scenario").click().run()  # pressing Play anyway starts nothing
+        assert not at.exception, (name, at.exception)
+        assert any(all(w in e.value for w in words) for e in at.error), (name, [e.value for e in at.error])
+    assert row_counts(db) == before
+    assert not (tmp_path / "history.duckdb.files" / "_settings").exists()  # no settings file, no play

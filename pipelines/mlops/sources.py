@@ -49,6 +49,7 @@ __all__ = [
     "infer_task",
     "list_datasets",
     "load_dataset",
+    "preview_table",
     "window",
 ]
 
@@ -395,7 +396,13 @@ def _refuse_nested(frame: pd.DataFrame, path: Path) -> None:
             )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def preview_table(path: str | os.PathLike[str], rows: int = 50) -> pd.DataFrame:
+    """The first `rows` rows of a CSV or Parquet file, with the loader's refusals (size, binary,
+    delimiter, nested columns, encoding) as `DataSourceError` sentences: what an upload shows first."""
+    return _read_table(Path(path), nrows=rows)
+
+
+def _read_table(path: Path, nrows: int | None = None) -> pd.DataFrame:
     _refuse_unreadable(path)
     csv = path.suffix.lower() == ".csv"
     try:
@@ -406,7 +413,7 @@ def _read_table(path: Path) -> pd.DataFrame:
                     f"data file {path} has {len(columns):,} columns; OpsLab learns from at most {MAX_COLUMNS} "
                     "(each is tested for drift every week), so keep the columns that matter."
                 )
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, nrows=nrows)
         else:
             import pyarrow.parquet as pq
 
@@ -417,6 +424,7 @@ def _read_table(path: Path) -> pd.DataFrame:
                     "(each is tested for drift every week), so keep the columns that matter."
                 )
             frame = pd.read_parquet(path)
+            frame = frame if nrows is None else frame.head(nrows)
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(f"data file {path} is empty.") from exc
     except UnicodeDecodeError as exc:
