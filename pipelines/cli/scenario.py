@@ -228,7 +228,7 @@ def play(
 ) -> int:
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
     from pipelines.devops.changes import validate_change_sequence
-    from pipelines.scenario.engine import ScenarioError, load_scenario_data, run_scenario
+    from pipelines.scenario.engine import ScenarioError, load_scenario_data, run_scenario, scenario_clock
     from pipelines.scenario.slots import max_plays, play_slot
     from pipelines.scenario.summary import summarize, tell_story
 
@@ -236,7 +236,8 @@ def play(
     # write (the callers check that the history can be written): the workspace may be played into,
     # and a file's data loads. The engine checks the workspace again inside its write session.
     validate_change_sequence([c.change for c in settings.changes])
-    data = load_scenario_data(settings) if settings.data != "simulated" else None
+    data = load_scenario_data(settings)
+    scenario_clock(settings, data[0])  # data enough for at least one week after the warm-up
     if not replace and not store.workspace_is_empty(workspace):
         raise ScenarioError(
             f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or "

@@ -90,6 +90,10 @@ class MLOpsSettings:
             raise ValueError(f"window weeks must be positive, not {self.window_weeks}")
         if not 0 <= self.gate_margin < 1:
             raise ValueError(f"gate margin must be in [0, 1), not {self.gate_margin}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"holdout fraction must be between 0 and 1, not {self.holdout_fraction}")
+        if self.min_rows < 1:
+            raise ValueError(f"min_rows must be at least 1, not {self.min_rows}")
 
 
 def settings_hash(settings: MLOpsSettings) -> str:

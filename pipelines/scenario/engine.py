@@ -38,7 +38,14 @@ from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, sett
 from pipelines.store import Store
 from pipelines.store import records as rec
 
-__all__ = ["ScenarioError", "ScenarioProgress", "ScenarioResult", "load_scenario_data", "run_scenario"]
+__all__ = [
+    "ScenarioError",
+    "ScenarioProgress",
+    "ScenarioResult",
+    "load_scenario_data",
+    "run_scenario",
+    "scenario_clock",
+]
 
 
 # Weeks one write connection is kept for (opening one costs ~15 ms); a reader that asks gets
@@ -126,6 +133,18 @@ def _refuse_a_second_play(store: Store, workspace: str) -> None:
         )
 
 
+def scenario_clock(settings: ScenarioSettings, dataset: Dataset) -> tuple[pd.Timestamp, int]:
+    """The clock's first Monday after the warm-up, and how many of the settings' weeks the data holds."""
+    times = dataset.frame[dataset.time_column]
+    clock_start = times.min().floor("D") + pd.Timedelta(weeks=settings.warmup_weeks)
+    clock_start += pd.Timedelta(days=(7 - clock_start.weekday()) % 7)  # weeks run Monday to Sunday
+    available = int((times.max() - clock_start) / pd.Timedelta(weeks=1))
+    weeks = min(settings.weeks, available)
+    if weeks < 1:
+        raise ScenarioError(f"{dataset.name} has no data after the {settings.warmup_weeks:g}-week warm-up.")
+    return clock_start, weeks
+
+
 def run_scenario(
     store: Store,
     workspace: str,
@@ -142,15 +161,11 @@ def run_scenario(
     timer = _Timer()
     report = progress or (lambda event: None)
     validate_change_sequence([c.change for c in settings.changes])
-    report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
-    dataset, note = data if data is not None else load_scenario_data(settings)
-    times = dataset.frame[dataset.time_column]
-    clock_start = times.min().floor("D") + pd.Timedelta(weeks=settings.warmup_weeks)
-    clock_start += pd.Timedelta(days=(7 - clock_start.weekday()) % 7)  # weeks run Monday to Sunday
-    available = int((times.max() - clock_start) / pd.Timedelta(weeks=1))
-    weeks = min(settings.weeks, available)
-    if weeks < 1:
-        raise ScenarioError(f"{dataset.name} has no data after the {settings.warmup_weeks:g}-week warm-up.")
+    if data is None:
+        report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
+        data = load_scenario_data(settings)
+    dataset, note = data
+    clock_start, weeks = scenario_clock(settings, dataset)
 
     # One write session from the check to the play's own record: a second play that starts at the
     # same moment gets the file after this one is recorded as running, and is refused below.
