@@ -279,6 +279,19 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], list[str]]] = [
     ("unknown command", None, ["launch"], ["invalid choice: 'launch'"]),
 ]  # fmt: skip
 
+def _newer(tmp: Path) -> Path:
+    """A history written by a newer OpsLab: one schema version more, and a NOT NULL column."""
+    from pipelines.store import Store
+    from pipelines.store.schema import LATEST_VERSION
+
+    path = tmp / "newer.duckdb"
+    Store(path).ensure_workspace("demo")
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE runs ADD COLUMN from_the_future VARCHAR NOT NULL DEFAULT 'x'")
+        con.execute("INSERT INTO schema_version VALUES (?, now())", [LATEST_VERSION + 1])
+    return path
+
+
 # Cases whose history is not the played copy: (id, how to make --db from tmp_path, argv, words).
 DB_CASES: list[tuple[str, Callable[[Path], Path], list[str], list[str]]] = [
     ("--db x.csv", lambda tmp: tmp / "x.csv", ["workspace", "list"], ["looks like a data file"]),
@@ -289,6 +302,14 @@ DB_CASES: list[tuple[str, Callable[[Path], Path], list[str], list[str]]] = [
     ("--db empty file", lambda tmp: _write(tmp / "h.duckdb", b""), ["history"], ["not a valid DuckDB"]),
     ("--db garbage, play", lambda tmp: _write(tmp / "h.duckdb", b"not a database" * 100),
      ["scenario", "run", "calm-seas", "--weeks", "1"], ["not a valid DuckDB"]),
+    ("--db of a newer OpsLab", _newer, ["history"], ["newer OpsLab", "schema version"]),
+    ("--db of a newer OpsLab, play", _newer, ["--workspace", "w", "scenario", "run", "calm-seas", "--weeks", "1"],
+     ["newer OpsLab"]),
+    ("workshop of 0 seats", lambda tmp: tmp / "room", ["workshop", "prepare", "--seats", "0"], ["1 to", "not 0"]),
+    ("workshop of 'many' seats", lambda tmp: tmp / "room", ["workshop", "prepare", "--seats", "many"],
+     ["whole number", "'many'"]),
+    ("workshop in a single file", lambda tmp: tmp / "room.duckdb", ["workshop", "prepare", "--seats", "2"],
+     ["folder"]),
     ("--db a folder .duckdb", lambda tmp: _mkdir(tmp / "h.duckdb"), ["history"], ["is a folder"]),
     ("--db under a file", lambda tmp: _write(tmp / "afile", b"x") / "h.duckdb",
      ["scenario", "run", "calm-seas", "--weeks", "1"], ["afile", "not a folder"]),
@@ -531,3 +552,29 @@ def test_the_upload_says_what_is_wrong_with_each_bad_file(
         assert any(all(w in e.value for w in words) for e in at.error), (name, [e.value for e in at.error])
     assert row_counts(db) == before
     assert not (tmp_path / "history.duckdb.files" / "_settings").exists()  # no settings file, no play
+
+
+def test_a_bug_is_still_one_sentence_and_debug_shows_the_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's promise holds for what nobody foresaw too: an unexpected exception is one line
+    naming it, exit 1; an OSError is the system's words and the file; --debug raises it."""
+    from pipelines.cli import workspace
+
+    def broken(args, store):
+        raise KeyError("nobody expected this")
+
+    def refused(args, store):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    parser_handler = "_workspace_list"
+    monkeypatch.setattr(workspace, parser_handler, broken)
+    assert main(["--db", str(tmp_path / "h"), "workspace", "list"]) == 1
+    _assert_one_sentence(
+        1, capsys.readouterr().err, ["unexpected KeyError", "nobody expected this", "--debug"]
+    )
+    with pytest.raises(KeyError):
+        main(["--db", str(tmp_path / "h"), "--debug", "workspace", "list"])
+    monkeypatch.setattr(workspace, parser_handler, refused)
+    assert main(["--db", str(tmp_path / "h"), "workspace", "list"]) == 2
+    _assert_one_sentence(2, capsys.readouterr().err, ["Permission denied", str(tmp_path / "x")])

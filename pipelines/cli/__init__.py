@@ -63,3 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"opslab: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine said no (permissions, a full disk): its words, on one line
+        if args.debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"opslab: {exc.strerror or exc}{where}; nothing more was done.", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one sentence, and --debug shows where
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"opslab: unexpected {type(exc).__name__}{': ' + text if text else ''} (a bug in OpsLab: "
+            "run again with --debug for the traceback and report it).",
+            file=sys.stderr,
+        )
+        return 1
