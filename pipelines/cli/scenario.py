@@ -228,7 +228,7 @@ def play(
 ) -> int:
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
     from pipelines.devops.changes import validate_change_sequence
-    from pipelines.scenario.engine import ScenarioError, load_scenario_data, run_scenario, scenario_clock
+    from pipelines.scenario.engine import check_playable, load_scenario_data, run_scenario, scenario_clock
     from pipelines.scenario.slots import max_plays, play_slot
     from pipelines.scenario.summary import summarize, tell_story
 
@@ -238,11 +238,7 @@ def play(
     validate_change_sequence([c.change for c in settings.changes])
     data = load_scenario_data(settings)
     scenario_clock(settings, data[0])  # data enough for at least one week after the warm-up
-    if not replace and not store.workspace_is_empty(workspace):
-        raise ScenarioError(
-            f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or "
-            "choose another workspace with --workspace."
-        )
+    check_playable(store, workspace, replace=replace)
     bar = _ScenarioBar()
     limit = max_plays()
     if nice := os.environ.get("OPSLAB_PLAY_NICE"):  # the dashboard's plays give way to its pages

@@ -42,6 +42,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioProgress",
     "ScenarioResult",
+    "check_playable",
     "load_scenario_data",
     "run_scenario",
     "scenario_clock",
@@ -118,6 +119,17 @@ class _Stage:
 
 def _is_bike_schema(dataset: Dataset) -> bool:
     return {"temp", "hum", "windspeed", "hr", "workingday"} <= set(dataset.frame.columns)
+
+
+def check_playable(store: Store, workspace: str, *, replace: bool) -> None:
+    """Refuse a play into a workspace that is being played, or that has a history without `replace`
+    (what `run_scenario` checks again inside its write session, for callers that check before)."""
+    _refuse_a_second_play(store, workspace)
+    if not replace and not store.workspace_is_empty(workspace):
+        raise ScenarioError(
+            f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or "
+            "choose another workspace with --workspace."
+        )
 
 
 def _refuse_a_second_play(store: Store, workspace: str) -> None:
