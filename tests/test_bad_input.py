@@ -279,6 +279,7 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], list[str]]] = [
     ("unknown command", None, ["launch"], ["invalid choice: 'launch'"]),
 ]  # fmt: skip
 
+
 def _newer(tmp: Path) -> Path:
     """A history written by a newer OpsLab: one schema version more, and a NOT NULL column."""
     from pipelines.store import Store

@@ -374,7 +374,7 @@ def _refuse_unreadable(path: Path) -> None:
             head = handle.read(8192)
     except OSError as exc:
         raise DataSourceError(
-            f"data file {path} cannot be opened: {exc.strerror or exc} (permission or lock)."
+            f"data file {path} cannot be opened ({exc.strerror or exc}); check its permissions."
         ) from exc
     if path.suffix.lower() == ".csv" and b"\0" in head:
         raise DataSourceError(
