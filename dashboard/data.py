@@ -24,6 +24,7 @@ from pipelines.devops.workflow import repo_dir
 from pipelines.keys import KeyResult
 from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
+from pipelines.mlops.sources import DataSourceError, load_dataset, preview_table
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
@@ -53,6 +54,8 @@ __all__ = [
     "story_steps",
     "summary",
     "table",
+    "upload_preview",
+    "upload_problem",
     "watched",
     "weekly",
     "workspace_file",
@@ -112,6 +115,24 @@ def workspace_file(db: str, workspace: str) -> str:
 def files_dir(db: str, kind: str) -> str:
     """Where the Control room keeps its settings files and uploads (see `RunHistory.files_dir`)."""
     return str(_history(db).files_dir(kind))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def upload_preview(path: str) -> pd.DataFrame:
+    """An uploaded file's first rows; a file that is no table raises the loader's sentence.
+    Uploads are named by their content, so the path is a safe cache key."""
+    return preview_table(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def upload_problem(path: str, time_column: str, target: str) -> str | None:
+    """Why the uploaded file cannot be played with these columns (the loader's own sentence, the
+    one the CLI would print), or None when it can: said at once, not after a play has started."""
+    try:
+        load_dataset(path, time_column=time_column, target=target)
+    except DataSourceError as exc:
+        return str(exc)
+    return None
 
 
 def listing_version(db: str) -> tuple[Any, ...]:

@@ -114,7 +114,7 @@ with scenario_tab:
     st.markdown("**Data source**")
     source = st.radio("Data", [control.PRESET_DATA, "simulated", "bike-sharing", "upload a CSV or Parquet file"],
                       horizontal=True, key="cr_source", label_visibility="collapsed")  # fmt: skip
-    data_arg = time_col = target_col = None
+    data_arg = time_col = target_col = upload_problem = None
     if source == "simulated" or source == "bike-sharing":
         data_arg = source
     elif source.startswith("upload"):
@@ -125,18 +125,21 @@ with scenario_tab:
             try:
                 path = control.save_upload(Path(data.files_dir(db, "uploads")), upload.name,
                                            upload.getvalue())  # fmt: skip
-                head = (
-                    pd.read_csv(path, nrows=50) if path.suffix == ".csv" else pd.read_parquet(path).head(50)
-                )
-            except (ValueError, OSError, pd.errors.ParserError) as exc:
-                st.error(f"That file cannot be read as a table: {exc}")
+                head = data.upload_preview(str(path))
+            except (OpsLabError, ValueError, OSError) as exc:
+                upload_problem = f"That file cannot be used: {exc}"
+                st.error(upload_problem)
             else:
                 columns = list(head.columns)
                 p1, p2 = st.columns(2)
                 time_col = p1.selectbox("Time column", columns, key="cr_time_column")
                 target_col = p2.selectbox("Target", columns, index=len(columns) - 1, key="cr_target")
                 st.dataframe(head.head(5), hide_index=True, width="stretch")
-                data_arg = str(path)
+                upload_problem = data.upload_problem(str(path), str(time_col), str(target_col))
+                if upload_problem is not None:  # said now, not when a play has already started
+                    st.error(upload_problem)
+                else:
+                    data_arg = str(path)
                 st.caption("The sample service speaks the bike-sharing schema, so with your data the DevOps "
                            "half sits this one out; the MLOps half runs on your file.")  # fmt: skip
 
@@ -193,7 +196,7 @@ with scenario_tab:
     replace = st.checkbox(f"Replace the history of workspace {ws} if it has one", key="cr_replace")
     if st.button("Play it", type="primary", key="cr_run_scenario", disabled=busy or settings is None):
         if source.startswith("upload") and data_arg is None:
-            st.error("Upload a CSV or Parquet file first, or pick another data source.")
+            st.error(upload_problem or "Upload a CSV or Parquet file first, or pick another data source.")
         elif settings is not None:
             file = control.write_settings(Path(data.files_dir(db, "settings")), settings)
             start(control.scenario_args(file, replace=replace), f"scenario {preset.name}")

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines.cli import dashboard, datasets, devops, mlops, report, scenario, sql, workshop, workspace
+from pipelines.cli.support import SentenceParser
 from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
 from pipelines.store import RunHistory, Store
@@ -25,7 +26,7 @@ Handler = Callable[[argparse.Namespace, Store], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SentenceParser(
         prog="opslab",
         description="Run the DevOps and MLOps lifecycles of OpsLab and read their history.",
     )
@@ -62,3 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"opslab: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine said no (permissions, a full disk): its words, on one line
+        if args.debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"opslab: {exc.strerror or exc}{where}; nothing more was done.", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one sentence, and --debug shows where
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"opslab: unexpected {type(exc).__name__}{': ' + text if text else ''} (a bug in OpsLab: "
+            "run again with --debug for the traceback and report it).",
+            file=sys.stderr,
+        )
+        return 1

@@ -43,12 +43,25 @@ def _now(store: Store, workspace: str) -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"the port must be a number from 0 (a free one) to 65535, not {text!r}"
+        )
+    return value
+
+
 def _run(args: argparse.Namespace, store: Store) -> int:
     from pipelines.devops.pipeline import DevOpsSettings, run_devops_pipeline
     from pipelines.devops.production import Production
 
     settings = DevOpsSettings(test_timeout_s=args.test_timeout)
     change = get_change(args.change) if args.change else None  # a bad name writes nothing
+    args.history.check_writable(args.workspace)
     when = _now(store, args.workspace)
     store.ensure_workspace(args.workspace)
     repo = ensure_repo(store, args.workspace, when)
@@ -119,7 +132,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     changes.set_defaults(handler=_changes)
     run = dsub.add_parser("run", help="run the pipeline on HEAD, or commit a scripted change first")
     run.add_argument("--change", help="id of a scripted change to commit first (see `opslab devops changes`)")
-    run.add_argument("--port", type=int, default=0, help="port for the deployed server (default: a free one)")
+    run.add_argument(
+        "--port", type=_port, default=0, help="port for the deployed server (default: a free one)"
+    )
     run.add_argument("--test-timeout", type=float, default=60, help="time limit of the test step in seconds")
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=_run)

@@ -92,12 +92,14 @@ def _print_run(result: RunResult) -> None:
 
 
 def _mlops_run(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.mlops.pipeline import MLOpsSettings, run_mlops_pipeline
+    from pipelines.mlops.pipeline import MLOpsSettings, check_mlops_run, run_mlops_pipeline
 
+    settings = MLOpsSettings(window_weeks=args.window_weeks, gate_margin=args.gate_margin, seed=args.seed)
     dataset = dataset_from_args(args, store)
     times = dataset.frame[dataset.time_column]
     as_of = pd.Timestamp(args.as_of) if args.as_of else times.max()
-    settings = MLOpsSettings(window_weeks=args.window_weeks, gate_margin=args.gate_margin, seed=args.seed)
+    args.history.check_writable(args.workspace)
+    check_mlops_run(store, args.workspace, dataset, as_of=as_of, settings=settings)  # before any write
     bar = ProgressPrinter()
     try:
         result = run_mlops_pipeline(
@@ -164,6 +166,7 @@ def _monitor(args: argparse.Namespace, store: Store) -> int:
         batch = window(dataset, args.as_of, args.batch_weeks, min_rows=1)
     except DataSourceError as exc:
         raise OpsLabError(str(exc)) from exc
+    args.history.check_writable(args.workspace)  # it records the batch's drift
     cache = ModelCache(store, args.workspace, dataset, batch_weeks=float(args.batch_weeks))
     handle = cache.get(version)
     report = monitor_batch(handle, dataset, batch)

@@ -25,6 +25,8 @@ def _report(args: argparse.Namespace, store: Store) -> int:
             f"(`opslab --workspace {args.workspace} scenario run full-story`)."
         )
     out = Path(args.output)
+    if out.is_dir():
+        raise OpsLabError(f"{out} is a folder: give -o a file name, e.g. {out / 'story.html'}.")
     if out.parent and not out.parent.exists():
         raise OpsLabError(f"The folder {out.parent} does not exist: create it or pick another -o path.")
     text = build_report(store, args.workspace)

@@ -83,10 +83,18 @@ def _injection(text: str) -> DriftInjection:
     parts = text.split(":")
     if len(parts) < 2:
         raise OpsLabError(f"--inject {text!r}: write type:pattern[:onset_week=N:magnitude=X:...].")
+    known = [f.name for f in dataclasses.fields(DriftInjection) if f.name not in ("type", "pattern")]
     options: dict[str, Any] = {}
     for item in parts[2:]:
         key, _, value = item.partition("=")
-        options[key] = value if key == "feature" else float(value) if "." in value else int(value)
+        if key not in known:
+            raise OpsLabError(
+                f"--inject {text!r}: {key!r} is not an option; the options are {', '.join(known)}."
+            )
+        try:
+            options[key] = value if key == "feature" else float(value) if "." in value else int(value)
+        except ValueError:
+            raise OpsLabError(f"--inject {text!r}: {key}={value!r} is not a number.") from None
     try:
         return DriftInjection(type=parts[0], pattern=parts[1], **options)
     except (TypeError, ValueError) as exc:
@@ -114,6 +122,8 @@ def apply_knobs(settings: ScenarioSettings, args: argparse.Namespace) -> Scenari
             mlops=dataclasses.replace(settings.mlops, seed=args.seed),
         )
     if args.weeks is not None:
+        if args.weeks < 1:  # before with_weeks, whose scaled change weeks would be named instead
+            raise OpsLabError(f"--weeks {args.weeks}: a scenario needs at least 1 week, not {args.weeks}.")
         settings = settings.with_weeks(args.weeks)
     if args.changes is not None:
         settings = dataclasses.replace(settings, changes=_changes(args.changes))
@@ -172,11 +182,26 @@ def _settings(args: argparse.Namespace) -> ScenarioSettings:
     from pipelines.scenario.settings import from_dict
 
     if getattr(args, "from_file", None):
+        source = Path(args.from_file)
+        if not source.is_file():
+            raise OpsLabError(
+                f"the settings file {source} does not exist (`opslab scenario show NAME > FILE` makes one)."
+            )
         try:
-            data = json.loads(Path(args.from_file).read_text())
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OpsLabError(f"cannot read scenario settings from {source}: {exc}.") from None
+        except ValueError as exc:
+            raise OpsLabError(f"the settings file {source} is not JSON ({exc}).") from None
+        if not isinstance(data, dict):
+            raise OpsLabError(
+                f"the settings file {source} holds a JSON {type(data).__name__}, not the JSON object "
+                "`opslab scenario show` prints."
+            )
+        try:
             settings = from_dict(data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise OpsLabError(f"cannot read scenario settings from {args.from_file}: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise OpsLabError(f"cannot read scenario settings from {source}: {exc}") from None
     else:
         settings = get_preset(args.name)
     return apply_knobs(settings, args)
@@ -202,10 +227,18 @@ def play(
     slots: Path | None = None,
 ) -> int:
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
-    from pipelines.scenario.engine import run_scenario
+    from pipelines.devops.changes import validate_change_sequence
+    from pipelines.scenario.engine import check_playable, load_scenario_data, run_scenario, scenario_clock
     from pipelines.scenario.slots import max_plays, play_slot
     from pipelines.scenario.summary import summarize, tell_story
 
+    # Everything the play was given is checked before the first line of progress and the first
+    # write (the callers check that the history can be written): the workspace may be played into,
+    # and a file's data loads. The engine checks the workspace again inside its write session.
+    validate_change_sequence([c.change for c in settings.changes])
+    data = load_scenario_data(settings)
+    scenario_clock(settings, data[0])  # data enough for at least one week after the warm-up
+    check_playable(store, workspace, replace=replace)
     bar = _ScenarioBar()
     limit = max_plays()
     if nice := os.environ.get("OPSLAB_PLAY_NICE"):  # the dashboard's plays give way to its pages
@@ -226,7 +259,7 @@ def play(
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with play_slot(slots, limit, on_wait=waiting) if slots is not None else contextlib.nullcontext():
-            result = run_scenario(store, workspace, settings, replace=replace, progress=bar)
+            result = run_scenario(store, workspace, settings, replace=replace, progress=bar, data=data)
     finally:
         bar.bar.close()
         signal.signal(signal.SIGTERM, previous)
@@ -267,7 +300,9 @@ def play(
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    return play(store, args.workspace, _settings(args), replace=args.replace, json_out=args.json,
+    settings = _settings(args)
+    args.history.check_writable(args.workspace)
+    return play(store, args.workspace, settings, replace=args.replace, json_out=args.json,
                 slots=args.history.files_dir("plays"))  # fmt: skip
 
 
@@ -320,6 +355,7 @@ def _init(args: argparse.Namespace, store: Store) -> int:
     if not store.workspace_is_empty(workspace):
         print(f"workspace {workspace!r} in {store.path} has a history; starting the dashboard")
         return 0
+    args.history.check_writable(workspace)
     print(f"first start: playing the {DEFAULT_PRESET} scenario into workspace {workspace!r} ({store.path})")
     return play(store, workspace, PRESETS[DEFAULT_PRESET], replace=False, json_out=False,
                 slots=args.history.files_dir("plays"))  # fmt: skip

@@ -16,7 +16,7 @@ CLI_MAX_ROWS = 1000
 
 
 def _sql(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.store.sandbox import run_query
+    from pipelines.store.sandbox import QueryError, run_query
 
     if not args.history.exists():
         raise StoreError(
@@ -27,7 +27,12 @@ def _sql(args: argparse.Namespace, store: Store) -> int:
             f"Workspace {args.workspace!r} does not exist in {args.history.path}; `opslab workspace list` shows "
             "the ones that do."
         )
-    result = run_query(store.path, args.workspace, args.query, timeout_s=args.timeout, max_rows=args.max_rows)
+    try:
+        result = run_query(
+            store.path, args.workspace, args.query, timeout_s=args.timeout, max_rows=args.max_rows
+        )
+    except QueryError as exc:  # DuckDB's parser adds the line and a caret below: the page shows them
+        raise QueryError(str(exc).strip().splitlines()[0]) from None
     if args.json:
         rows = json.loads(result.frame.to_json(orient="records", date_format="iso"))
         print_json(

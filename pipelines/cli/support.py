@@ -7,13 +7,32 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import pandas as pd
 
 from pipelines.runner import Progress, RunResult
 
-__all__ = ["LazyActions", "ProgressPrinter", "print_json", "print_table", "run_summary", "step_progress"]
+__all__ = [
+    "LazyActions",
+    "ProgressPrinter",
+    "SentenceParser",
+    "print_json",
+    "print_table",
+    "run_summary",
+    "step_progress",
+]
+
+
+class SentenceParser(argparse.ArgumentParser):
+    """argparse whose refusals are one line on stderr, like every other error of the CLI.
+
+    argparse prints the whole usage before its message, which buries the sentence in a screen of
+    options; the line names the command and where its options are listed instead. Subcommands'
+    parsers are of the same class (argparse makes them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`.\n")
 
 
 class LazyActions(argparse._SubParsersAction):

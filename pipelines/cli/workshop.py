@@ -16,9 +16,11 @@ def _prepare(args: argparse.Namespace, store: Store) -> int:
     from pipelines.cli.scenario import _ScenarioBar
     from pipelines.scenario.engine import run_scenario
     from pipelines.scenario.presets import PRESETS
-    from pipelines.workshop import lan_address, prepare_room, seat_link
+    from pipelines.workshop import lan_address, prepare_room, seat_link, seat_name
 
     started = time.perf_counter()
+    if not args.history.single_file:  # (a single file is refused by prepare_room in a sentence)
+        args.history.check_writable(seat_name(1))
 
     def play(seat: Store, workspace: str) -> None:
         bar = _ScenarioBar()

@@ -136,6 +136,7 @@ def _workspace_reset(args: argparse.Namespace, store: Store) -> int:
     store = args.history.store(name)
     if store.workspace_info(name) is None:
         raise OpsLabError(f"Workspace {name!r} does not exist in {args.history.path}; nothing to reset.")
+    args.history.check_writable(name)
     store.reset_workspace(name)
     print(f"workspace {name} is now empty")
     return 0
@@ -145,6 +146,7 @@ def _workspace_delete(args: argparse.Namespace, store: Store) -> int:
     name = check_workspace_name(args.name)
     if args.history.store(name).workspace_info(name) is None:
         raise OpsLabError(f"Workspace {name!r} does not exist in {args.history.path}; nothing to delete.")
+    args.history.check_writable(name)
     args.history.delete_workspace(name)
     print(f"workspace {name} deleted")
     return 0

@@ -68,6 +68,8 @@ class DevOpsSettings:
             raise ValueError(f"error-rate alarm must be in (0, 1], not {self.error_rate_alarm}")
         if self.latency_p95_alarm_ms <= 0 or self.test_timeout_s <= 0 or self.health_timeout_s <= 0:
             raise ValueError("time limits and the latency alarm must be positive")
+        if self.rows_per_request < 1:
+            raise ValueError(f"rows per request must be at least 1, not {self.rows_per_request}")
         # Settings read back from JSON carry lists and `--set devops.train_hours=9,17` a string:
         # keep them sorted tuples of ints, so equal settings are equal.
         hours, days = _timetable(self.train_hours, "hours"), _timetable(self.train_weekdays, "weekdays")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.errors import OpsLabError
 from pipelines.mlops.registry import (
     ModelRegistry,
     NewVersion,
@@ -56,6 +58,7 @@ __all__ = [
     "STEP_NAMES",
     "TRIGGERS",
     "MLOpsSettings",
+    "check_mlops_run",
     "gate_decision",
     "install_production_model",
     "mlops_steps",
@@ -83,10 +86,14 @@ class MLOpsSettings:
     model: ModelSettings = field(default_factory=ModelSettings)
 
     def __post_init__(self) -> None:
-        if self.window_weeks <= 0:
+        if not (self.window_weeks > 0 and math.isfinite(self.window_weeks)):  # NaN is neither <= 0 nor > 0
             raise ValueError(f"window weeks must be positive, not {self.window_weeks}")
         if not 0 <= self.gate_margin < 1:
             raise ValueError(f"gate margin must be in [0, 1), not {self.gate_margin}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"holdout fraction must be between 0 and 1, not {self.holdout_fraction}")
+        if self.min_rows < 1:
+            raise ValueError(f"min_rows must be at least 1, not {self.min_rows}")
 
 
 def settings_hash(settings: MLOpsSettings) -> str:
@@ -282,6 +289,33 @@ def champion_reference(store: Store, workspace: str, dataset: Dataset) -> pd.Dat
     times = dataset.frame[dataset.time_column]
     mask = (times >= pd.Timestamp(row["window_start"])) & (times <= pd.Timestamp(row["window_end"]))
     return dataset.frame.loc[mask]
+
+
+def check_mlops_run(
+    store: Store, workspace: str, dataset: Dataset, *, as_of: object, settings: MLOpsSettings
+) -> None:
+    """Refuse, before anything is recorded, a run that cannot succeed for reasons its caller gave:
+    a window outside the data or too small to train on, or data the workspace's champion cannot be
+    scored on (other columns, another task), which would fail at evaluate after writing a run."""
+    window(dataset, as_of, settings.window_weeks, min_rows=settings.min_rows)
+    current = StoreRegistry(store, workspace).champion() if store.exists() else None
+    if current is None:
+        return
+    version, path = current
+    row = rec.model_version(store, workspace, version) or {}
+    if row.get("task") and row["task"] != dataset.task:
+        raise OpsLabError(
+            f"workspace {workspace!r} has a {row['task']} champion (v{version}) but {dataset.name} is a "
+            f"{dataset.task} task; use a new workspace for this data (--workspace NAME)."
+        )
+    names = getattr(load_model(path), "feature_names_in_", None) if path.exists() else None
+    missing = [str(n) for n in (names if names is not None else ()) if n not in dataset.frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise OpsLabError(
+            f"workspace {workspace!r} has a champion (v{version}) that reads {shown}, which {dataset.name} "
+            "lacks, so it could not be compared; use a new workspace for this data (--workspace NAME)."
+        )
 
 
 def run_mlops_pipeline(

@@ -49,6 +49,7 @@ __all__ = [
     "infer_task",
     "list_datasets",
     "load_dataset",
+    "preview_table",
     "window",
 ]
 
@@ -335,23 +336,114 @@ def _load_bike_sharing(data_dir: str | os.PathLike[str] | None) -> Dataset:
     )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+# The whole table is held in memory several times over (parsed, copied, windowed): a file past this
+# size is refused by its size alone, before a byte of it is read.
+MAX_FILE_BYTES = 100 * 2**20
+# Every feature is tested for drift each week and kept in the drift table: past this many columns a
+# play would record more drift rows than a person can read, and the model more inputs than rows.
+MAX_COLUMNS = 500
+# A single row is no timeline: every later check (task, constant target, one time) would name a
+# symptom of it instead. Too few rows for a training window are refused by the run (its min_rows).
+MIN_ROWS = 2
+_DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(exc).__name__
+
+
+def _refuse_unreadable(path: Path) -> None:
+    """Refuse what is not a readable file of a sane size, before reading any of it."""
+    if path.is_dir():
+        raise DataSourceError(
+            f"data file {path} is a folder, not a file; give the path of a .csv or .parquet file."
+        )
     if not path.is_file():
         raise DataSourceError(f"data file {path} does not exist.")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DataSourceError(f"data file {path} is empty.")
+    if size > MAX_FILE_BYTES:
+        raise DataSourceError(
+            f"data file {path} is {size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB OpsLab "
+            "reads (it holds the whole table in memory); keep fewer rows or columns and save it again."
+        )
     try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError as exc:
+        raise DataSourceError(
+            f"data file {path} cannot be opened ({exc.strerror or exc}); check its permissions."
+        ) from exc
+    if path.suffix.lower() == ".csv" and b"\0" in head:
+        raise DataSourceError(
+            f"data file {path} is binary, not CSV text; export it as CSV (comma-separated, UTF-8)."
+        )
+
+
+def _refuse_nested(frame: pd.DataFrame, path: Path) -> None:
+    """A Parquet column of structs, lists or maps is not one value per row: name it, do not crash on it."""
+    for name in frame.columns:
+        values = frame[name]
+        if not pd.api.types.is_object_dtype(values.dtype):
+            continue
+        sample = values.dropna().head(50)
+        if any(isinstance(v, dict | list | tuple | np.ndarray) for v in sample):
+            raise DataSourceError(
+                f"column {str(name)!r} in {path.name} holds nested values (lists or records), not one value "
+                "per row; flatten it into plain columns or drop it, and save the file again."
+            )
+
+
+def preview_table(path: str | os.PathLike[str], rows: int = 50) -> pd.DataFrame:
+    """The first `rows` rows of a CSV or Parquet file, with the loader's refusals (size, binary,
+    delimiter, nested columns, encoding) as `DataSourceError` sentences: what an upload shows first."""
+    return _read_table(Path(path), nrows=rows)
+
+
+def _read_table(path: Path, nrows: int | None = None) -> pd.DataFrame:
+    _refuse_unreadable(path)
+    csv = path.suffix.lower() == ".csv"
+    try:
+        if csv:
+            columns = pd.read_csv(path, nrows=0).columns
+            if len(columns) > MAX_COLUMNS:
+                raise DataSourceError(
+                    f"data file {path} has {len(columns):,} columns; OpsLab learns from at most {MAX_COLUMNS} "
+                    "(each is tested for drift every week), so keep the columns that matter."
+                )
+            frame = pd.read_csv(path, nrows=nrows)
+        else:
+            import pyarrow.parquet as pq
+
+            count = len(pq.read_schema(path).names)
+            if count > MAX_COLUMNS:
+                raise DataSourceError(
+                    f"data file {path} has {count:,} columns; OpsLab learns from at most {MAX_COLUMNS} "
+                    "(each is tested for drift every week), so keep the columns that matter."
+                )
+            frame = pd.read_parquet(path)
+            frame = frame if nrows is None else frame.head(nrows)
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(f"data file {path} is empty.") from exc
     except UnicodeDecodeError as exc:
         raise DataSourceError(f"data file {path} is not UTF-8 text; save it as UTF-8 CSV.") from exc
+    except PermissionError as exc:
+        raise DataSourceError(f"data file {path} cannot be read: permission denied.") from exc
     except (pd.errors.ParserError, ValueError, OSError, ImportError) as exc:
-        kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataSourceError(f"data file {path} could not be read as {kind}: {reason}.") from exc
+        kind = "CSV" if csv else "Parquet"
+        raise DataSourceError(f"data file {path} could not be read as {kind}: {_first_line(exc)}.") from exc
+    if csv and len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for mark, said in _DELIMITERS.items():
+            if mark in header:
+                raise DataSourceError(
+                    f"data file {path} has one column {_short(header)}: it seems separated by {said}, but OpsLab "
+                    "reads comma-separated CSV; save it with commas."
+                )
+    _refuse_nested(frame, path)
+    return frame
 
 
 def _require_column(name: str | None, what: str, columns: Sequence[str], path: Path, flag: str) -> str:
@@ -509,6 +601,12 @@ def _load_file(
     raw.columns = columns
     if raw.empty:
         raise DataSourceError(f"data file {path} has no rows, only the header ({', '.join(columns)}).")
+    if len(raw) < MIN_ROWS:
+        count = len(raw)
+        raise DataSourceError(
+            f"data file {path} has only {count} row{'s' if count > 1 else ''}; a timeline needs rows at "
+            "different times (and a training window at least 100)."
+        )
     time_column = _require_column(time_column, "time column", columns, path, "--time-column")
     target = _require_column(target, "target column", columns, path, "--target")
     if time_column == target:
@@ -536,6 +634,12 @@ def _load_file(
     if empty:
         raise DataSourceError(
             f"target {target!r} in {path.name} is empty in {empty:,} of {rows:,} rows; drop or fill those rows first."
+        )
+    # A constant number is not a class label: say so before the task is guessed from few values.
+    if y.nunique() < 2 and pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        raise DataSourceError(
+            f"target {target!r} in {path.name} has the same value ({_short(y.iloc[0])}) in all {rows:,} rows; "
+            f"there is nothing to predict."
         )
     task = task or infer_task(y)
     if task == "classification":

@@ -38,7 +38,15 @@ from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, sett
 from pipelines.store import Store
 from pipelines.store import records as rec
 
-__all__ = ["ScenarioError", "ScenarioProgress", "ScenarioResult", "load_scenario_data", "run_scenario"]
+__all__ = [
+    "ScenarioError",
+    "ScenarioProgress",
+    "ScenarioResult",
+    "check_playable",
+    "load_scenario_data",
+    "run_scenario",
+    "scenario_clock",
+]
 
 
 # Weeks one write connection is kept for (opening one costs ~15 ms); a reader that asks gets
@@ -113,6 +121,17 @@ def _is_bike_schema(dataset: Dataset) -> bool:
     return {"temp", "hum", "windspeed", "hr", "workingday"} <= set(dataset.frame.columns)
 
 
+def check_playable(store: Store, workspace: str, *, replace: bool) -> None:
+    """Refuse a play into a workspace that is being played, or that has a history without `replace`
+    (what `run_scenario` checks again inside its write session, for callers that check before)."""
+    _refuse_a_second_play(store, workspace)
+    if not replace and not store.workspace_is_empty(workspace):
+        raise ScenarioError(
+            f"Workspace {workspace!r} already has a history: pass --replace to overwrite it, or "
+            "choose another workspace with --workspace."
+        )
+
+
 def _refuse_a_second_play(store: Store, workspace: str) -> None:
     """Two plays into one workspace would empty and overwrite each other's weeks: refuse the second."""
     if not store.exists():
@@ -126,21 +145,8 @@ def _refuse_a_second_play(store: Store, workspace: str) -> None:
         )
 
 
-def run_scenario(
-    store: Store,
-    workspace: str,
-    settings: ScenarioSettings,
-    *,
-    replace: bool = False,
-    progress: Callable[[ScenarioProgress], None] | None = None,
-) -> ScenarioResult:
-    """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`."""
-    started = time.perf_counter()
-    timer = _Timer()
-    report = progress or (lambda event: None)
-    validate_change_sequence([c.change for c in settings.changes])
-    report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
-    dataset, note = load_scenario_data(settings)
+def scenario_clock(settings: ScenarioSettings, dataset: Dataset) -> tuple[pd.Timestamp, int]:
+    """The clock's first Monday after the warm-up, and how many of the settings' weeks the data holds."""
     times = dataset.frame[dataset.time_column]
     clock_start = times.min().floor("D") + pd.Timedelta(weeks=settings.warmup_weeks)
     clock_start += pd.Timedelta(days=(7 - clock_start.weekday()) % 7)  # weeks run Monday to Sunday
@@ -148,6 +154,30 @@ def run_scenario(
     weeks = min(settings.weeks, available)
     if weeks < 1:
         raise ScenarioError(f"{dataset.name} has no data after the {settings.warmup_weeks:g}-week warm-up.")
+    return clock_start, weeks
+
+
+def run_scenario(
+    store: Store,
+    workspace: str,
+    settings: ScenarioSettings,
+    *,
+    replace: bool = False,
+    progress: Callable[[ScenarioProgress], None] | None = None,
+    data: tuple[Dataset, str | None] | None = None,
+) -> ScenarioResult:
+    """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`. `data` is
+    `load_scenario_data(settings)` when the caller loaded it already (the CLI does, to refuse a bad
+    file before it shows progress or writes)."""
+    started = time.perf_counter()
+    timer = _Timer()
+    report = progress or (lambda event: None)
+    validate_change_sequence([c.change for c in settings.changes])
+    if data is None:
+        report(ScenarioProgress(0, settings.weeks, "setup", "loading data"))
+        data = load_scenario_data(settings)
+    dataset, note = data
+    clock_start, weeks = scenario_clock(settings, dataset)
 
     # One write session from the check to the play's own record: a second play that starts at the
     # same moment gets the file after this one is recorded as running, and is refused below.

@@ -158,6 +158,14 @@ class ScenarioSettings:
             raise ValueError(f"drift_k must be a number in (0, 10], not {self.drift_k!r}")
         if not 0 < self.dataset_drift_share <= 1:
             raise ValueError("dataset drift share must be in (0, 1]")
+        if self.task not in (None, "regression", "classification"):
+            raise ValueError(
+                f"task must be regression or classification (or null to infer it), not {self.task!r}"
+            )
+        if not self.review_hours >= 0:
+            raise ValueError(f"review hours must be 0 or more, not {self.review_hours}")
+        if not self.model_rollback_margin >= 0:
+            raise ValueError(f"model rollback margin must be 0 or more, not {self.model_rollback_margin}")
 
     @property
     def seeds(self) -> ComponentSeeds:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,12 @@ class RunHistory:
         self.path = Path(path).expanduser().resolve()
         self.read_timeout_s = read_timeout_s
         self.single_file = self.path.suffix == DB_SUFFIX or self.path.is_file()
+        above = next((p for p in self.path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise StoreError(
+                f"{above} is a file, not a folder, so no run history can be kept at {self.path}; give --db "
+                "another path."
+            )
         if self.path.suffix.lower() in _NOT_A_HISTORY and not self.path.is_dir():
             raise StoreError(
                 f"{self.path} looks like a data file, not a run history: give --db a folder (a file per "
@@ -67,6 +74,30 @@ class RunHistory:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def check_writable(self, workspace: str) -> None:
+        """Refuse, before the first write, a history this process cannot write. DuckDB commits through
+        a `.wal` file beside the database and the pipelines keep their files beside it too, so a
+        read-only folder fails mid-run even when the file itself is writable; this probes both."""
+        file = self.workspace_file(workspace)
+        folder = next((p for p in (file.parent, *file.parent.parents) if p.exists()), file.parent)
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise StoreError(
+                f"The folder {folder} is read-only here ({exc.strerror or exc}): DuckDB writes {file.name}.wal "
+                "and the pipelines their files beside the history, so nothing was written; give --db a folder "
+                "you can write."
+            ) from None
+        if file.exists():
+            try:
+                os.close(os.open(file, os.O_WRONLY))
+            except OSError as exc:
+                raise StoreError(
+                    f"The run history {file} is read-only here ({exc.strerror or exc}), so nothing was written; "
+                    "make it writable or give --db another file."
+                ) from None
 
     def workspace_file(self, workspace: str) -> Path:
         """The DuckDB file that holds `workspace`."""
