@@ -150,8 +150,14 @@ def run_steps(
     label: str | None = None,
     progress: ProgressCallback | None = None,
     workdir: Path | None = None,
+    before_step: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run `steps` in order and record everything; a failure skips the rest and fails the run."""
+    """Run `steps` in order and record everything; a failure skips the rest and fails the run.
+
+    `before_step(name)` is called before each step runs, outside its timing: a run that must wait
+    for something outside it (a deploy for the traffic before it) waits there; what it raises
+    stops the run like Ctrl-C does (the run is recorded as failed and the error goes on).
+    """
     names = [s.name for s in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"step names must be unique, got {names}")
@@ -194,6 +200,8 @@ def run_steps(
                 records.append(record)
                 emit(index, step.name, "skipped")
                 continue
+            if before_step is not None:
+                before_step(step.name)
             emit(index, step.name, "running")
             record, error = _run_one(store, step, index, ctx)
             store.record_step(run_id, workspace, record)

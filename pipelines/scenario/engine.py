@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines.devops.changes import get_change, validate_change_sequence
 from pipelines.devops.pipeline import next_train, run_devops_pipeline
-from pipelines.devops.production import Production
+from pipelines.devops.production import Production, service_rows
 from pipelines.devops.repo import head
 from pipelines.devops.testing import suite_env
 from pipelines.devops.warm import PYTEST_PRELOAD, WarmStarter
@@ -93,20 +93,24 @@ class _Timer:
         self.seconds: dict[str, float] = defaultdict(float)
         self.lock = threading.Lock()  # stages run on two threads
 
-    def stage(self, name: str) -> _Stage:
-        return _Stage(self, name)
+    def stage(self, name: str, *, within: str | None = None) -> _Stage:
+        """Time a stage; a stage `within` another (a wait inside a pipeline) is taken out of it."""
+        return _Stage(self, name, within)
 
 
 class _Stage:
-    def __init__(self, timer: _Timer, name: str) -> None:
-        self.timer, self.name = timer, name
+    def __init__(self, timer: _Timer, name: str, within: str | None) -> None:
+        self.timer, self.name, self.within = timer, name, within
 
     def __enter__(self) -> None:
         self.start = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
+        seconds = time.perf_counter() - self.start
         with self.timer.lock:
-            self.timer.seconds[self.name] += time.perf_counter() - self.start
+            self.timer.seconds[self.name] += seconds
+            if self.within is not None:
+                self.timer.seconds[self.within] -= seconds
 
 
 def _is_bike_schema(dataset: Dataset) -> bool:
@@ -268,9 +272,11 @@ def run_scenario(
 
 
 class _WeekWorker(threading.Thread):
-    """A week's traffic, then next week's code changes, on a worker thread.
+    """A week's traffic on a worker thread, and next week's code changes on a thread of its own.
 
     The traffic starts once the worker `after` (last week's) has shipped this week's changes.
+    Next week's changes are committed, built and tested meanwhile, and deployed once the traffic
+    is answered.
     `traffic()` hands the main thread the week's serving figures as soon as the traffic is answered
     (next week's shipping may still run); an error on a worker is raised in the main thread.
     """
@@ -291,23 +297,46 @@ class _WeekWorker(threading.Thread):
         self.answered = threading.Event()
         self.figures: dict[str, Any] | None = None
         self.error: BaseException | None = None
+        self.ship_error: BaseException | None = None
 
     def run(self) -> None:
+        shipper: threading.Thread | None = None
         try:
             if self.after is not None:
                 self.after.join()
                 self.after.raise_error()
                 self.after = None  # a chain of finished workers is not kept
+            if self.next_week is not None:
+                # Next week's changes are committed, built and tested while this week's traffic
+                # is answered; their deploy waits for it (`_deploy_after_traffic`).
+                shipper = threading.Thread(
+                    target=self._ship, name=f"opslab-ship-{self.week + 1}", daemon=True
+                )
+                shipper.start()
             self.figures = self.state.serve_week(self.week, self.week_start, self.batch)
         except BaseException as exc:  # handed to the main thread
             self.error = exc
         finally:
             self.answered.set()
-        if self.error is None and self.next_week is not None:
-            try:
-                self.state.ship_week(*self.next_week)
-            except BaseException as exc:
-                self.error = exc
+            if shipper is not None:
+                shipper.join()
+
+    def _ship(self) -> None:
+        assert self.next_week is not None
+        try:
+            self.state.ship_week(*self.next_week, before_deploy=self._deploy_after_traffic)
+        except BaseException as exc:
+            self.ship_error = exc
+
+    def _deploy_after_traffic(self) -> None:
+        """A release deploys once the week before its deploy time is served: rollbacks and the
+        deployment records of that week come first, as when the two ran in turns."""
+        with self.state.timer.stage("wait-traffic", within="devops"):
+            self.answered.wait()
+        if self.figures is None:
+            raise ScenarioError(
+                f"week {self.week}: the traffic was not served, so no release deploys after it"
+            )
 
     def traffic(self) -> dict[str, Any]:
         """The week's serving figures, once its traffic is answered."""
@@ -323,6 +352,8 @@ class _WeekWorker(threading.Thread):
     def raise_error(self) -> None:
         if self.error is not None:
             raise self.error
+        if self.ship_error is not None:
+            raise self.ship_error
 
 
 class _State:
@@ -349,6 +380,7 @@ class _State:
         for change in settings.changes:
             self.schedule[change.week].append(change)
         self.bike = _is_bike_schema(dataset)
+        self._service_rows: list[dict[str, Any]] | None = None
         # Each release's test suite runs in an interpreter that has imported pytest already.
         self.test_starter = WarmStarter(PYTEST_PRELOAD)
         if self.bike:
@@ -356,21 +388,56 @@ class _State:
 
     # -- week 0 ----------------------------------------------------------------------------
     def setup(self, t0: datetime) -> None:
+        """The first model and the first release. The release is checked out, built and tested while
+        the model trains (the two share nothing until then) and deploys once the model is in
+        production, so its server starts with that model, as when the two ran in turns."""
         self.report(ScenarioProgress(0, self.weeks, "setup", "first model on the warm-up window"))
-        # The first training's dozens of writes share one connection (opening one per write cost
-        # about half a second); it takes under a second, so a page waiting to read hardly notices.
-        with self.timer.stage("retrain"), self.store.session():
-            first = self.models.train_first(t0)
+        trained = threading.Event()
+        first: Any = None
+        release: list[Any] = []
+        errors: list[BaseException] = []
+
+        def after_first_model() -> None:
+            with self.timer.stage("wait-model", within="devops"):
+                trained.wait()
+            if first is None or not first.ok:
+                raise ScenarioError("the first model was not trained, so the first release does not deploy")
+
+        def first_release() -> None:
+            try:
+                release.append(self.first_release(t0, before_deploy=after_first_model))
+            except BaseException as exc:  # raised on the clock's thread below
+                errors.append(exc)
+
+        shipper = None
+        if self.bike:  # the sample service speaks the bike-sharing schema only; DevOps sits others out
+            shipper = threading.Thread(target=first_release, name="opslab-first-release", daemon=True)
+            shipper.start()
+        try:
+            # The first training's dozens of writes share one connection (opening one per write
+            # cost about half a second); it takes under a second, so a page waiting to read hardly
+            # notices.
+            with self.timer.stage("retrain"), self.store.session():
+                first = self.models.train_first(t0)
+        finally:
+            trained.set()
+            if shipper is not None:
+                shipper.join()
         if not first.ok:
             raise ScenarioError(f"the first model could not be trained: {first.error}")
-        if not self.bike:
-            return  # the sample service speaks the bike-sharing schema only; DevOps sits this one out
+        if errors:
+            raise errors[0]
+        if release and not release[0].ok:
+            raise ScenarioError(f"the first release failed: {release[0].error}")
+
+    def first_release(self, t0: datetime, *, before_deploy: Callable[[], None]) -> Any:
+        """The service's repository and its first release through the DevOps pipeline."""
         self.report(ScenarioProgress(0, self.weeks, "devops", "first release of the service"))
         # The first release builds, tests and starts a server for seconds: short connections, so a
         # page can read in between (holding the file all along made readers time out under load).
         with self.timer.stage("devops"):
             self.repo = ensure_repo(self.store, self.workspace, t0 - timedelta(days=1))
-            result = run_devops_pipeline(
+            return run_devops_pipeline(
                 self.store,
                 self.workspace,
                 self.production,
@@ -380,18 +447,20 @@ class _State:
                 settings=self.settings.devops,
                 label="initial release",
                 extra_params={"test_launcher": self.test_starter.launch},
+                before_deploy=before_deploy,
             )
-        if not result.ok:
-            raise ScenarioError(f"the first release failed: {result.error}")
 
     # -- one week ----------------------------------------------------------------------------
-    def ship_week(self, week: int, week_start: datetime) -> None:
+    def ship_week(
+        self, week: int, week_start: datetime, *, before_deploy: Callable[[], None] | None = None
+    ) -> None:
         """Commit the week's scripted changes at their times; each release train takes them through DevOps.
 
         A change is reviewed for `review_hours` after its commit, then waits for the next train
         (`next_train`: the DevOps settings' timetable); changes ready for the same train ship in
         one pipeline run on the last of them. So lead time is review + the wait for the train +
-        the pipeline's real duration, and differs with when a commit lands.
+        the pipeline's real duration, and differs with when a commit lands. A pipeline waits for
+        `before_deploy` between its test and its deploy (that wait is not part of its duration).
         """
         if self.repo is None:
             return
@@ -417,7 +486,20 @@ class _State:
                     settings=self.settings.devops,
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
+                    before_deploy=before_deploy,
                 )
+
+    def service_rows(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
+        """The batch's request rows, out of the whole dataset's made once (on first use, by the
+        worker that serves): one conversion instead of one a week, each a few milliseconds."""
+        if self._service_rows is None:
+            self._service_rows = service_rows(self.dataset.frame)
+        index = self.dataset.frame.index
+        positions = index.get_indexer(batch.index) if index.is_unique else None
+        if positions is None or (positions < 0).any():  # not a slice of the dataset's rows as they are
+            return service_rows(batch)
+        rows = self._service_rows
+        return [rows[i] for i in positions]
 
     def week_batch(self, week_start: datetime, week_end: datetime) -> pd.DataFrame:
         frame, column = self.dataset.frame, self.dataset.time_column
@@ -436,7 +518,11 @@ class _State:
         week_end = week_start + timedelta(weeks=1)
         with self.timer.stage("serve"):
             serving = self.production.serve_week(
-                batch, self.dataset.time_column, week_end, week_start=week_start
+                batch,
+                self.dataset.time_column,
+                week_end,
+                week_start=week_start,
+                rows=self.service_rows(batch),
             )
         # Rows of failed requests get no prediction: realized quality scores them as failures. Set
         # on this worker before the traffic is answered; the week's labels arrive after that.
