@@ -11,10 +11,13 @@ Everything real is real: git commits, builds, pytest, servers, models.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +47,7 @@ __all__ = ["ScenarioError", "ScenarioProgress", "ScenarioResult", "load_scenario
 # Weeks one write connection is kept for (opening one costs ~15 ms); a reader that asks gets
 # the file at the next week boundary anyway.
 SESSION_WEEKS = 8
+THREAD_SWITCH_S = 0.0005
 
 
 class ScenarioError(OpsLabError):
@@ -139,6 +143,31 @@ def run_scenario(
     progress: Callable[[ScenarioProgress], None] | None = None,
 ) -> ScenarioResult:
     """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`."""
+    with _prompt_thread_switches():
+        return _play(store, workspace, settings, replace=replace, progress=progress)
+
+
+@contextlib.contextmanager
+def _prompt_thread_switches() -> Iterator[None]:
+    """While the clock's thread computes (monitoring, training: it holds the GIL for long
+    stretches), the worker that sends the week's requests gets the GIL back after each answer
+    within `THREAD_SWITCH_S`, not Python's default 5 ms: a request costs several such waits."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(THREAD_SWITCH_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _play(
+    store: Store,
+    workspace: str,
+    settings: ScenarioSettings,
+    *,
+    replace: bool,
+    progress: Callable[[ScenarioProgress], None] | None,
+) -> ScenarioResult:
     started = time.perf_counter()
     timer = _Timer()
     report = progress or (lambda event: None)
@@ -218,26 +247,27 @@ def run_scenario(
         clock_start.to_pydatetime(),
     )
     worker: _WeekWorker | None = None
+    # The service's releases go down a line of their own (`_ReleaseLine`), weeks ahead of the traffic.
+    line = _ReleaseLine(state) if state.bike else None
     try:
-        state.setup(clock_start.to_pydatetime())  # a connection per part: a page can read in between
+        if line is not None:
+            line.start()
+        state.setup(line)  # a connection per part: a page can read in between
         with store.batched_sessions(SESSION_WEEKS) as sessions:
             for week in range(1, weeks + 1):
                 with sessions.unit():
                     week_start = (clock_start + pd.Timedelta(weeks=week - 1)).to_pydatetime()
-                    if week == 1:
-                        state.ship_week(week, week_start)  # later weeks ship on the workers
                     batch = state.week_batch(week_start, week_start + timedelta(weeks=1))
                     figures = state.models_serve(week, batch)
-                    # The week's traffic (real requests to the release's server, a subprocess) and
-                    # then next week's code changes (git, pytest, a new server) go on a worker
-                    # thread, while this thread monitors the week and retrains (CPU in-process),
-                    # then goes on with next week's monitoring while that week's changes ship: the
-                    # two lifecycles' work overlaps on the two cores. A model deploy waits for the
-                    # week's traffic to be answered (it happens at the week's end), a week's
-                    # traffic waits for its changes to ship and for last week's model, and releases
-                    # wait for their deploy time, so the history is the same as in turns.
-                    next_week = (week + 1, week_start + timedelta(weeks=1)) if week < weeks else None
-                    worker = _WeekWorker(state, week, week_start, batch, next_week, after=worker)
+                    # The week's traffic (real requests to the release's server, a subprocess) goes
+                    # on a worker thread, while this thread monitors the week and retrains (CPU
+                    # in-process) and goes on with next week's monitoring; the release line builds
+                    # and tests the next release meanwhile. A model deploy waits for the week's
+                    # traffic to be answered (it happens at the week's end), a week's traffic waits
+                    # for its changes to ship and for last week's model, a release deploys after
+                    # the traffic of the week before it and goes live at its deploy time, so the
+                    # history is the same as in turns.
+                    worker = _WeekWorker(state, line, week, week_start, batch, after=worker)
                     worker.start()
                     try:
                         state.finish_week(week, figures, worker)
@@ -249,15 +279,17 @@ def run_scenario(
                 with timer.stage("wait"):
                     worker.join()
                 worker.raise_error()
+            if line is not None:
+                with timer.stage("wait"):
+                    line.join()
+                line.raise_error()
     except KeyboardInterrupt:
-        if worker is not None:
-            worker.join(timeout=60)  # let a running pipeline record its end before marking the rest
+        _stop(worker, line)  # let a running pipeline record its end before marking the rest
         store.interrupt_running(workspace, "interrupted by the user (Ctrl-C)")
         store.finish_scenario_run(scenario_run, "interrupted", "interrupted by the user (Ctrl-C)")
         raise
     except Exception as exc:
-        if worker is not None:
-            worker.join(timeout=60)
+        _stop(worker, line)
         store.interrupt_running(workspace, f"the scenario stopped: {exc}")
         store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -271,72 +303,140 @@ def run_scenario(
     )
 
 
-class _WeekWorker(threading.Thread):
-    """A week's traffic on a worker thread, and next week's code changes on a thread of its own.
+def _stop(worker: _WeekWorker | None, line: _ReleaseLine | None) -> None:
+    """Stop the play's threads after an error, letting a running step finish and record itself."""
+    if line is not None:
+        line.stop()
+    if worker is not None:
+        worker.join(timeout=60)
+    if line is not None:
+        line.join(timeout=60)
 
-    The traffic starts once the worker `after` (last week's) has shipped this week's changes.
-    Next week's changes are committed, built and tested meanwhile, and deployed once the traffic
-    is answered.
-    `traffic()` hands the main thread the week's serving figures as soon as the traffic is answered
-    (next week's shipping may still run); an error on a worker is raised in the main thread.
+
+class _ReleaseLine(threading.Thread):
+    """The service's releases in order, on a thread of their own: the first release, then each
+    week's scripted changes (`_State.ship_week`).
+
+    A week's changes are committed, checked out, built and tested as soon as the release before
+    them is deployed, often weeks of traffic ahead; their deploy waits until the traffic of the
+    week before is answered (that week's rollbacks and deployment records come first), and the
+    week's traffic waits for them (`ready`). The first release deploys once the first model is in
+    production. So every release deploys, and goes live, at the same point of the story as when
+    everything ran in turns.
+    """
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(name="opslab-release-line", daemon=True)
+        self.state = state
+        self.model_trained = threading.Event()
+        self.first_model_ok = False
+        self.shipped = [threading.Event() for _ in range(state.weeks + 1)]  # by week; 0 = first release
+        self.served = [threading.Event() for _ in range(state.weeks + 1)]
+        self.served_ok = [False] * (state.weeks + 1)
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        state = self.state
+        try:
+            result = state.first_release(state.clock_start, before_deploy=self._after_first_model)
+            if not result.ok:
+                raise ScenarioError(f"the first release failed: {result.error}")
+            self.shipped[0].set()
+            for week in range(1, state.weeks + 1):
+                if self.stopping.is_set():
+                    raise ScenarioError("the play stopped")
+                week_start = state.clock_start + timedelta(weeks=week - 1)
+                state.ship_week(
+                    week, week_start, before_deploy=functools.partial(self._after_traffic, week - 1)
+                )
+                self.shipped[week].set()
+        except BaseException as exc:  # raised on the threads that wait for a release
+            self.error = exc
+        finally:
+            for event in self.shipped:  # nobody waits for ever; `ready` tells why
+                event.set()
+
+    def first_model(self, ok: bool) -> None:
+        """The first model is in production (or could not be trained): the first release may deploy."""
+        self.first_model_ok = ok
+        self.model_trained.set()
+
+    def note_served(self, week: int, ok: bool) -> None:
+        self.served_ok[week] = ok
+        self.served[week].set()
+
+    def ready(self, week: int) -> None:
+        """Wait until the week's changes are shipped; raise what stopped the line."""
+        self.shipped[week].wait()
+        self.raise_error()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.model_trained.set()
+        for event in self.served:
+            event.set()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _after_first_model(self) -> None:
+        with self.state.timer.stage("wait-model", within="devops"):
+            self.model_trained.wait()
+        if not self.first_model_ok or self.stopping.is_set():
+            raise ScenarioError("the first model was not trained, so the first release does not deploy")
+
+    def _after_traffic(self, week: int) -> None:
+        """A release deploys once the traffic of `week` (the week before its own) is answered."""
+        if week == 0:
+            return  # nothing is served before week 1
+        with self.state.timer.stage("wait-traffic", within="devops"):
+            self.served[week].wait()
+        if not self.served_ok[week] or self.stopping.is_set():
+            raise ScenarioError(f"week {week}: the traffic was not served, so no release deploys after it")
+
+
+class _WeekWorker(threading.Thread):
+    """A week's traffic on a worker thread.
+
+    The traffic starts once the worker `after` (last week's) is done and the release line has
+    shipped this week's changes. `traffic()` hands the main thread the week's serving figures as
+    soon as the traffic is answered; an error on a worker is raised in the main thread.
     """
 
     def __init__(
         self,
         state: _State,
+        line: _ReleaseLine | None,
         week: int,
         week_start: datetime,
         batch: pd.DataFrame,
-        next_week: tuple[int, datetime] | None,
         *,
         after: _WeekWorker | None = None,
     ) -> None:
         super().__init__(name=f"opslab-week-{week}", daemon=True)
-        self.state, self.week, self.week_start, self.batch = state, week, week_start, batch
-        self.next_week, self.after = next_week, after
+        self.state, self.line, self.week, self.week_start, self.batch = state, line, week, week_start, batch
+        self.after = after
         self.answered = threading.Event()
         self.figures: dict[str, Any] | None = None
         self.error: BaseException | None = None
-        self.ship_error: BaseException | None = None
 
     def run(self) -> None:
-        shipper: threading.Thread | None = None
         try:
             if self.after is not None:
                 self.after.join()
                 self.after.raise_error()
                 self.after = None  # a chain of finished workers is not kept
-            if self.next_week is not None:
-                # Next week's changes are committed, built and tested while this week's traffic
-                # is answered; their deploy waits for it (`_deploy_after_traffic`).
-                shipper = threading.Thread(
-                    target=self._ship, name=f"opslab-ship-{self.week + 1}", daemon=True
-                )
-                shipper.start()
+            if self.line is not None:
+                self.line.ready(self.week)
             self.figures = self.state.serve_week(self.week, self.week_start, self.batch)
         except BaseException as exc:  # handed to the main thread
             self.error = exc
         finally:
             self.answered.set()
-            if shipper is not None:
-                shipper.join()
-
-    def _ship(self) -> None:
-        assert self.next_week is not None
-        try:
-            self.state.ship_week(*self.next_week, before_deploy=self._deploy_after_traffic)
-        except BaseException as exc:
-            self.ship_error = exc
-
-    def _deploy_after_traffic(self) -> None:
-        """A release deploys once the week before its deploy time is served: rollbacks and the
-        deployment records of that week come first, as when the two ran in turns."""
-        with self.state.timer.stage("wait-traffic", within="devops"):
-            self.answered.wait()
-        if self.figures is None:
-            raise ScenarioError(
-                f"week {self.week}: the traffic was not served, so no release deploys after it"
-            )
+            if self.line is not None:
+                self.line.note_served(self.week, self.figures is not None)
 
     def traffic(self) -> dict[str, Any]:
         """The week's serving figures, once its traffic is answered."""
@@ -352,8 +452,6 @@ class _WeekWorker(threading.Thread):
     def raise_error(self) -> None:
         if self.error is not None:
             raise self.error
-        if self.ship_error is not None:
-            raise self.ship_error
 
 
 class _State:
@@ -387,48 +485,21 @@ class _State:
             self.test_starter.prepare(suite_env(None))
 
     # -- week 0 ----------------------------------------------------------------------------
-    def setup(self, t0: datetime) -> None:
-        """The first model and the first release. The release is checked out, built and tested while
-        the model trains (the two share nothing until then) and deploys once the model is in
-        production, so its server starts with that model, as when the two ran in turns."""
+    def setup(self, line: _ReleaseLine | None) -> None:
+        """The first model; `line` (the release line) deploys the first release once it is in."""
         self.report(ScenarioProgress(0, self.weeks, "setup", "first model on the warm-up window"))
-        trained = threading.Event()
-        first: Any = None
-        release: list[Any] = []
-        errors: list[BaseException] = []
-
-        def after_first_model() -> None:
-            with self.timer.stage("wait-model", within="devops"):
-                trained.wait()
-            if first is None or not first.ok:
-                raise ScenarioError("the first model was not trained, so the first release does not deploy")
-
-        def first_release() -> None:
-            try:
-                release.append(self.first_release(t0, before_deploy=after_first_model))
-            except BaseException as exc:  # raised on the clock's thread below
-                errors.append(exc)
-
-        shipper = None
-        if self.bike:  # the sample service speaks the bike-sharing schema only; DevOps sits others out
-            shipper = threading.Thread(target=first_release, name="opslab-first-release", daemon=True)
-            shipper.start()
+        first = None
         try:
             # The first training's dozens of writes share one connection (opening one per write
             # cost about half a second); it takes under a second, so a page waiting to read hardly
             # notices.
             with self.timer.stage("retrain"), self.store.session():
-                first = self.models.train_first(t0)
+                first = self.models.train_first(self.clock_start)
         finally:
-            trained.set()
-            if shipper is not None:
-                shipper.join()
+            if line is not None:
+                line.first_model(first is not None and first.ok)
         if not first.ok:
             raise ScenarioError(f"the first model could not be trained: {first.error}")
-        if errors:
-            raise errors[0]
-        if release and not release[0].ok:
-            raise ScenarioError(f"the first release failed: {release[0].error}")
 
     def first_release(self, t0: datetime, *, before_deploy: Callable[[], None]) -> Any:
         """The service's repository and its first release through the DevOps pipeline."""
