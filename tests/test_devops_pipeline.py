@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -220,3 +221,24 @@ def test_a_commit_that_breaks_the_build_fails_at_build(store: Store, production:
     assert "features.py" in result.step("build").error and "line 1" in result.step("build").error
     assert store.select("artifacts", "demo").empty  # no half-built artifact recorded
     assert rec.current_deployment(store, "demo", "release") is None
+
+
+def test_a_deploy_waiting_for_production_goes_live_at_the_steps_time_not_the_wait(
+    store: Store, production: Production
+) -> None:
+    # A scenario builds and tests a release while the traffic before it is served and deploys it
+    # afterwards: the wait is not part of the pipeline's duration, so not of its deploy time.
+    waited: list[str] = []
+
+    def traffic_answered() -> None:
+        waited.append("late" if rec.current_deployment(store, "demo", "release") else "before deploy")
+        time.sleep(3)
+
+    result = _run(store, production, T0, before_deploy=traffic_answered)
+    assert result.ok, result.error
+    assert waited == ["before deploy"]  # called once, before the deploy recorded anything
+    release = rec.current_deployment(store, "demo", "release")
+    steps = sum(s.duration_ms for s in result.steps) / 1000
+    live_after = (release["sim_time"] - (T0 + timedelta(hours=1))).total_seconds()
+    assert live_after == pytest.approx(steps, abs=0.5)  # the steps' time, without the 3 s wait
+    assert live_after < steps + 1
