@@ -226,6 +226,15 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
         raise StepFailed(
             f"smoke test: {smoke.errors} of {smoke.requests} requests failed", metrics=metrics, log=log
         )
+    before_promote: Callable[[], None] | None = ctx.params.get("before_promote")
+    if before_promote is not None:  # blue/green: healthy and smoke-tested, waiting for the switch
+        clock: PipelineClock | None = ctx.params.get("clock")
+        try:
+            with clock.paused() if clock is not None else contextlib.nullcontext():
+                before_promote()
+        except BaseException:
+            server.stop()
+            raise
     sha: str = ctx.params["commit"]
     # On the scenario clock the release is live once the pipeline, started at `sim_time` (its
     # train's departure), has really run through checkout, build, test and this deploy.
@@ -276,13 +285,16 @@ def run_devops_pipeline(
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
     before_deploy: Callable[[], None] | None = None,
+    before_promote: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run checkout → build → test → deploy on `commit` and record it.
 
-    `before_deploy` (optional) is waited for between test and deploy: a scenario checks out, builds
-    and tests the next release while production still answers the traffic before its deploy time,
-    and deploys once that traffic is answered. The wait is not part of the pipeline's duration, so
-    the release is live at `sim_time` plus the time the steps really took, as without the wait.
+    A scenario prepares the next release while production still answers the traffic before its
+    deploy time, and hands it over once that traffic is answered: `before_deploy` (optional) is
+    waited for between test and deploy (the server then starts with what is there after the wait,
+    e.g. the first model), `before_promote` inside the deploy, between a healthy, smoke-tested
+    server and its promotion. Neither wait is part of the pipeline's duration, so the release is
+    live at `sim_time` plus the time the steps really took, as without the wait.
     """
     clock = PipelineClock()  # the deploy is live `sim_time` + the pipeline's real duration
     when = commit_time(repo, commit).replace(tzinfo=None)
@@ -300,6 +312,7 @@ def run_devops_pipeline(
         "settings": settings,
         "production": production,
         "artifacts_dir": store.files_dir(workspace) / "artifacts",
+        "before_promote": before_promote,
         **dict(extra_params or {}),
     }
     return run_steps(

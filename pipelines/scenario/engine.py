@@ -317,12 +317,12 @@ class _ReleaseLine(threading.Thread):
     """The service's releases in order, on a thread of their own: the first release, then each
     week's scripted changes (`_State.ship_week`).
 
-    A week's changes are committed, checked out, built and tested as soon as the release before
-    them is deployed, often weeks of traffic ahead; their deploy waits until the traffic of the
-    week before is answered (that week's rollbacks and deployment records come first), and the
-    week's traffic waits for them (`ready`). The first release deploys once the first model is in
-    production. So every release deploys, and goes live, at the same point of the story as when
-    everything ran in turns.
+    A week's changes are committed, checked out, built, tested, started and smoke-tested as soon as
+    the release before them is deployed, often weeks of traffic ahead; the release is promoted once
+    the traffic of the week before is answered (that week's rollbacks and deployment records come
+    first), and the week's traffic waits for it (`ready`). The first release deploys once the
+    first model is in production, so that its server starts with it. So every release deploys,
+    and goes live, at the same point of the story as when everything ran in turns.
     """
 
     def __init__(self, state: _State) -> None:
@@ -348,7 +348,7 @@ class _ReleaseLine(threading.Thread):
                     raise ScenarioError("the play stopped")
                 week_start = state.clock_start + timedelta(weeks=week - 1)
                 state.ship_week(
-                    week, week_start, before_deploy=functools.partial(self._after_traffic, week - 1)
+                    week, week_start, before_promote=functools.partial(self._after_traffic, week - 1)
                 )
                 self.shipped[week].set()
         except BaseException as exc:  # raised on the threads that wait for a release
@@ -523,15 +523,16 @@ class _State:
 
     # -- one week ----------------------------------------------------------------------------
     def ship_week(
-        self, week: int, week_start: datetime, *, before_deploy: Callable[[], None] | None = None
+        self, week: int, week_start: datetime, *, before_promote: Callable[[], None] | None = None
     ) -> None:
         """Commit the week's scripted changes at their times; each release train takes them through DevOps.
 
         A change is reviewed for `review_hours` after its commit, then waits for the next train
         (`next_train`: the DevOps settings' timetable); changes ready for the same train ship in
         one pipeline run on the last of them. So lead time is review + the wait for the train +
-        the pipeline's real duration, and differs with when a commit lands. A pipeline waits for
-        `before_deploy` between its test and its deploy (that wait is not part of its duration).
+        the pipeline's real duration, and differs with when a commit lands. A pipeline's deploy waits
+        for `before_promote` with its server healthy and smoke-tested (the wait is not part of its
+        duration): the champion is in production by then, and a server follows its model file.
         """
         if self.repo is None:
             return
@@ -557,7 +558,7 @@ class _State:
                     settings=self.settings.devops,
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
-                    before_deploy=before_deploy,
+                    before_promote=before_promote,
                 )
 
     def service_rows(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
