@@ -204,7 +204,7 @@ def play(
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
     from pipelines.scenario.engine import run_scenario
     from pipelines.scenario.slots import max_plays, play_slot
-    from pipelines.scenario.summary import summarize, tell_story
+    from pipelines.scenario.summary import summarize_and_tell
 
     bar = _ScenarioBar()
     limit = max_plays()
@@ -230,8 +230,9 @@ def play(
     finally:
         bar.bar.close()
         signal.signal(signal.SIGTERM, previous)
-    summary = summarize(store, workspace)
-    story = tell_story(store, workspace)
+    # The report's dozens of queries share one connection (one each cost ~1 s of a play's wall time).
+    with store.reading():
+        summary, story = summarize_and_tell(store, workspace)
     promises = story.promises if story is not None else ()
     if json_out:
         print_json(
