@@ -24,6 +24,7 @@ __all__ = [
     "Artifact",
     "Progress",
     "ProgressCallback",
+    "RunInterrupted",
     "RunResult",
     "Step",
     "StepContext",
@@ -70,6 +71,12 @@ class StepFailed(Exception):
         super().__init__(message)
         self.metrics = dict(metrics or {})
         self.log = log
+
+
+class RunInterrupted(BaseException):
+    """Raised (by a step or `before_step`) when what the run was waiting for will not come, e.g. the
+    scenario it belongs to stopped: the run is recorded as interrupted, not failed, and the
+    exception goes on. A BaseException, so that a step's own error handling does not take it."""
 
 
 class StepSkipped(Exception):
@@ -210,7 +217,7 @@ def run_steps(
             if error is not None:
                 failure = f"{step.name}: {error}"
     except BaseException as exc:  # Ctrl-C or a bug in the runner itself: never leave it running
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        status = "interrupted" if isinstance(exc, (KeyboardInterrupt, RunInterrupted)) else "failed"
         store.finish_run(run_id, status, error=f"{type(exc).__name__}: {exc}")
         raise
     status = "failed" if failure else "succeeded"

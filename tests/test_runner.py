@@ -9,6 +9,7 @@ import pytest
 from pipelines.runner import (
     Artifact,
     Progress,
+    RunInterrupted,
     Step,
     StepContext,
     StepFailed,
@@ -194,3 +195,14 @@ def test_what_before_step_raises_fails_the_run_and_goes_on(store: Store) -> None
     assert called == []
     runs = store.select("runs", "demo")
     assert list(runs["status"]) == ["failed"] and "production is gone" in runs["error"].iloc[0]
+
+
+def test_a_run_whose_wait_will_not_end_is_recorded_interrupted_not_failed(store: Store) -> None:
+    def stopped(name: str) -> None:
+        if name == "b":
+            raise RunInterrupted("the scenario stopped before its deploy time")
+
+    with pytest.raises(RunInterrupted):
+        _run(store, [Step("a", _ok(1)), Step("b", _ok(2))], before_step=stopped)
+    run = store.select("runs", "demo").iloc[0]
+    assert run["status"] == "interrupted" and "stopped before its deploy time" in run["error"]

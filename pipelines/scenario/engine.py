@@ -37,6 +37,7 @@ from pipelines.mlops.policy import Decision
 from pipelines.mlops.production import ModelProduction
 from pipelines.mlops.sources import Dataset, load_dataset
 from pipelines.paths import data_dir
+from pipelines.runner import RunInterrupted
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
 from pipelines.store import Store
 from pipelines.store import records as rec
@@ -378,6 +379,8 @@ class _ReleaseLine(threading.Thread):
             event.set()
 
     def raise_error(self) -> None:
+        if isinstance(self.error, RunInterrupted):  # a release waited for what never came
+            raise ScenarioError(f"the release line stopped: {self.error}")
         if self.error is not None:
             raise self.error
 
@@ -385,7 +388,7 @@ class _ReleaseLine(threading.Thread):
         with self.state.timer.stage("wait-model", within="devops"):
             self.model_trained.wait()
         if not self.first_model_ok or self.stopping.is_set():
-            raise ScenarioError("the first model was not trained, so the first release does not deploy")
+            raise RunInterrupted("the first model was not trained, so the first release does not deploy")
 
     def _after_traffic(self, week: int) -> None:
         """A release deploys once the traffic of `week` (the week before its own) is answered."""
@@ -394,7 +397,7 @@ class _ReleaseLine(threading.Thread):
         with self.state.timer.stage("wait-traffic", within="devops"):
             self.served[week].wait()
         if not self.served_ok[week] or self.stopping.is_set():
-            raise ScenarioError(f"week {week}: the traffic was not served, so no release deploys after it")
+            raise RunInterrupted(f"week {week}: the traffic was not served, so no release deploys after it")
 
 
 class _WeekWorker(threading.Thread):
