@@ -26,6 +26,7 @@ __all__ = [
     "Artifact",
     "Progress",
     "ProgressCallback",
+    "RunInterrupted",
     "RunResult",
     "Step",
     "StepContext",
@@ -107,6 +108,12 @@ class StepFailed(Exception):
         self.log = log
 
 
+class RunInterrupted(BaseException):
+    """Raised (by a step or `before_step`) when what the run was waiting for will not come, e.g. the
+    scenario it belongs to stopped: the run is recorded as interrupted, not failed, and the
+    exception goes on. A BaseException, so that a step's own error handling does not take it."""
+
+
 class StepSkipped(Exception):
     """Raised by a step that decided not to act (e.g. deploy when the gate said no)."""
 
@@ -186,12 +193,17 @@ def run_steps(
     progress: ProgressCallback | None = None,
     workdir: Path | None = None,
     recorded_params: Mapping[str, Any] | None = None,
+    before_step: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run `steps` in order and record everything; a failure skips the rest and fails the run.
 
     `params` are what the steps receive (objects such as a dataset or a server handle);
     `recorded_params` are the run's parameters as people compare them (settings, seed, commit,
-    data window), recorded as flat key/value rows (`flat_params`) before the first step runs."""
+    data window), recorded as flat key/value rows (`flat_params`) before the first step runs.
+    `before_step(name)` is called before each step runs, outside its timing: a run that must wait
+    for something outside it (a deploy for the traffic before it) waits there; what it raises
+    stops the run like Ctrl-C does (the run is recorded as failed and the error goes on).
+    """
     names = [s.name for s in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"step names must be unique, got {names}")
@@ -236,6 +248,8 @@ def run_steps(
                 records.append(record)
                 emit(index, step.name, "skipped")
                 continue
+            if before_step is not None:
+                before_step(step.name)
             emit(index, step.name, "running")
             record, error = _run_one(store, step, index, ctx)
             store.record_step(run_id, workspace, record)
@@ -244,7 +258,7 @@ def run_steps(
             if error is not None:
                 failure = f"{step.name}: {error}"
     except BaseException as exc:  # Ctrl-C or a bug in the runner itself: never leave it running
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        status = "interrupted" if isinstance(exc, (KeyboardInterrupt, RunInterrupted)) else "failed"
         store.finish_run(run_id, status, error=f"{type(exc).__name__}: {exc}")
         raise
     status = "failed" if failure else "succeeded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -220,3 +221,52 @@ def test_a_commit_that_breaks_the_build_fails_at_build(store: Store, production:
     assert "features.py" in result.step("build").error and "line 1" in result.step("build").error
     assert store.select("artifacts", "demo").empty  # no half-built artifact recorded
     assert rec.current_deployment(store, "demo", "release") is None
+
+
+def test_a_deploy_waiting_for_production_goes_live_at_the_steps_time_not_the_wait(
+    store: Store, production: Production
+) -> None:
+    # A scenario builds and tests a release while the traffic before it is served and deploys it
+    # afterwards: the wait is not part of the pipeline's duration, so not of its deploy time.
+    waited: list[str] = []
+
+    def traffic_answered() -> None:
+        waited.append("late" if rec.current_deployment(store, "demo", "release") else "before deploy")
+        time.sleep(3)
+
+    started = time.perf_counter()
+    result = _run(store, production, T0, before_deploy=traffic_answered)
+    wall = time.perf_counter() - started
+    assert result.ok, result.error
+    assert waited == ["before deploy"]  # called once, before the deploy recorded anything
+    release = rec.current_deployment(store, "demo", "release")
+    steps = sum(s.duration_ms for s in result.steps) / 1000
+    live_after = (release["sim_time"] - (T0 + timedelta(hours=1))).total_seconds()
+    assert steps - 0.05 <= live_after <= wall - 3  # the steps' time counts, the 3 s wait does not
+
+
+def test_a_release_waiting_to_be_promoted_is_healthy_and_nothing_is_recorded_yet(
+    store: Store, production: Production
+) -> None:
+    seen: list[tuple[int, object]] = []
+
+    def switch_time() -> None:  # the server is up and smoke-tested; production has not moved
+        seen.append((len(running_services()), rec.current_deployment(store, "demo", "release")))
+
+    result = _run(store, production, T0, before_promote=switch_time)
+    assert result.ok, result.error
+    assert seen == [(1, None)]
+    assert rec.current_deployment(store, "demo", "release") is not None
+
+
+def test_a_release_refused_at_its_switch_fails_its_deploy_and_leaves_no_server(
+    store: Store, production: Production
+) -> None:
+    def traffic_failed() -> None:
+        raise RuntimeError("the traffic before it was not served")
+
+    result = _run(store, production, T0, before_promote=traffic_failed)
+    assert not result.ok and "not served" in (result.error or "")
+    assert result.step("deploy").status == "failed"
+    assert rec.current_deployment(store, "demo", "release") is None
+    assert [s for s in running_services() if s.is_running()] == []

@@ -9,6 +9,7 @@ import pytest
 from pipelines.runner import (
     Artifact,
     Progress,
+    RunInterrupted,
     Step,
     StepContext,
     StepFailed,
@@ -162,3 +163,46 @@ def test_ctrl_c_marks_the_run_interrupted_and_propagates(store: Store) -> None:
 def test_duplicate_step_names_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unique"):
         _run(store, [Step("a", _ok(1)), Step("a", _ok(2))])
+
+
+def test_before_step_is_called_before_each_step_that_runs_outside_its_timing(store: Store) -> None:
+    def broken(ctx: StepContext) -> StepOutcome:
+        raise StepFailed("red")
+
+    seen: list[str] = []
+    result = _run(
+        store,
+        [Step("a", _ok(1)), Step("b", broken), Step("c", _ok(3))],
+        before_step=seen.append,
+    )
+    assert seen == ["a", "b"]  # not for a step skipped after a failure
+    assert not result.ok
+
+
+def test_what_before_step_raises_fails_the_run_and_goes_on(store: Store) -> None:
+    called: list[str] = []
+
+    def refuse(name: str) -> None:
+        if name == "b":
+            raise RuntimeError("production is gone")
+
+    def step_b(ctx: StepContext) -> StepOutcome:
+        called.append("b")
+        return StepOutcome()
+
+    with pytest.raises(RuntimeError, match="production is gone"):
+        _run(store, [Step("a", _ok(1)), Step("b", step_b)], before_step=refuse)
+    assert called == []
+    runs = store.select("runs", "demo")
+    assert list(runs["status"]) == ["failed"] and "production is gone" in runs["error"].iloc[0]
+
+
+def test_a_run_whose_wait_will_not_end_is_recorded_interrupted_not_failed(store: Store) -> None:
+    def stopped(name: str) -> None:
+        if name == "b":
+            raise RunInterrupted("the scenario stopped before its deploy time")
+
+    with pytest.raises(RunInterrupted):
+        _run(store, [Step("a", _ok(1)), Step("b", _ok(2))], before_step=stopped)
+    run = store.select("runs", "demo").iloc[0]
+    assert run["status"] == "interrupted" and "stopped before its deploy time" in run["error"]

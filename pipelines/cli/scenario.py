@@ -230,7 +230,7 @@ def play(
     from pipelines.devops.changes import validate_change_sequence
     from pipelines.scenario.engine import check_playable, load_scenario_data, run_scenario, scenario_clock
     from pipelines.scenario.slots import max_plays, play_slot
-    from pipelines.scenario.summary import summarize, tell_story
+    from pipelines.scenario.summary import summarize_and_tell
 
     # Everything the play was given is checked before the first line of progress and the first
     # write (the callers check that the history can be written): the workspace may be played into,
@@ -263,8 +263,9 @@ def play(
     finally:
         bar.bar.close()
         signal.signal(signal.SIGTERM, previous)
-    summary = summarize(store, workspace)
-    story = tell_story(store, workspace)
+    # The report's dozens of queries share one connection (one each cost ~1 s of a play's wall time).
+    with store.reading():
+        summary, story = summarize_and_tell(store, workspace)
     promises = story.promises if story is not None else ()
     if json_out:
         print_json(

@@ -10,9 +10,10 @@ pipeline's measured duration.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,14 @@ from pipelines.runner import (
 )
 from pipelines.store import Store
 
-__all__ = ["STEP_NAMES", "DevOpsSettings", "devops_steps", "next_train", "run_devops_pipeline"]
+__all__ = [
+    "STEP_NAMES",
+    "DevOpsSettings",
+    "PipelineClock",
+    "devops_steps",
+    "next_train",
+    "run_devops_pipeline",
+]
 
 STEP_NAMES = ("checkout", "build", "test", "deploy")
 
@@ -101,6 +109,25 @@ def next_train(ready: datetime, settings: DevOpsSettings = DevOpsSettings()) -> 
             if departure >= ready:
                 return departure
     raise AssertionError("unreachable: validated settings have a train every week")
+
+
+class PipelineClock:
+    """The pipeline's own running time: seconds since it started, less the time it waited."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.waited = 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.waited
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.waited += time.perf_counter() - began
 
 
 def _fail(exc: DevOpsError) -> StepFailed:
@@ -201,12 +228,21 @@ def deploy_release(ctx: StepContext) -> StepOutcome:
         raise StepFailed(
             f"smoke test: {smoke.errors} of {smoke.requests} requests failed", metrics=metrics, log=log
         )
+    before_promote: Callable[[], None] | None = ctx.params.get("before_promote")
+    if before_promote is not None:  # blue/green: healthy and smoke-tested, waiting for the switch
+        clock: PipelineClock | None = ctx.params.get("clock")
+        try:
+            with clock.paused() if clock is not None else contextlib.nullcontext():
+                before_promote()
+        except BaseException:
+            server.stop()
+            raise
     sha: str = ctx.params["commit"]
     # On the scenario clock the release is live once the pipeline, started at `sim_time` (its
     # train's departure), has really run through checkout, build, test and this deploy.
     live_at = ctx.sim_time
-    if live_at is not None and "clock_start" in ctx.params:
-        live_at += timedelta(seconds=time.perf_counter() - ctx.params["clock_start"])
+    if live_at is not None and "clock" in ctx.params:
+        live_at += timedelta(seconds=ctx.params["clock"].elapsed())
     deployment_id = production.promote(
         server,
         ref=sha[:7],
@@ -251,19 +287,36 @@ def run_devops_pipeline(
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
     changes: Sequence[str] = (),
+    before_deploy: Callable[[], None] | None = None,
+    before_promote: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Build, test and deploy `commit`; `changes` are the ids of the scripted changes it ships
-    (recorded with the commit and the settings as the run's parameters)."""
-    clock_start = time.perf_counter()  # the deploy is live `sim_time` + the pipeline's real duration
+    """Run checkout → build → test → deploy on `commit` and record it; `changes` are the ids of the
+    scripted changes it ships (recorded with the commit and the settings as the run's parameters).
+
+    A scenario prepares the next release while production still answers the traffic before its
+    deploy time, and hands it over once that traffic is answered: `before_deploy` (optional) is
+    waited for between test and deploy (the server then starts with what is there after the wait,
+    e.g. the first model), `before_promote` inside the deploy, between a healthy, smoke-tested
+    server and its promotion. Neither wait is part of the pipeline's duration, so the release is
+    live at `sim_time` plus the time the steps really took, as without the wait.
+    """
+    clock = PipelineClock()  # the deploy is live `sim_time` + the pipeline's real duration
     when = commit_time(repo, commit).replace(tzinfo=None)
+
+    def wait_for_deploy(step: str) -> None:
+        if step == "deploy" and before_deploy is not None:
+            with clock.paused():
+                before_deploy()
+
     params = {
-        "clock_start": clock_start,
+        "clock": clock,
         "repo": repo,
         "commit": commit,
         "commit_time": when,
         "settings": settings,
         "production": production,
         "artifacts_dir": store.files_dir(workspace) / "artifacts",
+        "before_promote": before_promote,
         **dict(extra_params or {}),
     }
     return run_steps(
@@ -283,4 +336,5 @@ def run_devops_pipeline(
             "changes": ",".join(changes) or None,
             "devops": settings,
         },
+        before_step=wait_for_deploy,
     )

@@ -445,26 +445,35 @@ class Production:
         week.incidents_resolved.append(incident)
 
     def serve_week(
-        self, batch: pd.DataFrame, time_column: str, week_end: datetime, *, week_start: datetime | None = None
+        self,
+        batch: pd.DataFrame,
+        time_column: str,
+        week_end: datetime,
+        *,
+        week_start: datetime | None = None,
+        rows: Sequence[Mapping[str, Any]] | None = None,
     ) -> WeekServing:
         """Serve the week's rows a day at a time, each day (start, end], through `serve_day`.
         Every day passes through it, even an empty one, so a release waiting for its deploy time
-        takes over on schedule."""
+        takes over on schedule. `rows`: the batch's `service_rows` when the caller made them
+        already (a scenario makes its whole dataset's once)."""
         week = WeekServing()
         start = week_start or week_end - timedelta(weeks=1)
         # The week's rows become JSON rows and send times once (pandas costs milliseconds a call,
         # as much as a request), then each day takes its slice.
         times = pd.to_datetime(batch[time_column])
         stamps = times.to_numpy()
-        all_rows = service_rows(batch)
+        all_rows = service_rows(batch) if rows is None else rows
+        if len(all_rows) != len(batch):
+            raise ValueError(f"{len(all_rows)} service rows for a batch of {len(batch)}")
         all_sent = [t.to_pydatetime() for t in times]
         for day in range(7):
             day_start = start + timedelta(days=day)
             day_end = min(day_start + timedelta(days=1), week_end)
             today = np.flatnonzero((stamps > np.datetime64(day_start)) & (stamps <= np.datetime64(day_end)))
-            rows = [all_rows[i] for i in today]
-            served = self.serve_day(rows, [all_sent[i] for i in today], day_end, week)
-            if rows:
+            day_rows = [all_rows[int(i)] for i in today]
+            served = self.serve_day(day_rows, [all_sent[int(i)] for i in today], day_end, week)
+            if day_rows:
                 week.days.append(served)
         return week
 

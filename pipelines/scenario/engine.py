@@ -11,10 +11,13 @@ Everything real is real: git commits, builds, pytest, servers, models.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +27,7 @@ import pandas as pd
 
 from pipelines.devops.changes import get_change, validate_change_sequence
 from pipelines.devops.pipeline import next_train, run_devops_pipeline
-from pipelines.devops.production import Production
+from pipelines.devops.production import Production, service_rows
 from pipelines.devops.repo import head
 from pipelines.devops.testing import suite_env
 from pipelines.devops.warm import PYTEST_PRELOAD, WarmStarter
@@ -34,6 +37,7 @@ from pipelines.mlops.policy import Decision
 from pipelines.mlops.production import ModelProduction
 from pipelines.mlops.sources import Dataset, load_dataset
 from pipelines.paths import data_dir
+from pipelines.runner import RunInterrupted
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
 from pipelines.store import Store
 from pipelines.store import records as rec
@@ -52,6 +56,7 @@ __all__ = [
 # Weeks one write connection is kept for (opening one costs ~15 ms); a reader that asks gets
 # the file at the next week boundary anyway.
 SESSION_WEEKS = 8
+THREAD_SWITCH_S = 0.0005
 
 
 class ScenarioError(OpsLabError):
@@ -101,20 +106,24 @@ class _Timer:
         self.seconds: dict[str, float] = defaultdict(float)
         self.lock = threading.Lock()  # stages run on two threads
 
-    def stage(self, name: str) -> _Stage:
-        return _Stage(self, name)
+    def stage(self, name: str, *, within: str | None = None) -> _Stage:
+        """Time a stage; a stage `within` another (a wait inside a pipeline) is taken out of it."""
+        return _Stage(self, name, within)
 
 
 class _Stage:
-    def __init__(self, timer: _Timer, name: str) -> None:
-        self.timer, self.name = timer, name
+    def __init__(self, timer: _Timer, name: str, within: str | None) -> None:
+        self.timer, self.name, self.within = timer, name, within
 
     def __enter__(self) -> None:
         self.start = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
+        seconds = time.perf_counter() - self.start
         with self.timer.lock:
-            self.timer.seconds[self.name] += time.perf_counter() - self.start
+            self.timer.seconds[self.name] += seconds
+            if self.within is not None:
+                self.timer.seconds[self.within] -= seconds
 
 
 def _is_bike_schema(dataset: Dataset) -> bool:
@@ -169,6 +178,32 @@ def run_scenario(
     """Play `settings` into `workspace`. Refuses a non-empty workspace unless `replace`. `data` is
     `load_scenario_data(settings)` when the caller loaded it already (the CLI does, to refuse a bad
     file before it shows progress or writes)."""
+    with _prompt_thread_switches():
+        return _play(store, workspace, settings, replace=replace, progress=progress, data=data)
+
+
+@contextlib.contextmanager
+def _prompt_thread_switches() -> Iterator[None]:
+    """While the clock's thread computes (monitoring, training: it holds the GIL for long
+    stretches), the worker that sends the week's requests gets the GIL back after each answer
+    within `THREAD_SWITCH_S`, not Python's default 5 ms: a request costs several such waits."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(THREAD_SWITCH_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _play(
+    store: Store,
+    workspace: str,
+    settings: ScenarioSettings,
+    *,
+    replace: bool,
+    progress: Callable[[ScenarioProgress], None] | None,
+    data: tuple[Dataset, str | None] | None,
+) -> ScenarioResult:
     started = time.perf_counter()
     timer = _Timer()
     report = progress or (lambda event: None)
@@ -244,26 +279,27 @@ def run_scenario(
         clock_start.to_pydatetime(),
     )
     worker: _WeekWorker | None = None
+    # The service's releases go down a line of their own (`_ReleaseLine`), weeks ahead of the traffic.
+    line = _ReleaseLine(state) if state.bike else None
     try:
-        state.setup(clock_start.to_pydatetime())  # a connection per part: a page can read in between
+        if line is not None:
+            line.start()
+        state.setup(line)  # a connection per part: a page can read in between
         with store.batched_sessions(SESSION_WEEKS) as sessions:
             for week in range(1, weeks + 1):
                 with sessions.unit():
                     week_start = (clock_start + pd.Timedelta(weeks=week - 1)).to_pydatetime()
-                    if week == 1:
-                        state.ship_week(week, week_start)  # later weeks ship on the workers
                     batch = state.week_batch(week_start, week_start + timedelta(weeks=1))
                     figures = state.models_serve(week, batch)
-                    # The week's traffic (real requests to the release's server, a subprocess) and
-                    # then next week's code changes (git, pytest, a new server) go on a worker
-                    # thread, while this thread monitors the week and retrains (CPU in-process),
-                    # then goes on with next week's monitoring while that week's changes ship: the
-                    # two lifecycles' work overlaps on the two cores. A model deploy waits for the
-                    # week's traffic to be answered (it happens at the week's end), a week's
-                    # traffic waits for its changes to ship and for last week's model, and releases
-                    # wait for their deploy time, so the history is the same as in turns.
-                    next_week = (week + 1, week_start + timedelta(weeks=1)) if week < weeks else None
-                    worker = _WeekWorker(state, week, week_start, batch, next_week, after=worker)
+                    # The week's traffic (real requests to the release's server, a subprocess) goes
+                    # on a worker thread, while this thread monitors the week and retrains (CPU
+                    # in-process) and goes on with next week's monitoring; the release line builds
+                    # and tests the next release meanwhile. A model deploy waits for the week's
+                    # traffic to be answered (it happens at the week's end), a week's traffic waits
+                    # for its changes to ship and for last week's model, a release deploys after
+                    # the traffic of the week before it and goes live at its deploy time, so the
+                    # history is the same as in turns.
+                    worker = _WeekWorker(state, line, week, week_start, batch, after=worker)
                     worker.start()
                     try:
                         state.finish_week(week, figures, worker)
@@ -275,15 +311,17 @@ def run_scenario(
                 with timer.stage("wait"):
                     worker.join()
                 worker.raise_error()
+            if line is not None:
+                with timer.stage("wait"):
+                    line.join()
+                line.raise_error()
     except KeyboardInterrupt:
-        if worker is not None:
-            worker.join(timeout=60)  # let a running pipeline record its end before marking the rest
+        _stop(worker, line)  # let a running pipeline record its end before marking the rest
         store.interrupt_running(workspace, "interrupted by the user (Ctrl-C)")
         store.finish_scenario_run(scenario_run, "interrupted", "interrupted by the user (Ctrl-C)")
         raise
     except Exception as exc:
-        if worker is not None:
-            worker.join(timeout=60)
+        _stop(worker, line)
         store.interrupt_running(workspace, f"the scenario stopped: {exc}")
         store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -297,27 +335,123 @@ def run_scenario(
     )
 
 
-class _WeekWorker(threading.Thread):
-    """A week's traffic, then next week's code changes, on a worker thread.
+def _stop(worker: _WeekWorker | None, line: _ReleaseLine | None) -> None:
+    """Stop the play's threads after an error, letting a running step finish and record itself."""
+    if line is not None:
+        line.stop()
+    if worker is not None:
+        worker.join(timeout=60)
+    if line is not None:
+        line.join(timeout=60)
 
-    The traffic starts once the worker `after` (last week's) has shipped this week's changes.
-    `traffic()` hands the main thread the week's serving figures as soon as the traffic is answered
-    (next week's shipping may still run); an error on a worker is raised in the main thread.
+
+class _ReleaseLine(threading.Thread):
+    """The service's releases in order, on a thread of their own: the first release, then each
+    week's scripted changes (`_State.ship_week`).
+
+    A week's changes are committed, checked out, built, tested, started and smoke-tested as soon as
+    the release before them is deployed, often weeks of traffic ahead; the release is promoted once
+    the traffic of the week before is answered (that week's rollbacks and deployment records come
+    first), and the week's traffic waits for it (`ready`). The first release deploys once the
+    first model is in production, so that its server starts with it. So every release deploys,
+    and goes live, at the same point of the story as when everything ran in turns.
+    """
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(name="opslab-release-line", daemon=True)
+        self.state = state
+        self.model_trained = threading.Event()
+        self.first_model_ok = False
+        self.shipped = [threading.Event() for _ in range(state.weeks + 1)]  # by week; 0 = first release
+        self.served = [threading.Event() for _ in range(state.weeks + 1)]
+        self.served_ok = [False] * (state.weeks + 1)
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        state = self.state
+        try:
+            result = state.first_release(state.clock_start, before_deploy=self._after_first_model)
+            if not result.ok:
+                raise ScenarioError(f"the first release failed: {result.error}")
+            self.shipped[0].set()
+            for week in range(1, state.weeks + 1):
+                if self.stopping.is_set():
+                    raise ScenarioError("the play stopped")
+                week_start = state.clock_start + timedelta(weeks=week - 1)
+                state.ship_week(
+                    week, week_start, before_promote=functools.partial(self._after_traffic, week - 1)
+                )
+                self.shipped[week].set()
+        except BaseException as exc:  # raised on the threads that wait for a release
+            self.error = exc
+        finally:
+            for event in self.shipped:  # nobody waits for ever; `ready` tells why
+                event.set()
+
+    def first_model(self, ok: bool) -> None:
+        """The first model is in production (or could not be trained): the first release may deploy."""
+        self.first_model_ok = ok
+        self.model_trained.set()
+
+    def note_served(self, week: int, ok: bool) -> None:
+        self.served_ok[week] = ok
+        self.served[week].set()
+
+    def ready(self, week: int) -> None:
+        """Wait until the week's changes are shipped; raise what stopped the line."""
+        self.shipped[week].wait()
+        self.raise_error()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.model_trained.set()
+        for event in self.served:
+            event.set()
+
+    def raise_error(self) -> None:
+        if isinstance(self.error, RunInterrupted):  # a release waited for what never came
+            raise ScenarioError(f"the release line stopped: {self.error}")
+        if self.error is not None:
+            raise self.error
+
+    def _after_first_model(self) -> None:
+        with self.state.timer.stage("wait-model", within="devops"):
+            self.model_trained.wait()
+        if not self.first_model_ok or self.stopping.is_set():
+            raise RunInterrupted("the first model was not trained, so the first release does not deploy")
+
+    def _after_traffic(self, week: int) -> None:
+        """A release deploys once the traffic of `week` (the week before its own) is answered."""
+        if week == 0:
+            return  # nothing is served before week 1
+        with self.state.timer.stage("wait-traffic", within="devops"):
+            self.served[week].wait()
+        if not self.served_ok[week] or self.stopping.is_set():
+            raise RunInterrupted(f"week {week}: the traffic was not served, so no release deploys after it")
+
+
+class _WeekWorker(threading.Thread):
+    """A week's traffic on a worker thread.
+
+    The traffic starts once the worker `after` (last week's) is done and the release line has
+    shipped this week's changes. `traffic()` hands the main thread the week's serving figures as
+    soon as the traffic is answered; an error on a worker is raised in the main thread.
     """
 
     def __init__(
         self,
         state: _State,
+        line: _ReleaseLine | None,
         week: int,
         week_start: datetime,
         batch: pd.DataFrame,
-        next_week: tuple[int, datetime] | None,
         *,
         after: _WeekWorker | None = None,
     ) -> None:
         super().__init__(name=f"opslab-week-{week}", daemon=True)
-        self.state, self.week, self.week_start, self.batch = state, week, week_start, batch
-        self.next_week, self.after = next_week, after
+        self.state, self.line, self.week, self.week_start, self.batch = state, line, week, week_start, batch
+        self.after = after
         self.answered = threading.Event()
         self.figures: dict[str, Any] | None = None
         self.error: BaseException | None = None
@@ -328,16 +462,15 @@ class _WeekWorker(threading.Thread):
                 self.after.join()
                 self.after.raise_error()
                 self.after = None  # a chain of finished workers is not kept
+            if self.line is not None:
+                self.line.ready(self.week)
             self.figures = self.state.serve_week(self.week, self.week_start, self.batch)
         except BaseException as exc:  # handed to the main thread
             self.error = exc
         finally:
             self.answered.set()
-        if self.error is None and self.next_week is not None:
-            try:
-                self.state.ship_week(*self.next_week)
-            except BaseException as exc:
-                self.error = exc
+            if self.line is not None:
+                self.line.note_served(self.week, self.figures is not None)
 
     def traffic(self) -> dict[str, Any]:
         """The week's serving figures, once its traffic is answered."""
@@ -379,28 +512,37 @@ class _State:
         for change in settings.changes:
             self.schedule[change.week].append(change)
         self.bike = _is_bike_schema(dataset)
+        self._service_rows: list[dict[str, Any]] | None = None
         # Each release's test suite runs in an interpreter that has imported pytest already.
         self.test_starter = WarmStarter(PYTEST_PRELOAD)
         if self.bike:
             self.test_starter.prepare(suite_env(None))
 
     # -- week 0 ----------------------------------------------------------------------------
-    def setup(self, t0: datetime) -> None:
+    def setup(self, line: _ReleaseLine | None) -> None:
+        """The first model; `line` (the release line) deploys the first release once it is in."""
         self.report(ScenarioProgress(0, self.weeks, "setup", "first model on the warm-up window"))
-        # The first training's dozens of writes share one connection (opening one per write cost
-        # about half a second); it takes under a second, so a page waiting to read hardly notices.
-        with self.timer.stage("retrain"), self.store.session():
-            first = self.models.train_first(t0)
+        first = None
+        try:
+            # The first training's dozens of writes share one connection (opening one per write
+            # cost about half a second); it takes under a second, so a page waiting to read hardly
+            # notices.
+            with self.timer.stage("retrain"), self.store.session():
+                first = self.models.train_first(self.clock_start)
+        finally:
+            if line is not None:
+                line.first_model(first is not None and first.ok)
         if not first.ok:
             raise ScenarioError(f"the first model could not be trained: {first.error}")
-        if not self.bike:
-            return  # the sample service speaks the bike-sharing schema only; DevOps sits this one out
+
+    def first_release(self, t0: datetime, *, before_deploy: Callable[[], None]) -> Any:
+        """The service's repository and its first release through the DevOps pipeline."""
         self.report(ScenarioProgress(0, self.weeks, "devops", "first release of the service"))
         # The first release builds, tests and starts a server for seconds: short connections, so a
         # page can read in between (holding the file all along made readers time out under load).
         with self.timer.stage("devops"):
             self.repo = ensure_repo(self.store, self.workspace, t0 - timedelta(days=1))
-            result = run_devops_pipeline(
+            return run_devops_pipeline(
                 self.store,
                 self.workspace,
                 self.production,
@@ -410,18 +552,21 @@ class _State:
                 settings=self.settings.devops,
                 label="initial release",
                 extra_params={"test_launcher": self.test_starter.launch},
+                before_deploy=before_deploy,
             )
-        if not result.ok:
-            raise ScenarioError(f"the first release failed: {result.error}")
 
     # -- one week ----------------------------------------------------------------------------
-    def ship_week(self, week: int, week_start: datetime) -> None:
+    def ship_week(
+        self, week: int, week_start: datetime, *, before_promote: Callable[[], None] | None = None
+    ) -> None:
         """Commit the week's scripted changes at their times; each release train takes them through DevOps.
 
         A change is reviewed for `review_hours` after its commit, then waits for the next train
         (`next_train`: the DevOps settings' timetable); changes ready for the same train ship in
         one pipeline run on the last of them. So lead time is review + the wait for the train +
-        the pipeline's real duration, and differs with when a commit lands.
+        the pipeline's real duration, and differs with when a commit lands. A pipeline's deploy waits
+        for `before_promote` with its server healthy and smoke-tested (the wait is not part of its
+        duration): the champion is in production by then, and a server follows its model file.
         """
         if self.repo is None:
             return
@@ -448,7 +593,20 @@ class _State:
                     label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                     extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
                     changes=[d.id for d in definitions],
+                    before_promote=before_promote,
                 )
+
+    def service_rows(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
+        """The batch's request rows, out of the whole dataset's made once (on first use, by the
+        worker that serves): one conversion instead of one a week, each a few milliseconds."""
+        if self._service_rows is None:
+            self._service_rows = service_rows(self.dataset.frame)
+        index = self.dataset.frame.index
+        positions = index.get_indexer(batch.index) if index.is_unique else None
+        if positions is None or (positions < 0).any():  # not a slice of the dataset's rows as they are
+            return service_rows(batch)
+        rows = self._service_rows
+        return [rows[i] for i in positions]
 
     def week_batch(self, week_start: datetime, week_end: datetime) -> pd.DataFrame:
         frame, column = self.dataset.frame, self.dataset.time_column
@@ -467,7 +625,11 @@ class _State:
         week_end = week_start + timedelta(weeks=1)
         with self.timer.stage("serve"):
             serving = self.production.serve_week(
-                batch, self.dataset.time_column, week_end, week_start=week_start
+                batch,
+                self.dataset.time_column,
+                week_end,
+                week_start=week_start,
+                rows=self.service_rows(batch),
             )
         # Rows of failed requests get no prediction: realized quality scores them as failures. Set
         # on this worker before the traffic is answered; the week's labels arrive after that.

@@ -22,7 +22,7 @@ from pipelines.scenario.settings import Expectation, ScenarioSettings, settings_
 from pipelines.store import Store
 from pipelines.store.queries import scenario_counts, scenario_history
 
-__all__ = ["check_expectations", "played_history", "summarize", "tell_story"]
+__all__ = ["check_expectations", "played_history", "summarize", "summarize_and_tell", "tell_story"]
 
 
 def summarize(store: Store, workspace: str) -> dict[str, Any]:
@@ -87,9 +87,14 @@ def check_expectations(settings: ScenarioSettings, summary: dict[str, Any]) -> l
 
 def tell_story(store: Store, workspace: str) -> Story | None:
     """What the workspace's play was (its recorded settings), what it did, and which promises held."""
+    return summarize_and_tell(store, workspace)[1]
+
+
+def summarize_and_tell(store: Store, workspace: str) -> tuple[dict[str, Any], Story | None]:
+    """`summarize` and `tell_story` from one reading of the history (a play's report)."""
     info = store.workspace_info(workspace)
     if info is None:
-        return None
+        return summarize(store, workspace), None
     recorded = dict(info.get("settings") or {})
     summary, history, events, comparisons = _read(store, workspace, recorded)
     # Only recorded settings name a preset: single runs in a workspace called `calm-seas` do not.
@@ -115,7 +120,7 @@ def tell_story(store: Store, workspace: str) -> Story | None:
         differences.append(f"it played {history.data_played} data instead: {history.data_note}")
     if len(history.weeks) < weeks:
         notes.append(f"only {len(history.weeks)} of its {weeks} weeks were played")
-    return Story(
+    return summary, Story(
         scenario=name,
         seed=info.get("seed"),
         weeks=len(history.weeks),
