@@ -107,8 +107,10 @@ __all__ = [
     "TestResult",
     "dataset_drift",
     "detect_drift",
+    "drift_verdict",
     "get_stat_test",
     "psi_band",
+    "result_table",
     "sample_size_demo",
 ]
 
@@ -937,6 +939,20 @@ class ReferenceProfile:
 
         ``threshold_overrides`` changes thresholds for this comparison only (a what-if).
         """
+        return result_table(
+            self.compare_rows(current, threshold_overrides=threshold_overrides, workers=workers)
+        )
+
+    def compare_rows(
+        self,
+        current: pd.DataFrame,
+        *,
+        threshold_overrides: Mapping[Hashable, float] | None = None,
+        workers: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """``compare``'s rows (dicts keyed by ``RESULT_COLUMNS``) before they become a table: a
+        caller that joins the rows of several profiles makes one table with ``result_table``,
+        cheaper than concatenating tables (a weekly batch's features and its predictions)."""
         current = _require_frame(current, "current")
         names = list(self.columns)
         _require_columns(current, names, "current")
@@ -947,11 +963,12 @@ class ReferenceProfile:
         def compare(name: Hashable) -> dict[str, Any]:
             return _compare_column(self.columns[name], current[name], thresholds.get(name))
 
-        rows = _map(compare, names, _resolve_workers(workers, max(len(current), self.n_rows), len(names)))
-        return _result_frame(rows)
+        return _map(compare, names, _resolve_workers(workers, max(len(current), self.n_rows), len(names)))
 
 
-def _result_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def result_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The table of result rows from ``ReferenceProfile.compare_rows``, columns in ``RESULT_COLUMNS``
+    order (what ``compare`` and ``detect_drift`` return)."""
     # Column by column: a frame from a list of dicts plus astype costs more than all the tests
     # of a weekly batch.
     dtypes = {
@@ -1018,11 +1035,19 @@ def dataset_drift(result: pd.DataFrame, share: float = DATASET_DRIFT_SHARE) -> t
     """
     if not isinstance(result, pd.DataFrame) or "drifted" not in result.columns:
         raise ValueError("dataset_drift needs the table detect_drift returns (with a 'drifted' column)")
-    if result.empty:
+    return drift_verdict(result["drifted"].astype(bool).to_numpy(), share)
+
+
+def drift_verdict(
+    drifted: Sequence[bool] | np.ndarray, share: float = DATASET_DRIFT_SHARE
+) -> tuple[bool, float]:
+    """``dataset_drift`` from the features' verdicts themselves (one bool per feature), without a table."""
+    flags = np.asarray(drifted, dtype=bool)
+    if flags.size == 0:
         raise ValueError("dataset_drift needs at least one feature, the table is empty")
     if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0.0 < share <= 1.0:
         raise ValueError(f"share must be in (0, 1], got {share!r}")
-    drift_share = float(result["drifted"].astype(bool).mean())
+    drift_share = float(flags.mean())
     return drift_share >= share, drift_share
 
 
