@@ -74,6 +74,7 @@ stays at 5 %.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import os
@@ -261,18 +262,34 @@ def _wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     n, m = u.size, v.size
     if n == m:
         return float(np.abs(u - v).sum()) / n
+    v_index, u_length, u_index, v_length = (
+        _wasserstein_steps(n, m) if n + m <= _STEP_CACHE_MAX_ROWS else _wasserstein_steps.__wrapped__(n, m)
+    )
+    total = float((np.abs(u - v[v_index]) * u_length).sum())
+    total += float((np.abs(u[u_index] - v) * v_length).sum())
+    return total / (n * m)
+
+
+_STEP_CACHE_MAX_ROWS = 1 << 15
+
+
+@functools.lru_cache(maxsize=128)
+def _wasserstein_steps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The quantile indices and interval lengths of ``_wasserstein_sorted`` for sizes n and m. They
+    depend on the sizes only, so a reference compared with batch after batch of one size (weekly
+    monitoring) computes them once (small sizes only are kept)."""
     # Intervals starting at u's breakpoints t = i*m; there Q_v = v[floor(t / n)].
     start = np.arange(0, n * m, m, dtype=np.int64)
     v_index = start // n
-    length = np.minimum(start + m, (v_index + 1) * n) - start
-    total = float((np.abs(u - v[v_index]) * length).sum())
+    u_length = np.minimum(start + m, (v_index + 1) * n) - start
     # Intervals starting at v's breakpoints t = j*n, unless u has a breakpoint there too (counted).
     start = np.arange(0, n * m, n, dtype=np.int64)
     u_index = start // m
-    length = np.minimum((u_index + 1) * m, start + n) - start
-    length[start == u_index * m] = 0
-    total += float((np.abs(u[u_index] - v) * length).sum())
-    return total / (n * m)
+    v_length = np.minimum((u_index + 1) * m, start + n) - start
+    v_length[start == u_index * m] = 0
+    for array in (v_index, u_length, u_index, v_length):
+        array.flags.writeable = False
+    return v_index, u_length, u_index, v_length
 
 
 def _ks(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | None]:
@@ -495,7 +512,12 @@ def _numeric_values(series: pd.Series, name: Hashable, role: str) -> np.ndarray:
         raise ValueError(
             f"{role} column {name!r} must be numeric (it is numeric in the reference), but its dtype is {dtype}"
         )
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        # The same array without pandas' missing-value handling, which numpy dtypes do not need:
+        # ten times cheaper on a weekly batch's integer column (3 µs instead of 36).
+        values = series.to_numpy().astype(np.float64, copy=False)
+    else:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(values)
     return values if finite.all() else values[finite]
 
