@@ -107,6 +107,13 @@ class TreeEnsemble:
         self.n_features = int(model.n_features_in_)
         self.encoder_columns: list[_OrdinalColumn] | None = None
         self.categorical: np.ndarray | None = None
+        try:
+            self._read(model)
+            self.fast = True
+        except AttributeError:  # a scikit-learn whose fitted model is laid out otherwise
+            self.fast = self.supported = False
+
+    def _read(self, model: Any) -> None:
         preprocessor = model._preprocessor
         self.supported = True
         if preprocessor is not None:
@@ -133,6 +140,7 @@ class TreeEnsemble:
             return X if X.dtype == np.float64 else self._checked(X)
         if not self.supported or X.dtype != np.float64:
             return self._checked(X)
+        assert self.categorical is not None
         out = np.empty(X.shape, dtype=np.float64)
         for i, (column, encoder) in enumerate(zip(self.categorical, self.encoder_columns, strict=True)):
             out[:, i] = encoder.codes(X[:, column])
@@ -145,19 +153,24 @@ class TreeEnsemble:
     def raw_predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """The sum of the trees' leaf values per row and class, as the model's ``_raw_predict``:
         the same predictors in the same order, added to the baseline the same way."""
+        if not self.fast:
+            return self.model._raw_predict(X)
         inputs = self.inputs(X)
         raw = np.zeros(
             (inputs.shape[0], self.model.n_trees_per_iteration_), dtype=self.baseline.dtype, order="F"
         )
         raw += self.baseline
+        columns = [raw[:, k] for k in range(raw.shape[1])]  # views: each class's column added in place
         bitsets, f_idx_map = self.known_cat_bitsets, self.f_idx_map
         for predictors_of_iteration in self.predictors:
-            for k, predictor in enumerate(predictors_of_iteration):
-                raw[:, k] += predictor.predict(inputs, bitsets, f_idx_map, threads)
+            for column, predictor in zip(columns, predictors_of_iteration, strict=True):
+                column += predictor.predict(inputs, bitsets, f_idx_map, threads)
         return raw
 
     def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """The model's ``predict(X)``: values for a regressor, classes for a classifier."""
+        if not self.fast:
+            return self.model.predict(X)
         raw = self.raw_predict(X, threads)
         if not hasattr(self.model, "classes_"):
             return self.model._loss.link.inverse(raw.ravel())
@@ -167,6 +180,8 @@ class TreeEnsemble:
 
     def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """The classifier's ``predict_proba(X)``."""
+        if not self.fast:
+            return self.model.predict_proba(X)
         return self.model._loss.predict_proba(self.raw_predict(X, threads))
 
 
