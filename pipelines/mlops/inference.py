@@ -12,7 +12,8 @@ the fitted objects are read once per model and reused:
 - ``TreeEnsemble`` is a fitted HistGradientBoosting model: its internal encoder's ``categories_``
   applied the same way (unknown and missing -> NaN), then each of its fitted ``TreePredictor``\\ s
   called with the known-category bitsets made once, added up in scikit-learn's order, and its own
-  loss's link applied: the very arrays ``predict`` and ``predict_proba`` return, bit for bit (tests/test_inference.py compares them on varied frames).
+  loss's link applied: the very arrays ``predict`` and ``predict_proba`` return, bit for bit
+  (tests/test_inference.py compares them on varied frames).
 
 No tree walking is re-implemented: the trees are scikit-learn's compiled predictors. Anything
 these fast paths were not written for (another pipeline shape, an extension dtype, a text column
