@@ -74,6 +74,7 @@ stays at 5 %.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import os
@@ -107,8 +108,10 @@ __all__ = [
     "TestResult",
     "dataset_drift",
     "detect_drift",
+    "drift_verdict",
     "get_stat_test",
     "psi_band",
+    "result_table",
     "sample_size_demo",
 ]
 
@@ -259,18 +262,34 @@ def _wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     n, m = u.size, v.size
     if n == m:
         return float(np.abs(u - v).sum()) / n
+    v_index, u_length, u_index, v_length = (
+        _wasserstein_steps(n, m) if n + m <= _STEP_CACHE_MAX_ROWS else _wasserstein_steps.__wrapped__(n, m)
+    )
+    total = float((np.abs(u - v[v_index]) * u_length).sum())
+    total += float((np.abs(u[u_index] - v) * v_length).sum())
+    return total / (n * m)
+
+
+_STEP_CACHE_MAX_ROWS = 1 << 15
+
+
+@functools.lru_cache(maxsize=128)
+def _wasserstein_steps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The quantile indices and interval lengths of ``_wasserstein_sorted`` for sizes n and m. They
+    depend on the sizes only, so a reference compared with batch after batch of one size (weekly
+    monitoring) computes them once (small sizes only are kept)."""
     # Intervals starting at u's breakpoints t = i*m; there Q_v = v[floor(t / n)].
     start = np.arange(0, n * m, m, dtype=np.int64)
     v_index = start // n
-    length = np.minimum(start + m, (v_index + 1) * n) - start
-    total = float((np.abs(u - v[v_index]) * length).sum())
+    u_length = np.minimum(start + m, (v_index + 1) * n) - start
     # Intervals starting at v's breakpoints t = j*n, unless u has a breakpoint there too (counted).
     start = np.arange(0, n * m, n, dtype=np.int64)
     u_index = start // m
-    length = np.minimum((u_index + 1) * m, start + n) - start
-    length[start == u_index * m] = 0
-    total += float((np.abs(u[u_index] - v) * length).sum())
-    return total / (n * m)
+    v_length = np.minimum((u_index + 1) * m, start + n) - start
+    v_length[start == u_index * m] = 0
+    for array in (v_index, u_length, u_index, v_length):
+        array.flags.writeable = False
+    return v_index, u_length, u_index, v_length
 
 
 def _ks(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | None]:
@@ -493,7 +512,12 @@ def _numeric_values(series: pd.Series, name: Hashable, role: str) -> np.ndarray:
         raise ValueError(
             f"{role} column {name!r} must be numeric (it is numeric in the reference), but its dtype is {dtype}"
         )
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        # The same array without pandas' missing-value handling, which numpy dtypes do not need:
+        # ten times cheaper on a weekly batch's integer column (3 µs instead of 36).
+        values = series.to_numpy().astype(np.float64, copy=False)
+    else:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(values)
     return values if finite.all() else values[finite]
 
@@ -937,6 +961,20 @@ class ReferenceProfile:
 
         ``threshold_overrides`` changes thresholds for this comparison only (a what-if).
         """
+        return result_table(
+            self.compare_rows(current, threshold_overrides=threshold_overrides, workers=workers)
+        )
+
+    def compare_rows(
+        self,
+        current: pd.DataFrame,
+        *,
+        threshold_overrides: Mapping[Hashable, float] | None = None,
+        workers: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """``compare``'s rows (dicts keyed by ``RESULT_COLUMNS``) before they become a table: a
+        caller that joins the rows of several profiles makes one table with ``result_table``,
+        cheaper than concatenating tables (a weekly batch's features and its predictions)."""
         current = _require_frame(current, "current")
         names = list(self.columns)
         _require_columns(current, names, "current")
@@ -947,11 +985,12 @@ class ReferenceProfile:
         def compare(name: Hashable) -> dict[str, Any]:
             return _compare_column(self.columns[name], current[name], thresholds.get(name))
 
-        rows = _map(compare, names, _resolve_workers(workers, max(len(current), self.n_rows), len(names)))
-        return _result_frame(rows)
+        return _map(compare, names, _resolve_workers(workers, max(len(current), self.n_rows), len(names)))
 
 
-def _result_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def result_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The table of result rows from ``ReferenceProfile.compare_rows``, columns in ``RESULT_COLUMNS``
+    order (what ``compare`` and ``detect_drift`` return)."""
     # Column by column: a frame from a list of dicts plus astype costs more than all the tests
     # of a weekly batch.
     dtypes = {
@@ -1018,11 +1057,19 @@ def dataset_drift(result: pd.DataFrame, share: float = DATASET_DRIFT_SHARE) -> t
     """
     if not isinstance(result, pd.DataFrame) or "drifted" not in result.columns:
         raise ValueError("dataset_drift needs the table detect_drift returns (with a 'drifted' column)")
-    if result.empty:
+    return drift_verdict(result["drifted"].astype(bool).to_numpy(), share)
+
+
+def drift_verdict(
+    drifted: Sequence[bool] | np.ndarray, share: float = DATASET_DRIFT_SHARE
+) -> tuple[bool, float]:
+    """``dataset_drift`` from the features' verdicts themselves (one bool per feature), without a table."""
+    flags = np.asarray(drifted, dtype=bool)
+    if flags.size == 0:
         raise ValueError("dataset_drift needs at least one feature, the table is empty")
     if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0.0 < share <= 1.0:
         raise ValueError(f"share must be in (0, 1], got {share!r}")
-    drift_share = float(result["drifted"].astype(bool).mean())
+    drift_share = float(flags.mean())
     return drift_share >= share, drift_share
 
 

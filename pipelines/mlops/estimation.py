@@ -35,7 +35,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 
-from pipelines.mlops.training import _features, _thread_limit
+from pipelines.mlops.inference import prepared_model, tree_ensemble
+from pipelines.mlops.training import _thread_limit
 
 __all__ = ["ERROR_MODEL", "QualityEstimator", "encode_inputs", "fit_estimator", "predict_and_estimate"]
 
@@ -50,9 +51,9 @@ MIN_REFERENCE_ROWS = 30
 
 
 def encode_inputs(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The matrix the model's estimator reads: its column transformer applied to its input columns."""
-    numeric, categorical = model.opslab_features_
-    return model.named_steps["columns"].transform(_features(frame, numeric, categorical))
+    """The matrix the model's estimator reads: its column transformer applied to its input columns
+    (`inference.PreparedModel.encode`: the same matrix without the transformer's per-call checks)."""
+    return prepared_model(model).encode(frame)
 
 
 @dataclass
@@ -74,10 +75,12 @@ class QualityEstimator:
         if self.method == "dle":
             assert self.error_model is not None
             inputs = np.column_stack([encoded, np.asarray(predictions, dtype=np.float64)])
-            mean = float(np.clip(self.error_model.predict(inputs), 0.0, None).mean())
+            # The error model's own trees, read once per model (`inference.tree_ensemble`).
+            losses = tree_ensemble(self.error_model).predict(inputs)
+            mean = float(np.clip(losses, 0.0, None).mean())
             return mean**0.5 if self.metric == "rmse" else mean
         assert self.calibration is not None
-        confidence = model.named_steps["model"].predict_proba(encoded).max(axis=1)
+        confidence = prepared_model(model).predict_proba_encoded(encoded).max(axis=1)
         return float(self.calibration.predict(confidence).mean())
 
 
@@ -88,7 +91,7 @@ def predict_and_estimate(
     once, both models in one single-thread block (the same predictions as `training.predict`)."""
     encoded = encode_inputs(model, batch)
     with _thread_limit(1):
-        predictions = model.named_steps["model"].predict(encoded)
+        predictions = prepared_model(model).predict_encoded(encoded)
         estimated = estimator.estimate(model, encoded, predictions) if estimator is not None else None
     return predictions, estimated
 
