@@ -104,15 +104,19 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert out.returncode != 0 and "Traceback" in out.stderr
 
 
-def test_every_subcommand_has_help() -> None:
-    out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process (the real stdout and exit code of `--help` are checked by the subprocess tests)."""
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    listing = capsys.readouterr().out
     for command in ("devops", "mlops", "scenario", "history", "datasets", "workspace", "init", "report"):
-        assert command in out.stdout
-        sub = subprocess.run(
-            [sys.executable, "-m", "pipelines", command, "--help"], capture_output=True, text=True
-        )
-        assert sub.returncode == 0 and "usage" in sub.stdout
+        assert command in listing
+        with pytest.raises(SystemExit) as sub:
+            main([command, "--help"])
+        assert sub.value.code == 0 and "usage" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

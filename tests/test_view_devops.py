@@ -118,3 +118,14 @@ def test_a_devops_run_whose_repository_is_gone_says_so(app_env: Path, tmp_path: 
     at = _page()
     assert any("git repository is gone" in i.value for i in at.info)
     assert not any(c.value.startswith("commit ") for c in at.code)
+
+
+def test_a_bogus_run_link_is_named_before_the_newest_run_shows(app_env: Path) -> None:
+    at = _page("demo", run="no-such-run")
+    assert any("There is no DevOps run 'no-such-run' in workspace demo" in w.value for w in at.warning)
+
+
+def test_an_invalid_workspace_link_is_named_not_ignored(app_env: Path) -> None:
+    at = _page("../etc")
+    assert any("The link's workspace cannot be opened" in w.value for w in at.warning)
+    assert at.session_state.workspace == "demo"

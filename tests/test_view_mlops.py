@@ -210,3 +210,8 @@ def test_a_run_shows_its_gantt_parameters_and_compares_with_another(app_env: Pat
     y = p95["y"]  # plotly sends numeric arrays base64-encoded
     y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
     assert list(y) == pytest.approx(list(expected["p95_ms"] / 1000))
+
+
+def test_a_bogus_run_link_is_named_before_the_newest_run_shows(app_env: Path) -> None:
+    at = _page("demo", run="no-such-run")
+    assert any("There is no MLOps run 'no-such-run' in workspace demo" in w.value for w in at.warning)
