@@ -210,3 +210,19 @@ def test_history_at_names_what_served_production_then(
             assert (said[kind] or {}).get("ref") == expected, (moment, kind)
     assert main(["--db", str(scenario_db), "history", "--at", str(deployments["sim_time"].max())]) == 0
     assert "release:" in capsys.readouterr().out
+
+
+def test_the_play_progress_follows_the_clock_not_the_releases_prepared_ahead(monkeypatch) -> None:
+    """The release line reports week 4's release while the clock is in week 1: the bar stays at 1."""
+    import io
+
+    from pipelines.cli.scenario import _ScenarioBar
+    from pipelines.scenario.engine import ScenarioProgress
+
+    monkeypatch.setenv("OPSLAB_PROGRESS", "jsonl")
+    out = io.StringIO()
+    bar = _ScenarioBar(out)
+    for week, stage in ((0, "setup"), (1, "serve"), (4, "devops"), (1, "monitor"), (2, "serve")):
+        bar(ScenarioProgress(week, 96, stage, "x"))
+    done = [json.loads(line)["done"] for line in out.getvalue().splitlines()]
+    assert done == [0, 1, 1, 1, 2]

@@ -13,7 +13,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pipelines.cli.support import LazyActions, ProgressPrinter, print_json
 from pipelines.errors import OpsLabError
@@ -208,13 +208,20 @@ def _settings(args: argparse.Namespace) -> ScenarioSettings:
 
 
 class _ScenarioBar:
-    def __init__(self) -> None:
-        self.bar = ProgressPrinter()
+    """The play's progress by the clock's week. Releases are prepared weeks ahead of the clock (the
+    release line), so their events name their own week but do not move the bar."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.bar = ProgressPrinter(stream)
+        self.done = 0
 
     def __call__(self, event: ScenarioProgress) -> None:
-        self.bar.update(
-            event.week, event.weeks, f"week {event.week}/{event.weeks} {event.stage}: {event.message}"
-        )
+        if event.stage == "devops":
+            label = f"week {self.done}/{event.weeks} preparing a release: {event.message}"
+        else:
+            self.done = max(self.done, event.week)
+            label = f"week {event.week}/{event.weeks} {event.stage}: {event.message}"
+        self.bar.update(self.done, event.weeks, label)
 
 
 def play(
