@@ -61,8 +61,10 @@ def gate_card(evaluate_metrics: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "label": f"champion v{evaluate_metrics.get('champion_version')} {metric.name}",
         "value": f"{champion:.4g}",
-        "delta": f"{challenger - champion:+.4g} challenger − champion",
+        # The delta stays a number, so it fits a projector's half column; its meaning is the help.
+        "delta": f"{challenger - champion:+.4g}",
         "delta_color": "inverse" if metric.lower_is_better else "normal",
+        "help": "The delta is challenger − champion, both on the same holdout.",
     }
 
 
@@ -108,7 +110,7 @@ def gate_figure(evaluate_metrics: Mapping[str, Any]) -> go.Figure:
             annotation_position="top",
         )
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1])
-    fig.update_xaxes(title=f"{metric.title} on the same holdout", range=[0, max(values) * 1.25])
+    fig.update_xaxes(title=metric.title, range=[0, max(values) * 1.25])  # both on one holdout (the caption)
     theme.apply(fig, height=190)
     fig.update_layout(margin={"t": 30})
     return fig

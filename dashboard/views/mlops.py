@@ -123,6 +123,7 @@ else:
                 if card := fig.gate_card(gate):
                     c2.metric(**card)
                 st.plotly_chart(fig.gate_figure(gate), width="stretch", key="mlops_gate")
+                st.caption("Challenger and champion scored on the same holdout.")
             else:
                 st.info("This run never reached the gate: it stopped before `evaluate`.")
             validate = by_name.get("validate")
