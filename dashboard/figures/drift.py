@@ -255,7 +255,8 @@ def sample_size_figure(demo: pd.DataFrame) -> go.Figure:
         rows=1,
         cols=2,
         horizontal_spacing=0.12,
-        subplot_titles=("KS p-value (drift when below 0.05)", "Wasserstein ÷ std (drift at 0.1 or more)"),
+        # Two lines each: one line does not fit half a projector-wide column.
+        subplot_titles=("KS p-value<br>(drift below 0.05)", "Wasserstein ÷ std<br>(drift at 0.1 or more)"),
     )
     p_values = demo["ks_p_value"].clip(lower=1e-300)
     fig.add_trace(
