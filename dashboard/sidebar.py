@@ -27,9 +27,36 @@ def _create() -> None:
     st.session_state.new_workspace = ""
 
 
+# Streamlit's page links carry no query string, so a link opened in a new tab (or copied) lost the
+# workspace, and a seat's link its seat. This keeps each link's href on the page's own `workspace`,
+# `seat` and `watch` (a click navigates in the app as before; the href is what a new tab opens).
+NAV_LINKS_KEEP_PARAMS = """<script>
+(() => {
+  const keep = ["workspace", "seat", "watch"];
+  const fix = () => {
+    const here = new URLSearchParams(window.location.search), q = new URLSearchParams();
+    for (const k of keep) if (here.get(k)) q.set(k, here.get(k));
+    const qs = q.toString();
+    for (const a of document.querySelectorAll('a[data-testid="stSidebarNavLink"]')) {
+      const want = new URL(a.href, window.location.origin).pathname + (qs ? "?" + qs : "");
+      if (a.getAttribute("href") !== want) a.setAttribute("href", want);
+    }
+  };
+  if (!window.opslabNavLinks) {
+    window.opslabNavLinks = new MutationObserver(fix);
+    window.opslabNavLinks.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                  attributeFilter: ["href"]});
+    window.setInterval(fix, 1000);  // the page's own URL changes without a mutation
+  }
+  fix();
+})();
+</script>"""
+
+
 def render() -> None:
     db = state.db_path()
     with st.sidebar:
+        st.html(NAV_LINKS_KEEP_PARAMS, unsafe_allow_javascript=True)
         names = []
         try:
             names = data.workspaces(db, data.listing_version(db))

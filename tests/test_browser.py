@@ -295,3 +295,25 @@ def test_presenter_mode_walks_the_story_with_the_arrow_keys(
     page.wait_for_url("**/timeline**", timeout=30_000)
     expect(page.locator('[data-testid="stSidebar"]')).to_be_visible(timeout=30_000)
     print(f"presenter screenshots: {shots}")
+
+
+def test_the_sidebar_links_keep_the_workspace(page, server: str) -> None:
+    """A page link opened in a new tab (or copied) keeps the workspace it was on."""
+    _open(page, server + "/timeline?workspace=seat-presets")
+    links = page.locator('a[data-testid="stSidebarNavLink"]')
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('a[data-testid="stSidebarNavLink"]')]
+                 .every(a => a.getAttribute('href').includes('workspace=seat-presets'))""",
+        timeout=10_000,
+    )
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert len(hrefs) >= 9 and any(h.startswith("/devops?") for h in hrefs), hrefs
+    other = page.context.new_page()
+    try:
+        _open(other, server + next(h for h in hrefs if h.startswith("/devops?")))
+        assert other.locator('[data-testid="stSidebar"] input').first.input_value() == "seat-presets"
+    finally:
+        other.close()
+    links.filter(has_text="MLOps").click()  # a click still navigates in the app
+    page.wait_for_url("**/mlops**", timeout=30_000)
+    assert "workspace=seat-presets" in page.url
