@@ -98,6 +98,9 @@ class Expectation:
         }[self.op]
 
 
+BUILT_IN_DATA = ("simulated", "bike-sharing")
+
+
 @dataclass(frozen=True)
 class ScenarioSettings:
     name: str
@@ -140,6 +143,8 @@ class ScenarioSettings:
                 )
             if part.seed != unset:
                 object.__setattr__(self, name, dataclasses.replace(part, seed=unset))
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("a scenario needs a name (name= was empty)")
         if self.weeks < 1:
             raise ValueError(f"a scenario needs at least 1 week, not {self.weeks}")
         if self.label_delay_weeks < 0:
@@ -166,6 +171,12 @@ class ScenarioSettings:
             raise ValueError(f"review hours must be 0 or more, not {self.review_hours}")
         if not self.model_rollback_margin >= 0:
             raise ValueError(f"model rollback margin must be 0 or more, not {self.model_rollback_margin}")
+        if self.data in BUILT_IN_DATA and (self.time_column or self.target or self.task):
+            chosen = ", ".join(k for k in ("time_column", "target", "task") if getattr(self, k))
+            raise ValueError(
+                f"{chosen} are for your own data file (data=PATH); the built-in {self.data!r} "
+                "data has its own, so they would be ignored"
+            )
 
     @property
     def seeds(self) -> ComponentSeeds:
