@@ -61,7 +61,7 @@ def test_a_scenario_killed_mid_play_reads_as_interrupted_without_a_write(tmp_pat
     try:
         assert play.stderr is not None
         for line in play.stderr:  # a week's DevOps run has started: kill the play in the middle of it
-            if re.search(r"devops: week [1-9]", line):
+            if re.search(r"preparing a release: week [1-9]", line):
                 break
         time.sleep(0.3)
         assert _processes_mentioning(str(tmp_path)), "the check must see the play's live servers"
