@@ -129,6 +129,16 @@ def serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: in
             proc.wait()
 
 
+def serve_dashboard(history: Path, log: Path, **env: str) -> Iterator[str]:
+    """The dashboard on `history` (extra environment `env`) for a module's browser tests: yields its
+    base URL, and fails the module if the server logged a traceback meanwhile."""
+    port = free_port()
+    with serving([*STREAMLIT_ARGV, "--server.port", str(port)], REPO, {"OPSLAB_DB": str(history), **env}, log,
+                 port) as base:  # fmt: skip
+        yield base
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
 # -- Chromium (Debian's, driven by Playwright) ----------------------------------------------------
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

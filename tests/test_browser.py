@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from pipelines.scenario.engine import run_scenario
 from pipelines.scenario.presets import DEFAULT_PRESET, PRESETS, get_preset
 from pipelines.store import Store
-from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, serving
+from tests.conftest import CHROMIUM, READY, serve_dashboard
 
 PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                        .every(c => c.querySelector('.main-svg'))"""
@@ -56,13 +56,7 @@ def story_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(story_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with serving(
-        [*STREAMLIT_ARGV, "--server.port", str(port)], REPO, {"OPSLAB_DB": str(story_db)}, log, port
-    ) as base:
-        yield base
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    yield from serve_dashboard(story_db, tmp_path_factory.mktemp("server") / "streamlit.log")
 
 
 def _open(page, url: str) -> None:

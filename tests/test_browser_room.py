@@ -17,7 +17,7 @@ from pipelines.scenario.engine import run_scenario
 from pipelines.scenario.presets import PRESETS
 from pipelines.store import RunHistory, Store
 from pipelines.workshop import Room, load_room, prepare_room
-from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, serving
+from tests.conftest import CHROMIUM, READY, serve_dashboard
 
 SHORT = dataclasses.replace(PRESETS["workshop-drift"], weeks=2)
 
@@ -49,11 +49,7 @@ def room(room_folder: Path) -> Room:
 
 
 def _serve(folder: Path, log: Path, *, facilitator: bool) -> Iterator[str]:
-    port = free_port()
-    env = {"OPSLAB_DB": str(folder), "OPSLAB_FACILITATOR": "1" if facilitator else ""}
-    with serving([*STREAMLIT_ARGV, "--server.port", str(port)], REPO, env, log, port) as base:
-        yield base
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    yield from serve_dashboard(folder, log, OPSLAB_FACILITATOR="1" if facilitator else "")
 
 
 @pytest.fixture(scope="module")

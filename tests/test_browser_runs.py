@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.store import Store
 from pipelines.store.run_sql import run_params
-from tests.conftest import CHROMIUM, READY, REPO, STREAMLIT_ARGV, free_port, serving
+from tests.conftest import CHROMIUM, READY, serve_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,13 +33,7 @@ TOO_WIDE = """() => { const main = document.querySelector('[data-testid="stMainB
 
 @pytest.fixture(scope="module")
 def server(scenario_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with serving(
-        [*STREAMLIT_ARGV, "--server.port", str(port)], REPO, {"OPSLAB_DB": str(scenario_db)}, log, port
-    ) as base:
-        yield base
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    yield from serve_dashboard(scenario_db, tmp_path_factory.mktemp("server") / "streamlit.log")
 
 
 def _shots(tmp_path: Path) -> Path:
