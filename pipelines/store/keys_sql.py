@@ -463,11 +463,12 @@ CHANGE_FAILURE_RATE_RECEIPT_SQL = _FAILURE_RECEIPT_TEMPLATE.format(
     what="planned production releases in the window", kind="release"
 )
 
-FAILED_DEPLOYMENT_RECOVERY_TIME_RECEIPT_SQL = """
--- each resolved incident caused by a production release: opened, resolved, the recovery in days
-SELECT i.incident_id, i.cause_deployment_id, d.ref AS release, i.opened_sim_time,
-       i.resolved_sim_time, i.rollback_deployment_id,
-       (epoch(i.resolved_sim_time) - epoch(i.opened_sim_time)) / 86400.0 AS recovery_days
+# The resolved incidents a production release caused, opened in the window: both definitions' recovery
+# receipts, which differ in the columns shown and in when recovery starts.
+_RESOLVED_RELEASE_INCIDENTS = """
+-- {comment}
+SELECT i.incident_id, i.cause_deployment_id, d.ref AS release, {columns},
+       (epoch(i.resolved_sim_time) - epoch({start})) / 86400.0 AS {days}
 FROM incidents i
 JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
 WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
@@ -476,6 +477,13 @@ WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 're
   AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
 ORDER BY i.opened_sim_time, i.incident_id
 """
+
+FAILED_DEPLOYMENT_RECOVERY_TIME_RECEIPT_SQL = _RESOLVED_RELEASE_INCIDENTS.format(
+    comment="each resolved incident caused by a production release: opened, resolved, the recovery in days",
+    columns="i.opened_sim_time,\n       i.resolved_sim_time, i.rollback_deployment_id",
+    start="i.opened_sim_time",
+    days="recovery_days",
+)
 
 DEPLOYMENT_REWORK_RATE_RECEIPT_SQL = """
 -- every production release deploy in the window; unplanned ones were forced by an incident
@@ -624,19 +632,12 @@ WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 're
   AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
 """
 
-TIME_TO_RESTORE_FOURKEYS_RECEIPT_SQL = f"""
--- each resolved release-caused incident: the causing deploy, opened, resolved, restore in days
-SELECT i.incident_id, i.cause_deployment_id, d.ref AS release, d.sim_time AS deployed_sim_time,
-       i.opened_sim_time, i.resolved_sim_time,
-       (epoch(i.resolved_sim_time) - epoch({_FOURKEYS_RESTORE_START})) / 86400.0 AS restore_days
-FROM incidents i
-JOIN deployments d ON d.workspace = i.workspace AND d.deployment_id = i.cause_deployment_id
-WHERE i.workspace = $workspace AND d.environment = 'production' AND d.kind = 'release'
-  AND i.resolved_sim_time IS NOT NULL
-  AND i.opened_sim_time >= coalesce(CAST($since AS TIMESTAMP), '-infinity')
-  AND i.opened_sim_time <= coalesce(CAST($until AS TIMESTAMP), 'infinity')
-ORDER BY i.opened_sim_time, i.incident_id
-"""
+TIME_TO_RESTORE_FOURKEYS_RECEIPT_SQL = _RESOLVED_RELEASE_INCIDENTS.format(
+    comment="each resolved release-caused incident: the causing deploy, opened, resolved, restore in days",
+    columns="d.sim_time AS deployed_sim_time,\n       i.opened_sim_time, i.resolved_sim_time",
+    start=_FOURKEYS_RESTORE_START,
+    days="restore_days",
+)
 
 # The bounds of a workspace's recorded history on the scenario clock: Four Keys looks at the three
 # months before its end, from the start of the data at the earliest. The history starts 7 days before
