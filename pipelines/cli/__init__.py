@@ -14,7 +14,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipelines.cli import dashboard, datasets, devops, mlops, report, scenario, sql, workshop, workspace
+from pipelines.cli import (
+    dashboard,
+    datasets,
+    devops,
+    importing,
+    mlops,
+    report,
+    scenario,
+    sql,
+    workshop,
+    workspace,
+)
 from pipelines.cli.support import SentenceParser
 from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
@@ -38,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace name (default: demo)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (devops, mlops, scenario, datasets, workspace, workshop, sql, report, dashboard):
+    for group in (devops, mlops, scenario, datasets, workspace, workshop, sql, report, dashboard, importing):
         group.register(sub)
     return parser
 

@@ -259,6 +259,37 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (run_id, key)
         )""",
     ),
+    # Issue #12: bring your own history. Every importer lands the source's records as raw JSON first
+    # (one row per source id: a re-import replaces a record only when the source changed it), then
+    # the store's SQL turns the landed rows into runs, deployments, changes, incidents, model versions
+    # and alias moves. `imports` is the log of each import: what was read, from where, what was new.
+    12: (
+        """CREATE TABLE landing (
+            workspace VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,          -- git | github | gitlab | mlflow
+            kind VARCHAR NOT NULL,            -- the source's record type: commit, tag, workflow_run, job, ...
+            source_id VARCHAR NOT NULL,       -- the source's own id for the record (sha, run id, ...)
+            payload JSON NOT NULL,            -- the record as the source gave it
+            updated_at TIMESTAMP,             -- the source's last change of the record (incremental)
+            landed_at TIMESTAMP NOT NULL,
+            import_id VARCHAR NOT NULL,       -- the import that landed (or last changed) it
+            PRIMARY KEY (workspace, source, kind, source_id)
+        )""",
+        """CREATE TABLE imports (
+            import_id VARCHAR PRIMARY KEY,
+            workspace VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            location VARCHAR,                 -- a path, a URL or a tracking URI (never a token)
+            options JSON,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,          -- succeeded | failed
+            records INTEGER,                  -- records read from the source
+            new_records INTEGER,              -- of those, new or changed since the last import
+            note VARCHAR,                     -- what the source cannot tell (shown on the pages)
+            error VARCHAR
+        )""",
+    ),
 }
 LATEST_VERSION = max(MIGRATIONS)
 TABLES = (
@@ -276,6 +307,8 @@ TABLES = (
     "scenario_runs",
     "changes",
     "run_params",
+    "landing",
+    "imports",
 )
 
 

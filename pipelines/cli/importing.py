@@ -1,0 +1,39 @@
+"""`opslab import SOURCE ...`: bring a real history into a workspace (see `pipelines.importers`).
+
+Each source is a module `pipelines/cli/import_<source>.py` with a `register(sub)` adding its
+subcommand under `import`; its handler imports the importer when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+
+from pipelines.store.landing_sql import ImportSummary
+
+__all__ = ["print_summary", "register"]
+
+# The sources, each a module with `register(sub)`; a new importer adds its module here.
+SOURCES: tuple[ModuleType, ...] = ()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "import",
+        help="import a real history (git, GitHub, GitLab, MLflow) into a workspace",
+        description="Import a real CI/CD or MLflow history into a workspace of its own (--workspace). "
+        "Re-running an import adds only what is new.",
+    )
+    sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    for module in SOURCES:
+        module.register(sources)
+
+
+def print_summary(summary: ImportSummary) -> None:
+    """One line for what an import did, and what its source could not tell."""
+    print(
+        f"Imported {summary.source} into workspace {summary.workspace!r}: {summary.records} records read, "
+        f"{summary.new_records} new or changed (import {summary.import_id})."
+    )
+    if summary.note:
+        print(f"Note: {summary.note}")
