@@ -228,7 +228,9 @@ class Production:
                 reason=reason,
             )
             if not unplanned:
-                rec.mark_changes_shipped(self.store, self.workspace, deployment_id, sim_time)
+                rec.mark_changes_shipped(
+                    self.store, self.workspace, deployment_id, sim_time, committed_until=commit_time
+                )
             release = rec.deployment(self.store, deployment_id)
         if effective_at is not None:
             with self._lock:

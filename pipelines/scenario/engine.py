@@ -12,12 +12,11 @@ Everything real is real: git commits, builds, pytest, servers, models.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -347,14 +346,16 @@ def _stop(worker: _WeekWorker | None, line: _ReleaseLine | None) -> None:
 
 class _ReleaseLine(threading.Thread):
     """The service's releases in order, on a thread of their own: the first release, then each
-    week's scripted changes (`_State.ship_week`).
+    week's release trains (`_State.trains`), each train on a thread of its own (`_Train`).
 
-    A week's changes are committed, checked out, built, tested, started and smoke-tested as soon as
-    the release before them is deployed, often weeks of traffic ahead; the release is promoted once
-    the traffic of the week before is answered (that week's rollbacks and deployment records come
-    first), and the week's traffic waits for it (`ready`). The first release deploys once the
-    first model is in production, so that its server starts with it. So every release deploys,
-    and goes live, at the same point of the story as when everything ran in turns.
+    A train's changes are committed, checked out, built, tested, started and smoke-tested as soon as
+    the train before it has a smoke-tested server waiting to be promoted (at most two trains are
+    under way at once), often weeks of traffic ahead; a train is promoted once the traffic of the
+    week before its own is answered and the train before it is done (that week's rollbacks and
+    deployment records come first), and the week's traffic waits for its week's trains (`ready`).
+    The first release deploys once the first model is in production, so that its server starts with
+    it. So every release deploys, and goes live, at the same point of the story as when everything
+    ran in turns, and a fix that follows its bug by a week is tested while the bug is still live.
     """
 
     def __init__(self, state: _State) -> None:
@@ -367,6 +368,10 @@ class _ReleaseLine(threading.Thread):
         self.served_ok = [False] * (state.weeks + 1)
         self.stopping = threading.Event()
         self.error: BaseException | None = None
+        self._trains: list[_Train] = []
+        self._ship_lock = threading.Lock()
+        self._planned_through = -1  # every train of the weeks up to this one has started
+        self._next_to_ship = 0
 
     def run(self) -> None:
         state = self.state
@@ -374,20 +379,55 @@ class _ReleaseLine(threading.Thread):
             result = state.first_release(state.clock_start, before_deploy=self._after_first_model)
             if not result.ok:
                 raise ScenarioError(f"the first release failed: {result.error}")
-            self.shipped[0].set()
+            self._planned(0)
             for week in range(1, state.weeks + 1):
-                if self.stopping.is_set():
-                    raise ScenarioError("the play stopped")
                 week_start = state.clock_start + timedelta(weeks=week - 1)
-                state.ship_week(
-                    week, week_start, before_promote=functools.partial(self._after_traffic, week - 1)
-                )
-                self.shipped[week].set()
+                for departure, boarding in state.trains(week, week_start):
+                    if len(self._trains) >= 2:  # two trains under way at most: each holds a server
+                        self._trains[-2].done.wait()
+                    self._check_going()
+                    train = _Train(
+                        self, week, departure, boarding, self._trains[-1] if self._trains else None
+                    )
+                    with self._ship_lock:
+                        self._trains.append(train)
+                    train.start()
+                    train.at_gate.wait()  # smoke-tested and waiting (or done): the next may start
+                    self._check_going()
+                self._planned(week)
+            for train in self._trains:
+                train.join()
+            self._check_going()
         except BaseException as exc:  # raised on the threads that wait for a release
-            self.error = exc
+            self.error = self.error or exc
         finally:
+            if self.error is not None:  # trains waiting for traffic that will not come give up
+                self.stop()
+            for train in self._trains:
+                train.join()
             for event in self.shipped:  # nobody waits for ever; `ready` tells why
                 event.set()
+
+    def _check_going(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.stopping.is_set():
+            raise ScenarioError("the play stopped")
+
+    def _planned(self, week: int) -> None:
+        with self._ship_lock:
+            self._planned_through = week
+        self._mark_shipped()
+
+    def _mark_shipped(self) -> None:
+        """A week is shipped once every train up to it is done (promoted, or failed its checks)."""
+        with self._ship_lock:
+            while self._next_to_ship <= self._planned_through:
+                week = self._next_to_ship
+                if any(not t.done.is_set() for t in self._trains if t.week <= week):
+                    return
+                self.shipped[week].set()
+                self._next_to_ship += 1
 
     def first_model(self, ok: bool) -> None:
         """The first model is in production (or could not be trained): the first release may deploy."""
@@ -429,6 +469,44 @@ class _ReleaseLine(threading.Thread):
             self.served[week].wait()
         if not self.served_ok[week] or self.stopping.is_set():
             raise RunInterrupted(f"week {week}: the traffic was not served, so no release deploys after it")
+
+
+class _Train(threading.Thread):
+    """One release train of the release line: its commits and its DevOps pipeline run."""
+
+    def __init__(
+        self,
+        line: _ReleaseLine,
+        week: int,
+        departure: datetime,
+        boarding: Sequence[tuple[Any, datetime]],
+        previous: _Train | None,
+    ) -> None:
+        super().__init__(name=f"opslab-release-week-{week}", daemon=True)
+        self.line, self.week, self.departure, self.boarding = line, week, departure, boarding
+        self.previous = previous
+        self.at_gate = threading.Event()  # a smoke-tested server waits to be promoted, or it ended
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.line.state.ship_train(
+                self.week, self.departure, self.boarding, before_promote=self._before_promote
+            )
+        except BaseException as exc:
+            if self.line.error is None:
+                self.line.error = exc
+        finally:
+            self.done.set()
+            self.at_gate.set()
+            self.line._mark_shipped()
+
+    def _before_promote(self) -> None:
+        self.at_gate.set()
+        if self.previous is not None:  # releases are promoted in order
+            self.previous.done.wait()
+            self.previous = None
+        self.line._after_traffic(self.week - 1)
 
 
 class _WeekWorker(threading.Thread):
@@ -556,45 +634,57 @@ class _State:
             )
 
     # -- one week ----------------------------------------------------------------------------
-    def ship_week(
-        self, week: int, week_start: datetime, *, before_promote: Callable[[], None] | None = None
-    ) -> None:
-        """Commit the week's scripted changes at their times; each release train takes them through DevOps.
+    def trains(self, week: int, week_start: datetime) -> list[tuple[datetime, list[tuple[Any, datetime]]]]:
+        """The week's scripted changes by release train, each with its departure, in commit order.
 
         A change is reviewed for `review_hours` after its commit, then waits for the next train
         (`next_train`: the DevOps settings' timetable); changes ready for the same train ship in
         one pipeline run on the last of them. So lead time is review + the wait for the train +
-        the pipeline's real duration, and differs with when a commit lands. A pipeline's deploy waits
-        for `before_promote` with its server healthy and smoke-tested (the wait is not part of its
-        duration): the champion is in production by then, and a server follows its model file.
+        the pipeline's real duration, and differs with when a commit lands.
         """
         if self.repo is None:
-            return
+            return []
         trains: dict[datetime, list[tuple[Any, datetime]]] = defaultdict(list)
         for change in self.schedule.get(week, []):  # the preset's order: a fix after its bug
             committed_at = week_start + timedelta(days=change.weekday, hours=change.hour)
             ready = committed_at + timedelta(hours=self.settings.review_hours)
             trains[next_train(ready, self.settings.devops)].append((change, committed_at))
-        for departure, boarding in trains.items():  # departures in commit order
-            definitions = [get_change(change.change) for change, _ in boarding]
-            names = ", ".join(change.change for change, _ in boarding)
-            self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
-            with self.timer.stage("devops"):
-                for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
-                    info = commit_change(self.store, self.workspace, self.repo, definition, committed_at)
-                run_devops_pipeline(
-                    self.store,
-                    self.workspace,
-                    self.production,
-                    repo=self.repo,
-                    commit=info.sha,
-                    sim_time=departure,
-                    settings=self.settings.devops,
-                    label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
-                    extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
-                    changes=[d.id for d in definitions],
-                    before_promote=before_promote,
-                )
+        return list(trains.items())  # departures in commit order
+
+    def ship_train(
+        self,
+        week: int,
+        departure: datetime,
+        boarding: Sequence[tuple[Any, datetime]],
+        *,
+        before_promote: Callable[[], None] | None = None,
+    ) -> None:
+        """Commit a train's changes at their times and take them through DevOps in one pipeline run.
+
+        The deploy waits for `before_promote` with its server healthy and smoke-tested (the wait is
+        not part of its duration): the champion is in production by then, and a server follows its
+        model file.
+        """
+        assert self.repo is not None
+        definitions = [get_change(change.change) for change, _ in boarding]
+        names = ", ".join(change.change for change, _ in boarding)
+        self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
+        with self.timer.stage("devops"):
+            for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
+                info = commit_change(self.store, self.workspace, self.repo, definition, committed_at)
+            run_devops_pipeline(
+                self.store,
+                self.workspace,
+                self.production,
+                repo=self.repo,
+                commit=info.sha,
+                sim_time=departure,
+                settings=self.settings.devops,
+                label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
+                extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
+                changes=[d.id for d in definitions],
+                before_promote=before_promote,
+            )
 
     def service_rows(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
         """The batch's request rows, out of the whole dataset's made once (on first use, by the

@@ -314,13 +314,23 @@ def record_change(
     )
 
 
-def mark_changes_shipped(store: Store, workspace: str, deployment_id: str, sim_time: datetime | None) -> int:
-    """Every committed change not shipped yet is shipped by this deploy (history is linear)."""
+def mark_changes_shipped(
+    store: Store,
+    workspace: str,
+    deployment_id: str,
+    sim_time: datetime | None,
+    *,
+    committed_until: datetime | None = None,
+) -> int:
+    """Every change not shipped yet and committed by `committed_until` (the deployed commit's time;
+    None: all of them) is shipped by this deploy: history is linear, and a later commit may already
+    be on its way down the release line."""
     with store._write() as con:
         row = con.execute(
             "UPDATE changes SET deployment_id = ?, deployed_sim_time = ? "
-            "WHERE workspace = ? AND deployment_id IS NULL",
-            [deployment_id, sim_time, workspace],
+            "WHERE workspace = ? AND deployment_id IS NULL "
+            "AND committed_sim_time <= coalesce(CAST(? AS TIMESTAMP), 'infinity')",
+            [deployment_id, sim_time, workspace, committed_until],
         ).fetchone()
     return int(row[0]) if row else 0
 
