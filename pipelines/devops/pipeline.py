@@ -287,6 +287,7 @@ def run_devops_pipeline(
     progress: ProgressCallback | None = None,
     extra_params: Mapping[str, Any] | None = None,
     changes: Sequence[str] = (),
+    before_build: Callable[[], None] | None = None,
     before_deploy: Callable[[], None] | None = None,
     before_promote: Callable[[], None] | None = None,
 ) -> RunResult:
@@ -294,19 +295,24 @@ def run_devops_pipeline(
     scripted changes it ships (recorded with the commit and the settings as the run's parameters).
 
     A scenario prepares the next release while production still answers the traffic before its
-    deploy time, and hands it over once that traffic is answered: `before_deploy` (optional) is
-    waited for between test and deploy (the server then starts with what is there after the wait,
-    e.g. the first model), `before_promote` inside the deploy, between a healthy, smoke-tested
-    server and its promotion. Neither wait is part of the pipeline's duration, so the release is
-    live at `sim_time` plus the time the steps really took, as without the wait.
+    deploy time, and hands it over once that traffic is answered: `before_build` (optional) is
+    waited for between checkout and build (a release with the same code still under test elsewhere
+    finishes first, so a cache hit is the same as when releases ran in turns), `before_deploy`
+    between test and deploy (the server then starts with what is there after the wait, e.g. the
+    first model), `before_promote` inside the deploy, between a healthy, smoke-tested server and its
+    promotion. No wait is part of the pipeline's duration, so the release is live at `sim_time` plus
+    the time the steps really took, as without the wait.
     """
     clock = PipelineClock()  # the deploy is live `sim_time` + the pipeline's real duration
     when = commit_time(repo, commit).replace(tzinfo=None)
 
-    def wait_for_deploy(step: str) -> None:
-        if step == "deploy" and before_deploy is not None:
+    waits = {"build": before_build, "deploy": before_deploy}
+
+    def wait_before(step: str) -> None:
+        wait = waits.get(step)
+        if wait is not None:
             with clock.paused():
-                before_deploy()
+                wait()
 
     params = {
         "clock": clock,
@@ -336,5 +342,5 @@ def run_devops_pipeline(
             "changes": ",".join(changes) or None,
             "devops": settings,
         },
-        before_step=wait_for_deploy,
+        before_step=wait_before,
     )

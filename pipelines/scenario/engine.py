@@ -56,6 +56,9 @@ __all__ = [
 # the file at the next week boundary anyway.
 SESSION_WEEKS = 8
 THREAD_SWITCH_S = 0.0005
+# Release trains under way at once on the release line: each one waiting to be promoted holds a
+# smoke-tested server (a process with the model loaded).
+TRAINS_UNDER_WAY = 3
 
 
 class ScenarioError(OpsLabError):
@@ -348,9 +351,9 @@ class _ReleaseLine(threading.Thread):
     """The service's releases in order, on a thread of their own: the first release, then each
     week's release trains (`_State.trains`), each train on a thread of its own (`_Train`).
 
-    A train's changes are committed, checked out, built, tested, started and smoke-tested as soon as
-    the train before it has a smoke-tested server waiting to be promoted (at most two trains are
-    under way at once), often weeks of traffic ahead; a train is promoted once the traffic of the
+    A train's changes are committed as soon as the train before it has committed (at most
+    `TRAINS_UNDER_WAY` trains at once), then checked out, built, tested, started and smoke-tested,
+    often weeks of traffic ahead; a train is promoted once the traffic of the
     week before its own is answered and the train before it is done (that week's rollbacks and
     deployment records come first), and the week's traffic waits for its week's trains (`ready`).
     The first release deploys once the first model is in production, so that its server starts with
@@ -383,16 +386,15 @@ class _ReleaseLine(threading.Thread):
             for week in range(1, state.weeks + 1):
                 week_start = state.clock_start + timedelta(weeks=week - 1)
                 for departure, boarding in state.trains(week, week_start):
-                    if len(self._trains) >= 2:  # two trains under way at most: each holds a server
-                        self._trains[-2].done.wait()
+                    if len(self._trains) >= TRAINS_UNDER_WAY:  # each waiting train holds a server
+                        self._trains[-TRAINS_UNDER_WAY].done.wait()
                     self._check_going()
-                    train = _Train(
-                        self, week, departure, boarding, self._trains[-1] if self._trains else None
-                    )
+                    earlier = [t for t in self._trains if not t.done.is_set()]
+                    train = _Train(self, week, departure, boarding, earlier)
                     with self._ship_lock:
                         self._trains.append(train)
                     train.start()
-                    train.at_gate.wait()  # smoke-tested and waiting (or done): the next may start
+                    train.committed.wait()  # commits in order; the checks may overlap
                     self._check_going()
                 self._planned(week)
             for train in self._trains:
@@ -472,7 +474,13 @@ class _ReleaseLine(threading.Thread):
 
 
 class _Train(threading.Thread):
-    """One release train of the release line: its commits and its DevOps pipeline run."""
+    """One release train of the release line: its commits and its DevOps pipeline run.
+
+    Trains start in order, each once the one before it has committed, so their checks overlap; a
+    train builds once every earlier train with the same code (a revert to known code) has finished
+    its tests, so its cache hits are those of trains run in turns; and it is promoted once every
+    earlier train is done and the traffic of the week before its own is answered.
+    """
 
     def __init__(
         self,
@@ -480,32 +488,40 @@ class _Train(threading.Thread):
         week: int,
         departure: datetime,
         boarding: Sequence[tuple[Any, datetime]],
-        previous: _Train | None,
+        earlier: Sequence[_Train],
     ) -> None:
         super().__init__(name=f"opslab-release-week-{week}", daemon=True)
         self.line, self.week, self.departure, self.boarding = line, week, departure, boarding
-        self.previous = previous
-        self.at_gate = threading.Event()  # a smoke-tested server waits to be promoted, or it ended
+        self.earlier = list(earlier)  # the trains still under way when this one started
+        self.tree: str | None = None
+        self.committed = threading.Event()
+        self.tested = threading.Event()
         self.done = threading.Event()
 
     def run(self) -> None:
         try:
-            self.line.state.ship_train(
-                self.week, self.departure, self.boarding, before_promote=self._before_promote
-            )
+            self.line.state.ship_train(self.week, self.departure, self)
         except BaseException as exc:
             if self.line.error is None:
                 self.line.error = exc
         finally:
-            self.done.set()
-            self.at_gate.set()
+            for event in (self.committed, self.tested, self.done):
+                event.set()
             self.line._mark_shipped()
 
-    def _before_promote(self) -> None:
-        self.at_gate.set()
-        if self.previous is not None:  # releases are promoted in order
-            self.previous.done.wait()
-            self.previous = None
+    def committed_tree(self, tree: str) -> None:
+        self.tree = tree
+        self.committed.set()
+
+    def before_build(self) -> None:
+        for train in self.earlier:
+            if train.tree == self.tree:
+                train.tested.wait()
+
+    def before_promote(self) -> None:
+        for train in self.earlier:  # releases are promoted in order
+            train.done.wait()
+        self.earlier = []
         self.line._after_traffic(self.week - 1)
 
 
@@ -651,27 +667,22 @@ class _State:
             trains[next_train(ready, self.settings.devops)].append((change, committed_at))
         return list(trains.items())  # departures in commit order
 
-    def ship_train(
-        self,
-        week: int,
-        departure: datetime,
-        boarding: Sequence[tuple[Any, datetime]],
-        *,
-        before_promote: Callable[[], None] | None = None,
-    ) -> None:
+    def ship_train(self, week: int, departure: datetime, train: _Train) -> None:
         """Commit a train's changes at their times and take them through DevOps in one pipeline run.
 
-        The deploy waits for `before_promote` with its server healthy and smoke-tested (the wait is
-        not part of its duration): the champion is in production by then, and a server follows its
-        model file.
+        `train` is told when its commit is made, waited for before the build, told when its tests are
+        done, and waited for before the promotion (see `_Train`). The deploy waits with its server
+        healthy and smoke-tested (no wait is part of the pipeline's duration): the champion is in
+        production by then, and a server follows its model file.
         """
         assert self.repo is not None
-        definitions = [get_change(change.change) for change, _ in boarding]
-        names = ", ".join(change.change for change, _ in boarding)
+        definitions = [get_change(change.change) for change, _ in train.boarding]
+        names = ", ".join(change.change for change, _ in train.boarding)
         self.report(ScenarioProgress(week, self.weeks, "devops", f"week {week}: {names}"))
         with self.timer.stage("devops"):
-            for definition, (_, committed_at) in zip(definitions, boarding, strict=True):
+            for definition, (_, committed_at) in zip(definitions, train.boarding, strict=True):
                 info = commit_change(self.store, self.workspace, self.repo, definition, committed_at)
+            train.committed_tree(info.tree)
             run_devops_pipeline(
                 self.store,
                 self.workspace,
@@ -683,7 +694,9 @@ class _State:
                 label="; ".join(f"{d.kind}: {d.message}" for d in definitions),
                 extra_params={"deferred_promotion": True, "test_launcher": self.test_starter.launch},
                 changes=[d.id for d in definitions],
-                before_promote=before_promote,
+                before_build=train.before_build,
+                before_deploy=train.tested.set,
+                before_promote=train.before_promote,
             )
 
     def service_rows(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
