@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
+from pipelines.cli import import_git
 from pipelines.store.landing_sql import ImportSummary
 
 __all__ = ["print_summary", "register"]
 
 # The sources, each a module with `register(sub)`; a new importer adds its module here.
-SOURCES: tuple[ModuleType, ...] = ()
+SOURCES: tuple[ModuleType, ...] = (import_git,)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
