@@ -282,3 +282,36 @@ def test_the_cli_imports_and_says_what_it_did(
     assert "13 records read, 0 new or changed" in out and "Note: git: releases are the 5 tags" in out
     assert main(["--db", db, "import", "git", str(tmp_path / "nowhere"), "--workspace", "x"]) == 2
     assert capsys.readouterr().err.startswith("opslab: ")
+
+
+# -- the Control room's import form ----------------------------------------------------------------
+def test_the_control_room_imports_a_repository(
+    tmp_path: Path, story: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    monkeypatch.setenv("OPSLAB_DB", str(tmp_path / "history"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("views/control_room.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="cr_import_source").value == "git"
+    at.text_input(key="cr_import_location_git").input(str(story.path))
+    at.text_input(key="cr_import_workspace_git").input("mine")
+    at.button(key="cr_import_run").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value == "13 records read, 13 new or changed."
+    assert at.info[0].value.startswith("git: releases are the 5 tags")
+    at.button(key="cr_import_run").click().run()
+    assert at.success[0].value == "13 records read, 0 new or changed."
+
+    at.text_input(key="cr_import_location_git").input(str(tmp_path / "nowhere"))
+    at.button(key="cr_import_run").click().run()
+    assert not at.exception and not at.success
+    assert [e.value for e in at.error] == [f"{tmp_path / 'nowhere'} is not a folder: give the path of a git "
+                                           "repository on this machine."]  # fmt: skip

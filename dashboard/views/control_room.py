@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import control, data, state
+from dashboard import control, data, importing, state
 from dashboard.jobs import JobManager
 from pipelines.devops.changes import list_changes
 from pipelines.drift import DRIFT_METHODS
 from pipelines.errors import OpsLabError
+from pipelines.importers.git import DEFAULT_TAG_PATTERN, DEFAULT_WINDOW_HOURS, RELEASE_MODES
 from pipelines.mlops.policy import POLICIES
 from pipelines.mlops.simulator import (
     CONCEPT_FEATURES,
@@ -91,7 +92,9 @@ live_panel()
 # A facilitator watching a seat (`?watch=1`) looks but never plays, runs or resets in its place.
 busy = (job is not None and job.running) or state.read_only()
 
-scenario_tab, single_tab, workspace_tab = st.tabs(["Play a scenario", "Run one pipeline", "Workspace"])
+scenario_tab, single_tab, import_tab, workspace_tab = st.tabs(
+    ["Play a scenario", "Run one pipeline", "Import a history", "Workspace"]
+)
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -236,6 +239,65 @@ with single_tab:
                 "mlops retrain",
             )
             st.rerun()
+
+# -- import a real history -----------------------------------------------------------------------
+with import_tab:
+    st.markdown("**Bring your own history**: a real repository, CI/CD or MLflow history, in a workspace of its own, "
+                "read by every page as a played one is. Importing again adds only what is new.")  # fmt: skip
+    origin = importing.SOURCES[st.selectbox("Source", list(importing.SOURCES), key="cr_import_source",
+                                            format_func=lambda name: importing.SOURCES[name].title)]  # fmt: skip
+    location = st.text_input(
+        origin.location, key=f"cr_import_location_{origin.name}", placeholder=origin.placeholder
+    )
+    if not importing.available(origin.name):
+        st.caption(
+            f"The {origin.name} importer is not in this OpsLab yet: update it (git pull) to import from {origin.name}."
+        )
+    options: dict[str, object] = {}
+    if origin.uploads:
+        pages = st.file_uploader("…or upload the JSON pages", type=["json"], accept_multiple_files=True,
+                                 key=f"cr_import_upload_{origin.name}")  # fmt: skip
+        if pages:
+            location = str(importing.save_uploads(Path(data.files_dir(db, "imports")),
+                                                  [(f.name, f.getvalue()) for f in pages]))  # fmt: skip
+    if origin.token:
+        st.caption(f"A live import reads its token from `${origin.token}` in the server's environment; "
+                   "this page never asks for one.")  # fmt: skip
+    if origin.name == "git":
+        with st.expander("How releases and failures are read"):
+            g1, g2, g3, g4 = st.columns(4)
+            options["releases"] = g1.selectbox("Releases are", RELEASE_MODES, key="cr_import_releases")
+            options["tag_pattern"] = g2.text_input(
+                "Tag pattern (regex)", DEFAULT_TAG_PATTERN, key="cr_import_tags"
+            )
+            options["branch"] = g3.text_input("Branch", "HEAD", key="cr_import_branch")
+            options["window_hours"] = float(g4.number_input("Failure window (hours)", 1.0, 24.0 * 366, DEFAULT_WINDOW_HOURS,
+                                                            key="cr_import_window"))  # fmt: skip
+            st.caption("auto: tags matching the pattern if any, else merges to the branch, else its commits. A "
+                       "revert or a quick patch release within the window after a release makes it a failed change.")  # fmt: skip
+    target = st.text_input("Into workspace", importing.default_workspace(origin.name, state.seat()),
+                           key=f"cr_import_workspace_{origin.name}")  # fmt: skip
+    if st.button("Import", type="primary", key="cr_import_run", disabled=state.read_only()):
+        if not state.owns(target.strip()):
+            st.error(
+                f"In this room you can import into {state.seat()} or {state.seat()}-something, not {target}."
+            )
+        else:
+            with st.status(f"Importing {origin.name} into {target}…", expanded=True) as progress:
+                try:
+                    summary = importing.run_import(db, target, origin.name, location, options)
+                except (OpsLabError, ValueError, OSError) as exc:
+                    progress.update(label=f"Nothing was imported into {target}", state="error")
+                    st.error(str(exc))
+                else:
+                    progress.update(
+                        label=f"Imported {origin.name} into {summary.workspace}", state="complete"
+                    )
+                    st.success(f"{summary.records:,} records read, {summary.new_records:,} new or changed.")
+                    if summary.note:
+                        st.info(summary.note)
+                    st.page_link("views/overview.py", label=f"Open workspace {summary.workspace}", icon="📥",
+                                 query_params={"workspace": summary.workspace})  # fmt: skip
 
 # -- workspace -----------------------------------------------------------------------------------
 with workspace_tab:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipelines.cli.support import print_json
+from pipelines.cli.support import print_json, print_summary
 from pipelines.store import Store
 
 __all__ = ["register"]
@@ -22,7 +22,6 @@ def _hours(text: str) -> float:
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.cli.importing import print_summary
     from pipelines.importers import check_importable
     from pipelines.importers.git import import_git
 
