@@ -159,6 +159,13 @@ def _locate(path: Path, branch: str) -> tuple[str, bool]:
         text = str(exc)
         if "not a git repository" in text:
             raise OpsLabError(f"{path} is not a git repository (no .git found there or above).") from None
+        if "dubious ownership" in text:
+            raise OpsLabError(
+                f"git refuses to read {path}: it belongs to another user (trust it with `git config --global "
+                f"--add safe.directory {path}`, then import again)."
+            ) from None
+        if "(exit 1)" not in text:  # `--verify --quiet` says nothing when the revision is missing
+            raise
         raise OpsLabError(
             f"{path}: the branch {branch!r} has no commit (an empty repository, or a mistyped branch); "
             "nothing was imported."
