@@ -1,9 +1,13 @@
-"""The Control room's import form: one function per source, found by name, run for the page.
+"""The Control room's import form: one function per source, found by name, run in the background.
 
 Every importer is `pipelines.importers.<source>.import_<source>(store, workspace, location, **options)
 -> ImportSummary`, so the form needs no code of its own per source: a source whose module is not in
 this OpsLab yet is listed as not available, and one that arrives plugs in by that name. A token is
 never asked for here: a live import reads it from the server's environment (`$GITHUB_TOKEN`, ...).
+
+An import runs in a thread of the server (`ImportJobs`, one per target workspace at a time), so the
+page shows its progress and stays usable while a big history lands; its writes take the workspace's
+file only while they land (the pages' reads wait for them, as for a play).
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +30,19 @@ from pipelines.paths import check_workspace_name
 from pipelines.store import RunHistory
 from pipelines.store.landing_sql import ImportSummary
 
-__all__ = ["SOURCES", "Source", "available", "default_workspace", "importer", "run_import", "save_uploads"]
+__all__ = [
+    "SOURCES",
+    "ImportJob",
+    "ImportJobs",
+    "Source",
+    "available",
+    "default_workspace",
+    "importer",
+    "run_import",
+    "save_uploads",
+]
+
+log = logging.getLogger("opslab.dashboard")
 
 
 @dataclass(frozen=True)
@@ -125,3 +144,66 @@ def save_uploads(directory: Path, files: Sequence[tuple[str, bytes]]) -> Path:
             tmp.write_bytes(content)
             tmp.replace(target)
     return folder
+
+
+@dataclass
+class ImportJob:
+    """One import started from the browser: running, then its summary or its one-sentence error."""
+
+    source: str
+    workspace: str
+    location: str
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    summary: ImportSummary | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.finished is None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def run(self, db: str, options: Mapping[str, Any]) -> None:
+        try:
+            self.summary = run_import(db, self.workspace, self.source, self.location, options)
+        except (OpsLabError, ValueError, OSError) as exc:
+            self.error = str(exc)
+        except Exception as exc:  # a bug: one sentence on the page, the traceback in the server's log
+            log.exception("import of %s into %s failed", self.source, self.workspace)
+            self.error = (
+                f"The import stopped on an unexpected {type(exc).__name__} (a bug in OpsLab; the server's log "
+                "has the details). Nothing was imported."
+            )
+        finally:
+            self.finished = time.monotonic()
+
+
+class ImportJobs:
+    """The server's imports, one at a time per target workspace (a second would wait on the first's lock)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str], ImportJob] = {}
+        self._lock = threading.Lock()
+
+    def get(self, db: str, workspace: str) -> ImportJob | None:
+        return self._jobs.get((db, workspace))
+
+    def start(
+        self, db: str, workspace: str, source: str, location: str, options: Mapping[str, Any] | None = None
+    ) -> ImportJob:
+        with self._lock:
+            current = self._jobs.get((db, workspace))
+            if current is not None and current.running:
+                raise OpsLabError(
+                    f"An import into {workspace!r} is already running ({current.source}, {current.elapsed:.0f} s): "
+                    "wait for it to finish."
+                )
+            job = ImportJob(source, workspace, location)
+            self._jobs[(db, workspace)] = job
+        thread = threading.Thread(target=job.run, args=(db, dict(options or {})), daemon=True,
+                                  name=f"opslab-import-{workspace}")  # fmt: skip
+        thread.start()
+        return job

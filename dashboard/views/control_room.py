@@ -89,6 +89,41 @@ def live_panel() -> None:
 
 
 live_panel()
+
+
+@st.cache_resource
+def imports() -> importing.ImportJobs:
+    return importing.ImportJobs()
+
+
+import_job = imports().get(db, st.session_state.get("cr_import_target", ""))
+
+
+@st.fragment(run_every=1.0 if import_job is not None and import_job.running else None)
+def import_panel() -> None:
+    """The import this session started last: its progress, then what it did or why it did nothing."""
+    current = imports().get(db, st.session_state.get("cr_import_target", ""))
+    if current is None:
+        return
+    if current.running:
+        with st.status(f"Importing {current.source} into {current.workspace}… ({current.elapsed:.0f} s)"):
+            st.caption(f"Reading {current.location}, then landing and transforming it in one transaction.")
+        return
+    if not st.session_state.get("cr_import_announced", True):
+        st.session_state.cr_import_announced = True
+        st.rerun()  # the whole page, so the sidebar lists the new workspace
+    if current.error or current.summary is None:
+        st.error(current.error or "The import did not finish.")
+        return
+    summary = current.summary
+    st.success(f"Imported {summary.source} into {summary.workspace} in {current.elapsed:.1f} s: {summary.records:,} "
+               f"records read, {summary.new_records:,} new or changed.")  # fmt: skip
+    if summary.note:
+        st.info(summary.note)
+    st.page_link("views/overview.py", label=f"Open workspace {summary.workspace}", icon="📥",
+                 query_params={"workspace": summary.workspace})  # fmt: skip
+
+
 # A facilitator watching a seat (`?watch=1`) looks but never plays, runs or resets in its place.
 busy = (job is not None and job.running) or state.read_only()
 
@@ -283,21 +318,14 @@ with import_tab:
                 f"In this room you can import into {state.seat()} or {state.seat()}-something, not {target}."
             )
         else:
-            with st.status(f"Importing {origin.name} into {target}…", expanded=True) as progress:
-                try:
-                    summary = importing.run_import(db, target, origin.name, location, options)
-                except (OpsLabError, ValueError, OSError) as exc:
-                    progress.update(label=f"Nothing was imported into {target}", state="error")
-                    st.error(str(exc))
-                else:
-                    progress.update(
-                        label=f"Imported {origin.name} into {summary.workspace}", state="complete"
-                    )
-                    st.success(f"{summary.records:,} records read, {summary.new_records:,} new or changed.")
-                    if summary.note:
-                        st.info(summary.note)
-                    st.page_link("views/overview.py", label=f"Open workspace {summary.workspace}", icon="📥",
-                                 query_params={"workspace": summary.workspace})  # fmt: skip
+            try:
+                imports().start(db, target.strip(), origin.name, location, options)
+            except OpsLabError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state.update(cr_import_target=target.strip(), cr_import_announced=False)
+                st.rerun()
+    import_panel()
 
 # -- workspace -----------------------------------------------------------------------------------
 with workspace_tab:
