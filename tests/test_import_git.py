@@ -327,3 +327,35 @@ def _import_from_the_form(at, timeout_s: float = 60) -> str:
     said = [*at.success, *at.error]
     assert len(said) == 1, [e.value for e in said]
     return said[0].value.split(": ", 1)[-1] if at.success else said[0].value
+
+
+def test_the_form_finds_each_sources_importer_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import_<source>(store, workspace, location, **options)` in `pipelines.importers.<source>`: a source's
+    module plugs into the Control room by that name alone."""
+    import sys
+    import types
+
+    from dashboard import importing
+
+    called: list[tuple] = []
+    fake = types.ModuleType("pipelines.importers.github")
+    fake.import_github = lambda store, workspace, location, **options: called.append(
+        (workspace, location, options)
+    )  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pipelines.importers.github", fake)
+    importing.run_import(str(tmp_path / "h"), " gh ", "github", " /saved/pages ", {"since": "2026-01-01"})
+    assert called == [("gh", "/saved/pages", {"since": "2026-01-01"})]
+
+    with pytest.raises(OpsLabError, match="Give the repository folder"):
+        importing.run_import(str(tmp_path / "h"), "w", "git", "  ")
+    with pytest.raises(OpsLabError, match="no importer for 'svn'"):
+        importing.run_import(str(tmp_path / "h"), "w", "svn", "/x")
+    with pytest.raises(ValueError):
+        importing.run_import(str(tmp_path / "h"), "../up", "git", "/x")
+    with pytest.raises(OpsLabError, match=r"is not a \.json file"):
+        importing.save_uploads(tmp_path, [("runs.json", b"{}"), ("notes.txt", b"hi")])
+    folder = importing.save_uploads(tmp_path, [("runs.json", b"{}"), ("jobs.json", b"[]")])
+    assert sorted(p.name for p in folder.iterdir()) == ["jobs.json", "runs.json"]
+    assert importing.save_uploads(tmp_path, [("jobs.json", b"[]"), ("runs.json", b"{}")]) == folder
