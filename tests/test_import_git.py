@@ -189,6 +189,17 @@ def test_merges_to_a_branch_are_releases_when_no_tag_matches(tmp_path: Path, sto
     assert sorted(changes["message"]) == ['Revert "feat: x"', "feat: x", "feat: y", "init"]
     assert changes["deployment_id"].notna().all()
 
+    # a lightweight tag is released at its commit's date, and once a tag matches, auto reads tags
+    repo.git("tag", "v0.1.0", x)
+    history = read_git(repo.path)
+    assert history.releases == "tags"
+    assert [(r.source_id, r.payload["released_at"]) for r in history.records if r.kind == "tag"] == [
+        ("v0.1.0", "2026-02-02T09:00:00")
+    ]
+    with pytest.raises(OpsLabError, match="releases=merges"):  # the workspace keeps its first reading
+        import_git(store, "m", repo.path)
+    assert import_git(store, "m", repo.path, releases="merges").new_records == 0
+
 
 def test_the_projects_own_clone(store: Store) -> None:
     probe = subprocess.run(
