@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "room")
+BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "room", "import")
 
 
 def main(argv: list[str]) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
             continue
         print(f"\n== {name}")
         started = time.perf_counter()
-        module.main(["--quick"] if quick and name in ("drift", "room") else [])
+        module.main(["--quick"] if quick and name in ("drift", "room", "import") else [])
         print(f"({name}: {time.perf_counter() - started:.1f} s)")
     return 0
 

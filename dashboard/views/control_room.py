@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import control, data, state
+from dashboard import control, data, importing, state
 from dashboard.jobs import JobManager
 from pipelines.devops.changes import list_changes
 from pipelines.drift import DRIFT_METHODS
 from pipelines.errors import OpsLabError
+from pipelines.importers.git import DEFAULT_TAG_PATTERN, DEFAULT_WINDOW_HOURS, RELEASE_MODES
 from pipelines.mlops.policy import POLICIES
 from pipelines.mlops.simulator import (
     CONCEPT_FEATURES,
@@ -88,10 +89,47 @@ def live_panel() -> None:
 
 
 live_panel()
+
+
+@st.cache_resource
+def imports() -> importing.ImportJobs:
+    return importing.ImportJobs()
+
+
+import_job = imports().get(db, st.session_state.get("cr_import_target", ""))
+
+
+@st.fragment(run_every=1.0 if import_job is not None and import_job.running else None)
+def import_panel() -> None:
+    """The import this session started last: its progress, then what it did or why it did nothing."""
+    current = imports().get(db, st.session_state.get("cr_import_target", ""))
+    if current is None:
+        return
+    if current.running:
+        with st.status(f"Importing {current.source} into {current.workspace}… ({current.elapsed:.0f} s)"):
+            st.caption(f"Reading {current.location}, then landing and transforming it in one transaction.")
+        return
+    if not st.session_state.get("cr_import_announced", True):
+        st.session_state.cr_import_announced = True
+        st.rerun()  # the whole page, so the sidebar lists the new workspace
+    if current.error or current.summary is None:
+        st.error(current.error or "The import did not finish.")
+        return
+    summary = current.summary
+    st.success(f"Imported {summary.source} into {summary.workspace} in {current.elapsed:.1f} s: {summary.records:,} "
+               f"records read, {summary.new_records:,} new or changed.")  # fmt: skip
+    if summary.note:
+        st.info(summary.note)
+    st.page_link("views/overview.py", label=f"Open workspace {summary.workspace}", icon="📥",
+                 query_params={"workspace": summary.workspace})  # fmt: skip
+
+
 # A facilitator watching a seat (`?watch=1`) looks but never plays, runs or resets in its place.
 busy = (job is not None and job.running) or state.read_only()
 
-scenario_tab, single_tab, workspace_tab = st.tabs(["Play a scenario", "Run one pipeline", "Workspace"])
+scenario_tab, single_tab, import_tab, workspace_tab = st.tabs(
+    ["Play a scenario", "Run one pipeline", "Import a history", "Workspace"]
+)
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -236,6 +274,58 @@ with single_tab:
                 "mlops retrain",
             )
             st.rerun()
+
+# -- import a real history -----------------------------------------------------------------------
+with import_tab:
+    st.markdown("**Bring your own history**: a real repository, CI/CD or MLflow history, in a workspace of its own, "
+                "read by every page as a played one is. Importing again adds only what is new.")  # fmt: skip
+    origin = importing.SOURCES[st.selectbox("Source", list(importing.SOURCES), key="cr_import_source",
+                                            format_func=lambda name: importing.SOURCES[name].title)]  # fmt: skip
+    location = st.text_input(
+        origin.location, key=f"cr_import_location_{origin.name}", placeholder=origin.placeholder
+    )
+    if not importing.available(origin.name):
+        st.caption(
+            f"The {origin.name} importer is not in this OpsLab yet: update it (git pull) to import from {origin.name}."
+        )
+    options: dict[str, object] = {}
+    if origin.uploads:
+        pages = st.file_uploader("…or upload the JSON pages", type=["json"], accept_multiple_files=True,
+                                 key=f"cr_import_upload_{origin.name}")  # fmt: skip
+        if pages:
+            location = str(importing.save_uploads(Path(data.files_dir(db, "imports")),
+                                                  [(f.name, f.getvalue()) for f in pages]))  # fmt: skip
+    if origin.token:
+        st.caption(f"A live import reads its token from `${origin.token}` in the server's environment; "
+                   "this page never asks for one.")  # fmt: skip
+    if origin.name == "git":
+        with st.expander("How releases and failures are read"):
+            g1, g2, g3, g4 = st.columns(4)
+            options["releases"] = g1.selectbox("Releases are", RELEASE_MODES, key="cr_import_releases")
+            options["tag_pattern"] = g2.text_input(
+                "Tag pattern (regex)", DEFAULT_TAG_PATTERN, key="cr_import_tags"
+            )
+            options["branch"] = g3.text_input("Branch", "HEAD", key="cr_import_branch")
+            options["window_hours"] = float(g4.number_input("Failure window (hours)", 1.0, 24.0 * 366, DEFAULT_WINDOW_HOURS,
+                                                            key="cr_import_window"))  # fmt: skip
+            st.caption("auto: tags matching the pattern if any, else merges to the branch, else its commits. A "
+                       "revert or a quick patch release within the window after a release makes it a failed change.")  # fmt: skip
+    target = st.text_input("Into workspace", importing.default_workspace(origin.name, state.seat()),
+                           key=f"cr_import_workspace_{origin.name}")  # fmt: skip
+    if st.button("Import", type="primary", key="cr_import_run", disabled=state.read_only()):
+        if not state.owns(target.strip()):
+            st.error(
+                f"In this room you can import into {state.seat()} or {state.seat()}-something, not {target}."
+            )
+        else:
+            try:
+                imports().start(db, target.strip(), origin.name, location, options)
+            except OpsLabError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state.update(cr_import_target=target.strip(), cr_import_announced=False)
+                st.rerun()
+    import_panel()
 
 # -- workspace -----------------------------------------------------------------------------------
 with workspace_tab:

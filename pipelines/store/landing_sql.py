@@ -102,6 +102,9 @@ def land_and_transform(
     }
     store.ensure_workspace(workspace)
     with store._write() as con:
+        # DuckDB draws a progress bar on stdout for statements over 2 s (a 100k-commit import's), which
+        # would corrupt `opslab import ... --json` as the Control room reads it
+        con.execute("SET enable_progress_bar = false")
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
