@@ -1,0 +1,252 @@
+"""The MLflow import's transforms: landed MLflow records -> runs, steps, params, model versions, alias moves.
+
+`pipelines.importers.mlflow` lands three kinds of record (source `mlflow`), each as MLflow gave it:
+
+- `run`: `Run.to_dictionary()` (`info`, `data.params/metrics/tags`, `inputs.dataset_inputs`), keyed by run id;
+- `model_version`: a registered version of the imported model, keyed by `<model>/<version>`;
+- `alias`: what an alias of the model points at when the import looked, keyed by `<model>/<alias>`
+  (`version` null once the alias is gone).
+
+The statements below turn them into the tables a played scenario writes, idempotently: every row id
+derives from an MLflow id (`mlflow:run:<run id>`), and a re-import updates rows instead of adding
+them. Runs and their steps and params are transformed only when their record is new or changed in
+this import (or a version registered from them is), so a re-import of a large history costs what
+changed. MLflow keeps no alias history: `ALIAS_MOVES_SQL` compares each alias with the last move
+recorded and records a move, at the import's time, when it points somewhere new.
+
+Parameters: `$workspace`, `$source`, `$import_id`, `$now` (from `land_and_transform`), `$model` (the
+registered model's name) and `$production_alias` (the alias production serves, e.g. champion).
+"""
+
+from __future__ import annotations
+
+from pipelines.store.keys_sql import RETRAIN_TRIGGERS
+
+__all__ = [
+    "ALIAS_MOVES_SQL",
+    "MODEL_DEPLOYMENTS_SQL",
+    "MODEL_VERSIONS_SQL",
+    "REPLACED_DEPLOYMENTS_SQL",
+    "RUNS_SQL",
+    "RUN_PARAMS_SQL",
+    "STEPS_SQL",
+    "TRANSFORMS",
+    "TRIGGERS",
+    "TRIGGER_TAG",
+    "WINDOW_END_TAG",
+    "WINDOW_START_TAG",
+]
+
+# Tags a team may set on its MLflow runs to say what MLflow itself does not record: why the run
+# started (one of TRIGGERS) and the window of data it learnt from (ISO times).
+TRIGGER_TAG = "opslab.trigger"
+WINDOW_START_TAG = "opslab.window_start"
+WINDOW_END_TAG = "opslab.window_end"
+TRIGGERS = ("initial", "manual", *RETRAIN_TRIGGERS)  # the run triggers a played scenario writes
+_TRIGGERS_SQL = ", ".join(f"'{t}'" for t in TRIGGERS)
+
+# A landed run with the facts every statement reads from it (`l` is the landing row).
+_RUN_FIELDS = """
+    'mlflow:run:' || l.source_id AS run_id,
+    l.workspace,
+    l.payload -> 'info' ->> 'status' AS mlflow_status,
+    epoch_ms(CAST(l.payload -> 'info' ->> 'start_time' AS BIGINT)) AS started,
+    epoch_ms(TRY_CAST(l.payload -> 'info' ->> 'end_time' AS BIGINT)) AS ended,
+    coalesce(json_array_length(l.payload -> 'inputs' -> 'dataset_inputs'), 0) AS n_datasets"""
+
+# The runs to transform in this import: new or changed records, and runs a version landed in this
+# import was registered from (their trigger depends on the versions).
+_RUNS_TO_TRANSFORM = """
+    l.workspace = $workspace AND l.source = $source AND l.kind = 'run'
+    AND (l.import_id = $import_id
+         OR l.source_id IN (SELECT v.payload ->> 'run_id' FROM landing v
+                            WHERE v.workspace = $workspace AND v.source = $source
+                              AND v.kind = 'model_version' AND v.import_id = $import_id))"""
+
+# The ready versions of the imported model, with the first one (training, not retraining).
+_VERSIONS = """
+    SELECT v.payload ->> 'run_id' AS mlflow_run_id,
+           CAST(v.payload ->> 'version' AS INTEGER) AS version,
+           CAST(v.payload ->> 'version' AS INTEGER)
+               = min(CAST(v.payload ->> 'version' AS INTEGER)) OVER () AS first_version
+    FROM landing v
+    WHERE v.workspace = $workspace AND v.source = $source AND v.kind = 'model_version'
+      AND v.payload ->> 'name' = $model AND v.payload ->> 'status' = 'READY'"""
+
+RUNS_SQL = f"""
+-- MLflow runs -> runs (kind mlops). MLflow does not record why a run started: a run tagged
+-- {TRIGGER_TAG} says so; else the run behind the model's first version is its initial training,
+-- a run that registered a later version is a retrain (schedule), any other run is manual work.
+INSERT INTO runs (run_id, workspace, kind, trigger, status, sim_time, started_at, finished_at,
+                  duration_ms, input_fingerprint, label)
+WITH versions AS ({_VERSIONS}
+), registered AS (
+    SELECT mlflow_run_id, bool_or(first_version) AS first_version FROM versions GROUP BY mlflow_run_id
+), r AS (
+    SELECT {_RUN_FIELDS},
+           l.payload -> 'data' -> 'tags' ->> '{TRIGGER_TAG}' AS tagged_trigger,
+           l.payload -> 'data' -> 'tags' ->> 'mlflow.source.git.commit' AS git_commit,
+           coalesce(l.payload -> 'info' ->> 'run_name', l.source_id) AS run_name,
+           g.mlflow_run_id IS NOT NULL AS registered_a_version,
+           coalesce(g.first_version, false) AS first_version
+    FROM landing l LEFT JOIN registered g ON g.mlflow_run_id = l.source_id
+    WHERE {_RUNS_TO_TRANSFORM}
+)
+SELECT run_id, workspace, 'mlops',
+       CASE WHEN tagged_trigger IN ({_TRIGGERS_SQL}) THEN tagged_trigger
+            WHEN first_version THEN 'initial'
+            WHEN registered_a_version THEN 'schedule'
+            ELSE 'manual' END,
+       CASE mlflow_status WHEN 'FINISHED' THEN 'succeeded' WHEN 'FAILED' THEN 'failed'
+                          WHEN 'KILLED' THEN 'interrupted' ELSE 'running' END,
+       started, started, ended,
+       CAST(epoch_ms(ended) - epoch_ms(started) AS DOUBLE),
+       git_commit, run_name
+FROM r
+ON CONFLICT (run_id) DO UPDATE SET
+    trigger = excluded.trigger, status = excluded.status, finished_at = excluded.finished_at,
+    duration_ms = excluded.duration_ms, input_fingerprint = excluded.input_fingerprint, label = excluded.label
+"""
+
+STEPS_SQL = f"""
+-- each run's steps: 'ingest' holding its dataset inputs (name, digest, source, context) when it
+-- logged any, then 'train' holding its final metrics. MLflow times only the whole run: the train
+-- step carries the run's times, the ingest step none.
+INSERT INTO steps (run_id, workspace, position, name, status, started_at, finished_at, duration_ms, metrics)
+WITH r AS (
+    SELECT {_RUN_FIELDS},
+           l.payload -> 'data' -> 'metrics' AS metrics,
+           l.payload -> 'inputs' -> 'dataset_inputs' AS dataset_inputs
+    FROM landing l
+    WHERE {_RUNS_TO_TRANSFORM}
+)
+SELECT run_id, workspace, 0, 'ingest', 'succeeded', NULL, NULL, NULL,
+       json_object('datasets', to_json(list_transform(
+           from_json(dataset_inputs, '[{{"dataset": {{"name": "VARCHAR", "digest": "VARCHAR",
+                                                    "source_type": "VARCHAR", "source": "VARCHAR"}},
+                                       "tags": "JSON"}}]'),
+           lambda d: struct_pack(name := d.dataset.name, digest := d.dataset.digest,
+                            source_type := d.dataset.source_type, source := d.dataset.source,
+                            context := d.tags ->> 'mlflow.data.context'))))
+FROM r WHERE n_datasets > 0
+UNION ALL
+SELECT run_id, workspace, CASE WHEN n_datasets > 0 THEN 1 ELSE 0 END, 'train',
+       CASE mlflow_status WHEN 'FINISHED' THEN 'succeeded' WHEN 'FAILED' THEN 'failed'
+                          WHEN 'KILLED' THEN 'failed' ELSE 'running' END,
+       started, ended, CAST(epoch_ms(ended) - epoch_ms(started) AS DOUBLE), coalesce(metrics, '{{}}')
+FROM r
+ON CONFLICT (run_id, position) DO UPDATE SET
+    name = excluded.name, status = excluded.status, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, metrics = excluded.metrics
+"""
+
+RUN_PARAMS_SQL = f"""
+-- each run's params as key/value rows (MLflow keeps them as strings, and never changes one)
+INSERT INTO run_params (workspace, run_id, key, value)
+SELECT l.workspace, 'mlflow:run:' || l.source_id, p.key, p.value ->> '$'
+FROM landing l, json_each(l.payload -> 'data' -> 'params') p
+WHERE {_RUNS_TO_TRANSFORM}
+ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+"""
+
+MODEL_VERSIONS_SQL = f"""
+-- the model's ready versions -> model_versions. MLflow keeps no hash of a model's files: sha256 is
+-- the hash of the version's source URI (same source, same artifact). The dataset is the run's
+-- training dataset input (else its first), its digest the data fingerprint; the data window comes
+-- only from the run's {WINDOW_START_TAG} / {WINDOW_END_TAG} tags (MLflow records none).
+INSERT INTO model_versions (workspace, version, run_id, path, sha256, metrics, dataset, task,
+                            window_start, window_end, data_fingerprint, settings_hash, sim_time, created_at)
+WITH datasets AS (
+    SELECT run_id, name, digest FROM (
+        SELECT l.source_id AS run_id, d -> 'dataset' ->> 'name' AS name, d -> 'dataset' ->> 'digest' AS digest,
+               row_number() OVER (PARTITION BY l.source_id
+                                  ORDER BY coalesce(d -> 'tags' ->> 'mlflow.data.context', '') = 'training' DESC,
+                                           d -> 'dataset' ->> 'name') AS rank
+        FROM (SELECT source_id, unnest(from_json(payload -> 'inputs' -> 'dataset_inputs', '["JSON"]')) AS d
+              FROM landing
+              WHERE workspace = $workspace AND source = $source AND kind = 'run') l
+    ) WHERE rank = 1
+)
+SELECT v.workspace, CAST(v.payload ->> 'version' AS INTEGER),
+       CASE WHEN v.payload ->> 'run_id' IS NOT NULL THEN 'mlflow:run:' || (v.payload ->> 'run_id') END,
+       coalesce(v.payload ->> 'source', ''), sha256(coalesce(v.payload ->> 'source', '')),
+       coalesce(r.payload -> 'data' -> 'metrics', '{{}}'), d.name, NULL,
+       CAST(r.payload -> 'data' -> 'tags' ->> '{WINDOW_START_TAG}' AS TIMESTAMP),
+       CAST(r.payload -> 'data' -> 'tags' ->> '{WINDOW_END_TAG}' AS TIMESTAMP),
+       d.digest, NULL,
+       epoch_ms(CAST(v.payload ->> 'creation_timestamp' AS BIGINT)),
+       epoch_ms(CAST(v.payload ->> 'creation_timestamp' AS BIGINT))
+FROM landing v
+LEFT JOIN landing r ON r.workspace = v.workspace AND r.source = v.source AND r.kind = 'run'
+                   AND r.source_id = v.payload ->> 'run_id'
+LEFT JOIN datasets d ON d.run_id = v.payload ->> 'run_id'
+WHERE v.workspace = $workspace AND v.source = $source AND v.kind = 'model_version'
+  AND v.payload ->> 'name' = $model AND v.payload ->> 'status' = 'READY'
+ON CONFLICT (workspace, version) DO UPDATE SET
+    run_id = excluded.run_id, path = excluded.path, sha256 = excluded.sha256, metrics = excluded.metrics,
+    dataset = excluded.dataset, window_start = excluded.window_start, window_end = excluded.window_end,
+    data_fingerprint = excluded.data_fingerprint
+"""
+
+ALIAS_MOVES_SQL = """
+-- MLflow keeps only where each alias points now: a move is recorded when an alias points somewhere
+-- new since the last move recorded (the first import records where it points), at the import's time
+WITH last AS (
+    SELECT alias, version FROM alias_moves WHERE workspace = $workspace
+    QUALIFY row_number() OVER (PARTITION BY alias ORDER BY moved_at DESC, move_id DESC) = 1
+), seen AS (
+    SELECT a.workspace, a.payload ->> 'alias' AS alias, TRY_CAST(a.payload ->> 'version' AS INTEGER) AS version
+    FROM landing a
+    WHERE a.workspace = $workspace AND a.source = $source AND a.kind = 'alias' AND a.payload ->> 'name' = $model
+)
+INSERT INTO alias_moves (move_id, workspace, alias, version, previous_version, sim_time, moved_at, reason, run_id)
+SELECT 'mlflow:alias:' || s.alias || ':' || $import_id, s.workspace, s.alias, s.version, last.version,
+       $now, $now,
+       CASE WHEN last.alias IS NULL
+            THEN 'first seen by an import: where it pointed before is unknown (MLflow keeps no alias history)'
+            WHEN s.version IS NULL THEN 'removed since the last import'
+            ELSE 'moved since the last import (when exactly is unknown: MLflow keeps no alias history)' END,
+       mv.run_id
+FROM seen s
+LEFT JOIN last ON last.alias = s.alias
+LEFT JOIN model_versions mv ON mv.workspace = s.workspace AND mv.version = s.version
+WHERE (last.alias IS NULL AND s.version IS NOT NULL) OR last.version IS DISTINCT FROM s.version
+"""
+
+MODEL_DEPLOYMENTS_SQL = """
+-- a move of the production alias in this import is a model deployment; a move back to an older
+-- version is a rollback (unplanned, as a played scenario records its model rollbacks)
+INSERT INTO deployments (deployment_id, workspace, environment, kind, ref, run_id, sim_time, deployed_at,
+                         commit_sha, artifact_sha256, unplanned, reason)
+SELECT 'mlflow:deploy:' || m.alias || ':' || $import_id, m.workspace, 'production', 'model', 'v' || m.version,
+       mv.run_id, m.sim_time, m.moved_at, r.input_fingerprint, mv.sha256,
+       coalesce(m.version < m.previous_version, false),
+       'alias ' || m.alias || ' -> v' || m.version || ': ' || m.reason
+FROM alias_moves m
+LEFT JOIN model_versions mv ON mv.workspace = m.workspace AND mv.version = m.version
+LEFT JOIN runs r ON r.run_id = mv.run_id
+WHERE m.workspace = $workspace AND m.move_id = 'mlflow:alias:' || $production_alias || ':' || $import_id
+  AND m.version IS NOT NULL
+ON CONFLICT (deployment_id) DO NOTHING
+"""
+
+REPLACED_DEPLOYMENTS_SQL = """
+-- the production model deployment a new one replaced; a rollback marks it rolled back (failed)
+UPDATE deployments AS d
+SET replaced_by = n.deployment_id, replaced_sim_time = n.sim_time, rolled_back = d.rolled_back OR n.unplanned
+FROM deployments AS n
+WHERE n.deployment_id = 'mlflow:deploy:' || $production_alias || ':' || $import_id
+  AND d.workspace = $workspace AND d.environment = 'production' AND d.kind = 'model'
+  AND d.replaced_by IS NULL AND d.deployment_id <> n.deployment_id
+"""
+
+# In order: versions before runs (a run's trigger reads them), moves before the deployments they make.
+TRANSFORMS = (
+    MODEL_VERSIONS_SQL,
+    RUNS_SQL,
+    STEPS_SQL,
+    RUN_PARAMS_SQL,
+    ALIAS_MOVES_SQL,
+    MODEL_DEPLOYMENTS_SQL,
+    REPLACED_DEPLOYMENTS_SQL,
+)
