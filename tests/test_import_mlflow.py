@@ -78,7 +78,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
         client.log_inputs(first, [DatasetInput(Dataset("bikes-2026w1", "d1g35t", "local", "/data/w1.csv"),
                                                [InputTag("mlflow.data.context", "training")])])  # fmt: skip
         second = log("second", "2026-01-12T10:00:00", "2026-01-12T10:20:00", "FINISHED", {"alpha": 0.2},
-                     {"rmse": 1.5}, {"mlflow.source.git.commit": "bbb222"})  # fmt: skip
+                     {"rmse": 1.5}, {"mlflow.source.git.commit": "bbb222", "opslab.window_end": "2026-01-12T01:00:00+01:00"})  # fmt: skip
         log("failed", "2026-01-13T09:00:00", "2026-01-13T09:01:00", "FAILED", {"alpha": 9}, {}, {})
         log("killed", "2026-01-14T09:00:00", "2026-01-14T09:05:00", "KILLED", {}, {}, {})
         log("running", "2026-01-15T09:00:00", None, "RUNNING", {"alpha": 0.3}, {}, {})
@@ -128,7 +128,7 @@ def test_runs_params_versions_and_aliases_are_imported(tracking: Tracking, store
     source = f"runs:/{tracking.runs['first']}/model"
     assert versions[0] == (1, ids["first"], source, hashlib.sha256(source.encode()).hexdigest(), "bikes-2026w1",
                            "d1g35t", datetime(2026, 1, 5))  # fmt: skip
-    assert [(v[0], v[1], v[4], v[6]) for v in versions[1:]] == [(2, ids["second"], None, None),
+    assert [(v[0], v[1], v[4], v[6]) for v in versions[1:]] == [(2, ids["second"], None, datetime(2026, 1, 12)),
                                                                 (3, ids["third"], None, None)]  # fmt: skip
     moves = _rows(store, "SELECT alias, version, previous_version FROM alias_moves ORDER BY alias")
     assert moves == [("challenger", 2, None), ("champion", 1, None)]
@@ -136,7 +136,7 @@ def test_runs_params_versions_and_aliases_are_imported(tracking: Tracking, store
     assert deploys == [("model", "v1", ids["first"], "aaa111", False)]
     assert summary.records == 6 + 3 + 2 and summary.new_records == summary.records
     assert "keeps no alias history" in (summary.note or "")
-    assert "2 of 3 model versions have no data window" in (summary.note or "")
+    assert "1 of 3 model versions have no data window" in (summary.note or "")
 
 
 def test_an_imported_running_run_is_not_taken_for_a_dead_opslab_run(
