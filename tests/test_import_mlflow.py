@@ -43,6 +43,7 @@ def _ms(text: str) -> int:
 class Tracking:
     uri: str
     client: MlflowClient
+    experiment: str
     runs: dict[str, str]  # our name -> MLflow run id
 
 
@@ -89,7 +90,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
             client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
         client.set_registered_model_alias(MODEL, "champion", 1)
         client.set_registered_model_alias(MODEL, "challenger", 2)
-        yield Tracking(uri, client, runs)
+        yield Tracking(uri, client, experiment, runs)
 
 
 def _rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
@@ -161,10 +162,20 @@ def test_alias_moves_between_imports_make_deployments_and_a_reimport_adds_nothin
         client.set_terminated(
             tracking.runs["running"], status="FINISHED", end_time=_ms("2026-01-15T09:30:00")
         )
+        fourth = client.create_run(
+            tracking.experiment, start_time=_ms("2026-01-26T10:00:00"), run_name="fourth"
+        )
+        client.set_terminated(fourth.info.run_id, end_time=_ms("2026-01-26T10:10:00"))
+        client.set_tag(tracking.runs["killed"], "opslab.trigger", "drift")  # late, on a finished run
         second = import_mlflow(store, "ml", tracking.uri)
-        assert second.new_records == 3  # the finished run, the moved alias, the removed one
+        # MLflow is asked only for runs started since the latest imported, and the unfinished one again:
+        # the new run, the finished one, the moved alias, the removed one; the late tag waits for full
+        assert second.new_records == 4
+        killed = f"SELECT trigger FROM runs WHERE run_id = 'mlflow:run:{tracking.runs['killed']}'"
+        assert _rows(store, killed) == [("manual",)]
         client.set_registered_model_alias(MODEL, "champion", 1)  # v3 was bad: back to v1
-        import_mlflow(store, "ml", tracking.uri)
+        third = import_mlflow(store, "ml", tracking.uri, full=True)
+        assert third.new_records == 2 and _rows(store, killed) == [("drift",)]
         moves = _rows(
             store, "SELECT alias, version, previous_version FROM alias_moves ORDER BY moved_at, alias"
         )
@@ -184,7 +195,7 @@ def test_alias_moves_between_imports_make_deployments_and_a_reimport_adds_nothin
         again = import_mlflow(store, "ml", tracking.uri)
         assert again.new_records == 0
         assert {t: _count(store, t) for t in counts} == counts
-        assert list(imports_log(store, "ml")["new_records"]) == [0, 1, 3, 11]
+        assert list(imports_log(store, "ml")["new_records"]) == [0, 2, 4, 11]
 
         # the ML keys, counted by hand: two untagged runs registered a later version (retrains);
         # two planned production model deploys (v1 first seen, v3), v3 rolled back: 50 %.
@@ -200,6 +211,10 @@ def test_alias_moves_between_imports_make_deployments_and_a_reimport_adds_nothin
     finally:
         client.set_registered_model_alias(MODEL, "champion", 1)
         client.set_registered_model_alias(MODEL, "challenger", 2)
+        client.update_run(tracking.runs["running"], status="RUNNING")
+        client.delete_tag(tracking.runs["killed"], "opslab.trigger")
+        if "fourth" in locals():
+            client.delete_run(fourth.info.run_id)
 
 
 def test_a_malformed_run_names_the_store_and_field_and_writes_nothing(

@@ -31,6 +31,7 @@ def _import(args: argparse.Namespace, store: Store) -> int:
         experiments=args.experiment,
         production_alias=args.production_alias,
         registry_uri=args.registry_uri,
+        full=args.full,
     )
     print_summary(summary)
     return 0
@@ -64,5 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"the alias production serves: its moves are model deployments (default: {DEFAULT_PRODUCTION_ALIAS})",
     )  # fmt: skip
     parser.add_argument("--registry-uri", help="the model registry, when not at the tracking URI")
+    parser.add_argument(
+        "--full", action="store_true",
+        help="read every run again, not only those started since the last import (catches tags or metrics "
+        "added to finished runs)",
+    )  # fmt: skip
     parser.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
     parser.set_defaults(handler=_import)

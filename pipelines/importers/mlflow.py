@@ -60,9 +60,10 @@ class MlflowHistory:
 
     model: str | None  # the registered model imported (None: the server has none)
     records: tuple[LandedRecord, ...]
-    untagged_runs: int  # runs without an opslab.trigger tag: their trigger is inferred
-    versions: int
-    versions_without_window: int
+    runs: int  # runs read (new or maybe changed since the last import)
+    untagged_runs: int  # of those, runs without an opslab.trigger tag: their trigger is inferred
+    version_runs: tuple[str, ...]  # the run of each ready version ('' when it has none)
+    window_runs: frozenset[str]  # runs read that say their data window (opslab.window_end)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -195,32 +196,54 @@ def read_mlflow(
     model: str | None = None,
     experiments: Sequence[str] | None = None,
     known_aliases: Sequence[str] = (),
+    since: Mapping[str, int] | None = None,
+    unfinished: Sequence[str] = (),
 ) -> MlflowHistory:
     """Read runs, the model's versions and its aliases through an `MlflowClient` (or anything with
-    its methods). `known_aliases`: the aliases earlier imports saw, so a removed one is noticed."""
+    its methods). `known_aliases`: the aliases earlier imports saw, so a removed one is noticed.
+    `since`: per experiment id, read only runs started at or after this time (ms; an earlier import
+    has the rest); `unfinished`: runs an earlier import saw running, read again by id."""
     chosen = _choose_model(client, where, model)
-    records: list[LandedRecord] = []
-    untagged = 0
-    ids = _experiment_ids(client, where, experiments)
-    if ids:
-        for run in _pages(client.search_runs, experiment_ids=ids, max_results=_PAGE):
+    runs: dict[str, LandedRecord] = {}
+    for experiment_id in _experiment_ids(client, where, experiments):
+        start = (since or {}).get(experiment_id)
+        search = "" if start is None else f"attributes.start_time >= {int(start)}"
+        for run in _pages(client.search_runs, experiment_ids=[experiment_id], filter_string=search,
+                          max_results=_PAGE):  # fmt: skip
             record = run_record(run.to_dictionary(), where)
-            untagged += sql.TRIGGER_TAG not in record.payload["data"].get("tags", {})
-            records.append(record)
-    tags_by_run = {r.source_id: r.payload["data"].get("tags", {}) for r in records}
-    versions = without_window = 0
+            runs[record.source_id] = record
+    for run_id in unfinished:
+        if run_id not in runs:
+            again = _run_by_id(client, run_id, where)
+            if again is not None:
+                runs[run_id] = again
+    records = list(runs.values())
+    tags = {r.source_id: r.payload.get("data", {}).get("tags", {}) for r in records}
+    untagged = sum(sql.TRIGGER_TAG not in t for t in tags.values())
+    version_runs: list[str] = []
     if chosen is not None:
         fields = ("name", "version", "creation_timestamp", "last_updated_timestamp", "run_id", "source",
                   "status", "tags", "description")  # fmt: skip
         for version in _pages(client.search_model_versions, filter_string=f"name = '{chosen}'"):
             payload = {f: _plain(getattr(version, f, None)) for f in fields}
             records.append(version_record(payload, where))
-            versions += 1
-            tags = tags_by_run.get(str(payload["run_id"]), {})
-            without_window += sql.WINDOW_END_TAG not in tags
+            if payload["status"] == "READY":
+                version_runs.append(str(payload["run_id"] or ""))
         aliases = client.get_registered_model(chosen).aliases or {}
         records.extend(alias_records(chosen, aliases, known_aliases, where))
-    return MlflowHistory(chosen, tuple(records), untagged, versions, without_window)
+    windows = frozenset(r for r, t in tags.items() if sql.WINDOW_END_TAG in t)
+    return MlflowHistory(chosen, tuple(records), len(runs), untagged, tuple(version_runs), windows)
+
+
+def _run_by_id(client: Any, run_id: str, where: str) -> LandedRecord | None:
+    """A run read again by id; None when it was deleted since (its imported record stays)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return None
+    return run_record(run.to_dictionary(), where)
 
 
 def _plain(value: Any) -> Any:
@@ -264,7 +287,7 @@ def _client(tracking_uri: str, registry_uri: str | None) -> Any:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
 
-def _note(history: MlflowHistory, production_alias: str, runs: int) -> str:
+def _note(history: MlflowHistory, production_alias: str, versions_without_window: int) -> str:
     parts = [
         "MLflow keeps no alias history: alias moves (and so model deployments, the moves of "
         f"{production_alias!r}) are recorded from the first import on, each at the time an import saw it; "
@@ -276,17 +299,17 @@ def _note(history: MlflowHistory, production_alias: str, runs: int) -> str:
         parts.append("The server has no registered model: no model versions or deployments.")
     if history.untagged_runs:
         parts.append(
-            f"MLflow does not record why a run started: {history.untagged_runs} of {runs} runs have no "
-            f"{sql.TRIGGER_TAG} tag; of those, a run that registered a later model version counts as a retrain "
-            "(schedule), the rest as manual."
+            f"MLflow does not record why a run started: {history.untagged_runs} of the {history.runs} runs read "
+            f"have no {sql.TRIGGER_TAG} tag; of those, a run that registered a later model version counts as a "
+            "retrain (schedule), the rest as manual."
         )
-    if history.versions_without_window:
+    if versions_without_window:
         parts.append(
-            f"{history.versions_without_window} of {history.versions} model versions have no data window "
+            f"{versions_without_window} of {len(history.version_runs)} model versions have no data window "
             f"({sql.WINDOW_START_TAG}/{sql.WINDOW_END_TAG} tags on their run): their data-to-production "
             "lead time and staleness are unknown."
         )
-    if history.versions:
+    if history.version_runs:
         parts.append("A version's sha256 is that of its source URI (MLflow keeps no hash of model files).")
     return " ".join(parts)
 
@@ -300,6 +323,7 @@ def import_mlflow(
     experiments: Sequence[str] | None = None,
     production_alias: str = DEFAULT_PRODUCTION_ALIAS,
     registry_uri: str | None = None,
+    full: bool = False,
     client: Any = None,
 ) -> ImportSummary:
     """Import an MLflow tracking server's history into `workspace` (see the module's docstring).
@@ -307,7 +331,9 @@ def import_mlflow(
     `model`: the registered model the workspace follows (default: the server's only one);
     `experiments`: experiment names whose runs to import (default: all active ones);
     `production_alias`: the alias production serves; `client`: an `MlflowClient` already open.
-    Re-running adds only what is new and records the aliases' moves since the last import.
+    Re-running asks MLflow only for runs started since the last import's latest (per experiment) and
+    the runs it saw unfinished (`full`: every run again, to catch tags or metrics added to finished
+    runs), adds only what is new and records the aliases' moves since the last import.
     """
     if client is None:
         _check_local_store(tracking_uri)
@@ -315,8 +341,12 @@ def import_mlflow(
     where = _safe_location(tracking_uri)
     chosen = _choose_model(client, where, model)
     known = [p["alias"] for p in landed(store, workspace, SOURCE, "alias") if p.get("name") == chosen]
-    history = read_mlflow(client, where, model=chosen, experiments=experiments, known_aliases=known)
-    runs = sum(r.kind == "run" for r in history.records)
+    since, unfinished = ({}, []) if full else sql.read_before(store, workspace)
+    history = read_mlflow(client, where, model=chosen, experiments=experiments, known_aliases=known,
+                          since=since, unfinished=unfinished)  # fmt: skip
+    unread = [r for r in history.version_runs if r and r not in history.window_runs]
+    said_before = sql.runs_with_tag(store, workspace, unread, sql.WINDOW_END_TAG)
+    without_window = sum(r not in history.window_runs and r not in said_before for r in history.version_runs)
     return land_and_transform(
         store,
         workspace,
@@ -329,5 +359,5 @@ def import_mlflow(
             "experiments": list(experiments or []),
             "production_alias": production_alias,
         },
-        note=_note(history, production_alias, runs),
+        note=_note(history, production_alias, without_window),
     )

@@ -20,6 +20,11 @@ registered model's name) and `$production_alias` (the alias production serves, e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipelines.store.core import Store
 from pipelines.store.keys_sql import RETRAIN_TRIGGERS
 
 __all__ = [
@@ -35,6 +40,8 @@ __all__ = [
     "TRIGGER_TAG",
     "WINDOW_END_TAG",
     "WINDOW_START_TAG",
+    "read_before",
+    "runs_with_tag",
 ]
 
 # Tags a team may set on its MLflow runs to say what MLflow itself does not record: why the run
@@ -259,3 +266,38 @@ TRANSFORMS = (
     MODEL_DEPLOYMENTS_SQL,
     REPLACED_DEPLOYMENTS_SQL,
 )
+
+
+# -- what earlier imports read: the next one asks MLflow only for what may have changed -------------
+_READ_BEFORE_SQL = """
+SELECT payload -> 'info' ->> 'experiment_id' AS experiment_id,
+       max(CAST(payload -> 'info' ->> 'start_time' AS BIGINT)) AS last_start,
+       list(source_id) FILTER (WHERE payload -> 'info' ->> 'status' IN ('RUNNING', 'SCHEDULED')) AS unfinished
+FROM landing
+WHERE workspace = ? AND source = 'mlflow' AND kind = 'run'
+GROUP BY ALL
+"""
+
+
+def read_before(store: Store, workspace: str) -> tuple[dict[str, int], list[str]]:
+    """Per experiment id, the latest run start an import landed (ms), and the runs landed unfinished."""
+    if not store.exists():
+        return {}, []
+    frame = store._frame(_READ_BEFORE_SQL, [workspace])
+    last = {str(e): int(t) for e, t in zip(frame["experiment_id"], frame["last_start"], strict=True)}
+    unfinished = [str(r) for runs in frame["unfinished"] if not pd.api.types.is_scalar(runs) for r in runs]
+    return last, unfinished
+
+
+_RUNS_WITH_TAG_SQL = """
+SELECT source_id FROM landing
+WHERE workspace = ? AND source = 'mlflow' AND kind = 'run' AND list_contains(?, source_id)
+  AND payload -> 'data' -> 'tags' ->> ? IS NOT NULL
+"""
+
+
+def runs_with_tag(store: Store, workspace: str, run_ids: Sequence[str], tag: str) -> set[str]:
+    """Of these MLflow runs landed before, the ones that carry `tag`."""
+    if not run_ids or not store.exists():
+        return set()
+    return set(store._frame(_RUNS_WITH_TAG_SQL, [workspace, list(run_ids), tag])["source_id"])
