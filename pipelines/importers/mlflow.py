@@ -224,7 +224,7 @@ def read_mlflow(
     if chosen is not None:
         fields = ("name", "version", "creation_timestamp", "last_updated_timestamp", "run_id", "source",
                   "status", "tags", "description")  # fmt: skip
-        for version in _pages(client.search_model_versions, filter_string=f"name = '{chosen}'"):
+        for version in _pages(client.search_model_versions, filter_string=_name_filter(chosen)):
             payload = {f: _plain(getattr(version, f, None)) for f in fields}
             records.append(version_record(payload, where))
             if payload["status"] == "READY":
@@ -233,6 +233,11 @@ def read_mlflow(
         records.extend(alias_records(chosen, aliases, known_aliases, where))
     windows = frozenset(r for r, t in tags.items() if sql.WINDOW_END_TAG in t)
     return MlflowHistory(chosen, tuple(records), len(runs), untagged, tuple(version_runs), windows)
+
+
+def _name_filter(model: str) -> str:
+    """MLflow's search filter for one model's versions (its quotes: a name may hold one kind)."""
+    return f'name = "{model}"' if "'" in model else f"name = '{model}'"
 
 
 def _run_by_id(client: Any, run_id: str, where: str) -> LandedRecord | None:
