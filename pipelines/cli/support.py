@@ -146,7 +146,10 @@ def run_summary(result: RunResult) -> dict[str, Any]:
 
 
 def print_summary(summary: ImportSummary) -> None:
-    """One line for what an import did, and what its source could not tell."""
+    """One line for what an import did, and what its source could not tell (`opslab import SOURCE`).
+
+    Here rather than in `importing`, which lists the source modules: a source printing through it
+    would import its own importer back (a cycle)."""
     print(
         f"Imported {summary.source} into workspace {summary.workspace!r}: {summary.records} records read, "
         f"{summary.new_records} new or changed (import {summary.import_id})."
