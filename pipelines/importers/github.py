@@ -37,6 +37,7 @@ from pipelines.importers.pages import (
     read_pages,
     require,
     saved_files,
+    unknowns_note,
 )
 from pipelines.store import Store
 from pipelines.store.import_cicd_sql import landed_counts, landed_updated
@@ -150,7 +151,7 @@ def records_from_page(page: Any, where: str, page_no: int) -> Iterator[LandedRec
             for i, inner in enumerate(page):  # `gh api --paginate --slurp`: an array of pages
                 yield from records_from_page(inner, where, i + 1)
             return
-        yield from _items(page, where, at)
+        yield from _items(page, where, f"{at}, ")
     elif isinstance(page, Mapping) and "workflow_runs" in page:
         yield from _items(page["workflow_runs"], where, f"{at}, workflow_runs")
     elif isinstance(page, Mapping) and "jobs" in page:
@@ -283,17 +284,6 @@ def _note(
     counts = landed_counts(store, workspace, SOURCE)
     for record in records:
         counts[record.kind] = counts.get(record.kind, 0) + 1
-    parts = []
-    if not counts.get("deployment"):
-        parts.append(
-            f"no deployments to {environment!r} were read, so releases, deployment frequency and lead time "
-            "are unknown"
-        )
-    if not counts.get("issue"):
-        parts.append(
-            f"no issues labelled {incident_label!r} were read, so incidents, change failure rate and recovery "
-            "time are unknown (not zero)"
-        )
     known = github_known_commits(store, workspace) | {
         str(sha)
         for r in records
@@ -308,16 +298,10 @@ def _note(
         for r in records
         if r.kind == "deployment" and str(r.payload.get("environment", "")).lower() == environment.lower()
     }
-    unknown = len(released - known)
-    if unknown:
-        parts.append(
-            f"{unknown} deployed commit(s) have no known commit time (save the commits or compare pages too), "
-            "so their lead time is unknown"
-        )
-    if not parts:
-        return None
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:] + "."
+    return unknowns_note(
+        environment, incident_label, deployments=counts.get("deployment", 0), issues=counts.get("issue", 0),
+        timeless_commits=len(released - known), where_times="save the commits or compare pages too",
+    )  # fmt: skip
 
 
 def import_github(

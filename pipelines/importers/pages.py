@@ -33,6 +33,7 @@ __all__ = [
     "read_pages",
     "require",
     "saved_files",
+    "unknowns_note",
 ]
 
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -112,6 +113,38 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unknowns_note(
+    environment: str,
+    incident_label: str,
+    *,
+    deployments: int,
+    issues: int,
+    timeless_commits: int,
+    where_times: str,
+) -> str | None:
+    """What a CI/CD history cannot tell, in the words the pages show beside the keys (None: all known)."""
+    parts = []
+    if not deployments:
+        parts.append(
+            f"no deployments to {environment!r} were read, so releases, deployment frequency and lead time "
+            "are unknown"
+        )
+    if not issues:
+        parts.append(
+            f"no issues labelled {incident_label!r} were read, so incidents, change failure rate and recovery "
+            "time are unknown (not zero)"
+        )
+    if timeless_commits:
+        parts.append(
+            f"{timeless_commits} deployed commit(s) have no known commit time ({where_times}), so their lead "
+            "time is unknown"
+        )
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 class ApiError(OpsLabError):

@@ -1,7 +1,7 @@
 """The transforms GitHub's and GitLab's landed records share: runs, steps, releases, changes, incidents.
 
-Each source writes a staging prefix (`pipelines/store/import_github_sql.py`, `import_gitlab_sql.py`):
-one `WITH` clause whose CTEs read its landed payloads into the same columns,
+Each source writes a staging `WITH` clause (`pipelines/store/import_github_sql.py`, `import_gitlab_sql.py`)
+whose CTEs read its landed payloads into the same tables (made temporary tables of the import),
 
 - `src_runs(source_id, import_id, label, trigger, status, created, started, finished, head_sha)`:
   a CI run (workflow run, pipeline) with a status in OpsLab's words;
@@ -25,7 +25,7 @@ from typing import Any
 
 from pipelines.store.core import Store
 
-__all__ = ["cicd_transforms", "landed_counts", "landed_updated", "ts"]
+__all__ = ["STAGED", "cicd_transforms", "landed_counts", "landed_ids", "landed_updated", "ts"]
 
 
 def ts(expression: str) -> str:
@@ -39,7 +39,6 @@ _RELEASED = "d.state = 'success' AND lower(d.environment) = lower($environment)"
 _RUNS = """
 INSERT INTO runs (run_id, workspace, kind, trigger, status, sim_time, started_at, finished_at, duration_ms,
                   input_fingerprint, label)
-{staging}
 SELECT $source || ':run:' || r.source_id, $workspace, 'devops', r.trigger, r.status, r.created, r.started,
        r.finished, epoch_ms(r.finished) - epoch_ms(r.started), r.head_sha, r.label
 FROM src_runs r
@@ -54,7 +53,6 @@ ON CONFLICT (run_id) DO UPDATE SET
 _FAILED_DEPLOYS = """
 INSERT INTO runs (run_id, workspace, kind, trigger, status, sim_time, started_at, finished_at, duration_ms,
                   input_fingerprint, label)
-{staging}
 SELECT $source || ':deployment:' || d.source_id, $workspace, 'devops', 'deployment', 'failed', d.created,
        d.created, d.status_at, epoch_ms(d.status_at) - epoch_ms(d.created), d.sha,
        'deployment to ' || d.environment || ': ' || d.ref
@@ -65,21 +63,18 @@ ON CONFLICT (run_id) DO UPDATE SET finished_at = excluded.finished_at, duration_
 
 _UNFAILED_DEPLOYS = """
 DELETE FROM runs WHERE workspace = $workspace AND run_id IN (
-{staging}
 SELECT $source || ':deployment:' || source_id FROM src_deploys WHERE state <> 'failed')
 """
 
 # Steps are rewritten only for the runs whose jobs changed in this import.
 _STEPS_CLEAR = """
 DELETE FROM steps WHERE workspace = $workspace AND run_id IN (
-{staging}
 SELECT $source || ':run:' || run_source_id FROM src_steps WHERE import_id = $import_id)
 """
 
 _STEPS = """
 INSERT INTO steps (run_id, workspace, position, name, status, started_at, finished_at, duration_ms, metrics)
-{staging}
-, changed AS (SELECT DISTINCT run_source_id FROM src_steps WHERE import_id = $import_id)
+WITH changed AS (SELECT DISTINCT run_source_id FROM src_steps WHERE import_id = $import_id)
 SELECT $source || ':run:' || s.run_source_id, $workspace,
        CAST(row_number() OVER (PARTITION BY s.run_source_id
                                ORDER BY s.job_started NULLS LAST, s.job_id, s.step_no) - 1 AS INTEGER),
@@ -92,7 +87,6 @@ WHERE s.run_source_id IN (SELECT run_source_id FROM changed)
 _RELEASES = f"""
 INSERT INTO deployments (deployment_id, workspace, environment, kind, ref, run_id, sim_time, deployed_at,
                          commit_sha, commit_time, unplanned, reason)
-{{staging}}
 SELECT $source || ':deployment:' || d.source_id, $workspace, 'production', 'release', d.ref,
        CASE WHEN d.run_source_id IS NOT NULL THEN $source || ':run:' || d.run_source_id END,
        d.status_at, d.status_at, d.sha, c.authored, false,
@@ -137,7 +131,6 @@ WHERE deployments.deployment_id = x.deployment_id
 
 _CHANGES = f"""
 INSERT INTO changes (workspace, commit_sha, change_id, kind, message, committed_sim_time)
-{{staging}}
 SELECT $workspace, c.sha, $source || ':commit:' || c.sha,
        CASE WHEN c.message ILIKE 'Revert%' THEN 'revert' ELSE 'commit' END, c.message, c.authored
 FROM src_commits c
@@ -156,8 +149,7 @@ ON CONFLICT (workspace, commit_sha) DO UPDATE SET
 _SHIPPED = """
 UPDATE changes SET deployment_id = x.deployment_id, deployed_sim_time = x.deployed
 FROM (
-{staging}
-, releases AS (
+WITH releases AS (
     SELECT deployment_id, sim_time,
            least(sim_time, max(commit_time) OVER (ORDER BY sim_time, deployment_id
                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS reach
@@ -194,8 +186,7 @@ WHERE changes.workspace = $workspace AND changes.commit_sha = x.commit_sha
 _INCIDENTS = r"""
 INSERT INTO incidents (incident_id, workspace, kind, status, opened_sim_time, resolved_sim_time, opened_at,
                        resolved_at, cause, cause_deployment_id, detected_by, summary)
-{staging}
-, roots AS (
+WITH roots AS (
     SELECT i.*, lower(regexp_extract(coalesce(i.title, '') || chr(10) || coalesce(i.body, ''),
                                      '(?i)root cause:\s*([[:alnum:]]+)', 1)) AS root
     FROM src_issues i WHERE i.is_incident
@@ -227,7 +218,6 @@ ON CONFLICT (incident_id) DO UPDATE SET
 # An issue that lost its incident label is no longer an incident.
 _NOT_INCIDENTS = """
 DELETE FROM incidents WHERE workspace = $workspace AND incident_id IN (
-{staging}
 SELECT $source || ':issue:' || source_id FROM src_issues WHERE NOT is_incident)
 """
 
@@ -248,9 +238,18 @@ _TEMPLATES = (
 )
 
 
+STAGED = ("src_runs", "src_steps", "src_deploys", "src_commits", "src_compare", "src_issues")
+
+
 def cicd_transforms(staging: str) -> list[str]:
-    """The shared statements with a source's staging `WITH` clause put in where they read it."""
-    return [template.replace("{staging}", staging.strip()) for template in _TEMPLATES]
+    """The shared statements over a source's staging: each staged table is computed once, as a
+    temporary table of the import's connection (its JSON read once, however many statements use it),
+    and dropped at the end."""
+    create = [
+        f"CREATE OR REPLACE TEMP TABLE {name} AS {staging.strip()} SELECT * FROM {name}" for name in STAGED
+    ]
+    drop = [f"DROP TABLE IF EXISTS {name}" for name in STAGED]
+    return [*create, *_TEMPLATES, *drop]
 
 
 def landed_counts(store: Store, workspace: str, source: str) -> dict[str, int]:
@@ -273,3 +272,8 @@ def landed_updated(store: Store, workspace: str, source: str, kind: str) -> dict
         [workspace, source, kind],
     )
     return dict(zip(frame["source_id"], frame["updated_at"], strict=True))
+
+
+def landed_ids(store: Store, workspace: str, source: str, kind: str) -> set[str]:
+    """The source ids of one kind of record a source has landed in the workspace."""
+    return set(landed_updated(store, workspace, source, kind))
