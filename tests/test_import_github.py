@@ -321,3 +321,16 @@ def test_live_without_a_token_says_where_to_put_one(store: Store, monkeypatch: p
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     with pytest.raises(Exception, match=r"put a token in \$GITHUB_TOKEN"):
         import_github(store, "gh", "octo-org/bike-service", api_url="http://127.0.0.1:9")
+
+
+def test_the_cli_imports_into_the_workspace_named_before_or_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    db = tmp_path / "history"
+    assert main(["--db", str(db), "import", "github", str(DATA), "--workspace", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Imported github into workspace 'mine': 38 records read, 38 new or changed")
+    assert main(["--db", str(db), "--workspace", "mine", "import", "github", str(DATA)]) == 0
+    assert "38 records read, 0 new or changed" in capsys.readouterr().out

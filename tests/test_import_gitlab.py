@@ -75,7 +75,9 @@ def test_saved_pages_give_the_hand_counted_keys_and_a_reimport_adds_nothing(stor
     assert {t: _count(store, t) for t in counts} == counts
 
 
-def test_a_malformed_file_names_the_file_and_field_and_writes_nothing(store: Store, tmp_path: Path) -> None:
+def test_a_malformed_file_names_the_file_and_field_and_writes_nothing(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     saved = tmp_path / "saved"
     shutil.copytree(DATA, saved)
     pages = read_pages(saved / "deployments.json")
@@ -87,6 +89,11 @@ def test_a_malformed_file_names_the_file_and_field_and_writes_nothing(store: Sto
         f"{saved / 'deployments.json'}: page 2, [0].environment.name is missing; nothing was imported."
     )
     assert not store.exists() or _count(store, "runs") == 0
+
+    from pipelines.cli import main  # the CLI says the same sentence, and nothing more
+
+    assert main(["--db", str(tmp_path / "history"), "import", "gitlab", str(saved), "--workspace", "gl"]) == 2
+    assert capsys.readouterr().err == f"opslab: {info.value}\n"
 
 
 # -- live ----------------------------------------------------------------------------------------

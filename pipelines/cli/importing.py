@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from pipelines.store.landing_sql import ImportSummary
+import pipelines.cli.import_github as import_github
+import pipelines.cli.import_gitlab as import_gitlab
+from pipelines.cli.support import print_summary
 
 __all__ = ["print_summary", "register"]
 
 # The sources, each a module with `register(sub)`; a new importer adds its module here.
-SOURCES: tuple[ModuleType, ...] = ()
+SOURCES: tuple[ModuleType, ...] = (import_github, import_gitlab)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,13 +29,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
     for module in SOURCES:
         module.register(sources)
-
-
-def print_summary(summary: ImportSummary) -> None:
-    """One line for what an import did, and what its source could not tell."""
-    print(
-        f"Imported {summary.source} into workspace {summary.workspace!r}: {summary.records} records read, "
-        f"{summary.new_records} new or changed (import {summary.import_id})."
-    )
-    if summary.note:
-        print(f"Note: {summary.note}")

@@ -12,12 +12,14 @@ from typing import Any, NoReturn, TextIO
 import pandas as pd
 
 from pipelines.runner import Progress, RunResult
+from pipelines.store.landing_sql import ImportSummary
 
 __all__ = [
     "LazyActions",
     "ProgressPrinter",
     "SentenceParser",
     "print_json",
+    "print_summary",
     "print_table",
     "run_summary",
     "step_progress",
@@ -141,3 +143,15 @@ def run_summary(result: RunResult) -> dict[str, Any]:
             for s in result.steps
         ],
     }
+
+
+# Here rather than in `pipelines.cli.importing`: each source's module prints with it, and importing
+# lists the source modules, so living there would make an import cycle.
+def print_summary(summary: ImportSummary) -> None:
+    """One line for what an import did, and what its source could not tell."""
+    print(
+        f"Imported {summary.source} into workspace {summary.workspace!r}: {summary.records} records read, "
+        f"{summary.new_records} new or changed (import {summary.import_id})."
+    )
+    if summary.note:
+        print(f"Note: {summary.note}")
