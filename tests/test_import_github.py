@@ -314,6 +314,8 @@ def test_live_reads_past_the_1000_cap_and_then_only_what_is_new(
     asked = [q["created"] for p, q, _ in fake.requests if p.endswith("/actions/runs")]
     assert asked and all(a.startswith("2026-03-10T03:00:00Z..") for a in asked)
     assert _count(store, "runs") == 1508 + 2
+    # no deployment changed (nor waits for a final status): their statuses are not asked for again
+    assert not [p for p, _, _ in fake.requests if p.endswith("/statuses")]
     assert _rows(store, "runs", "run_id")["github:run:30433607"]["status"] == "succeeded"
 
 

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pipelines.errors import OpsLabError
 from pipelines.importers import ImportFormatError, check_importable
 from pipelines.importers.pages import (
@@ -46,6 +48,7 @@ from pipelines.store.import_github_sql import (
     github_resume_time,
     github_runs_with_jobs,
     github_transforms,
+    github_unsettled_deployments,
 )
 from pipelines.store.landing_sql import ImportSummary, LandedRecord, land_and_transform, watermark
 
@@ -222,6 +225,8 @@ def fetch_github(
     runs_from: datetime,
     issues_since: datetime | None,
     known_runs: Mapping[str, Any],
+    known_deployments: Mapping[str, Any],
+    unsettled: set[str],
     runs_with_jobs: set[str],
     environment: str,
     incident_label: str,
@@ -248,11 +253,23 @@ def fetch_github(
             client.pages(f"repos/{repo}/actions/runs/{run.source_id}/jobs", {"per_page": 100}), 1
         ):
             records.extend(records_from_page(page, f"{client.base_url} jobs of run {run.source_id}", page_no))
-    # deployments (newest first) and their statuses
+    # deployments, newest first: a new status changes a deployment's `updated_at`; the pages are read
+    # until one holds nothing new or changed and no unsettled deployment (no final status landed yet)
+    # is left to see, and statuses are read only for those deployments
     deployments: list[LandedRecord] = []
     params = {"environment": environment, "per_page": 100}
+    waiting = set(unsettled)
     for page_no, page in enumerate(client.pages(f"repos/{repo}/deployments", params), 1):
-        deployments.extend(records_from_page(page, f"{client.base_url} deployments", page_no))
+        found = list(records_from_page(page, f"{client.base_url} deployments", page_no))
+        fresh = [
+            d
+            for d in found
+            if d.source_id in waiting or _changed(known_deployments.get(d.source_id), d.updated_at)
+        ]
+        waiting -= {d.source_id for d in found}
+        deployments.extend(fresh)
+        if found and not fresh and not waiting:
+            break
     records.extend(deployments)
     for deployment in deployments:
         path = f"repos/{repo}/deployments/{deployment.source_id}/statuses"
@@ -272,7 +289,7 @@ def fetch_github(
 
 
 def _changed(before: Any, after: datetime | None) -> bool:
-    return before is None or after is None or str(before) != str(after)
+    return before is None or after is None or pd.Timestamp(before) != pd.Timestamp(after)
 
 
 # -- the import ----------------------------------------------------------------------------------
@@ -354,6 +371,8 @@ def import_github(
             runs_from=resume or since or EARLIEST,
             issues_since=watermark(store, workspace, SOURCE, "issue"),
             known_runs=landed_updated(store, workspace, SOURCE, "workflow_run"),
+            known_deployments=landed_updated(store, workspace, SOURCE, "deployment"),
+            unsettled=github_unsettled_deployments(store, workspace),
             runs_with_jobs=github_runs_with_jobs(store, workspace),
             environment=environment,
             incident_label=incident_label,

@@ -20,6 +20,7 @@ __all__ = [
     "github_resume_time",
     "github_runs_with_jobs",
     "github_transforms",
+    "github_unsettled_deployments",
 ]
 
 
@@ -172,3 +173,19 @@ def github_known_commits(store: Store, workspace: str) -> set[str]:
         [workspace],
     )
     return set(frame["sha"].dropna().astype(str))
+
+
+def github_unsettled_deployments(store: Store, workspace: str) -> set[str]:
+    """Landed deployments with no final status landed yet (success, failure, error, inactive): a live
+    import asks for their statuses again."""
+    if not store.exists():
+        return set()
+    frame = store._frame(
+        "SELECT d.source_id FROM landing d WHERE d.workspace = ? AND d.source = 'github' AND d.kind = 'deployment' "
+        "AND NOT EXISTS (SELECT 1 FROM landing s WHERE s.workspace = d.workspace AND s.source = 'github' "
+        "  AND s.kind = 'deployment_status' "
+        "  AND s.payload ->> 'state' IN ('success', 'failure', 'error', 'inactive') "
+        "  AND regexp_extract(s.payload ->> 'deployment_url', '/deployments/([0-9]+)$', 1) = d.source_id)",
+        [workspace],
+    )
+    return set(frame["source_id"].astype(str))
