@@ -37,6 +37,7 @@ from pipelines.importers.pages import (
     iso_utc,
     newest_versions,
     read_pages,
+    read_time,
     require,
     saved_files,
     unknowns_note,
@@ -70,15 +71,15 @@ def _record(kind: str, item: Mapping[str, Any], where: str, path: str) -> Landed
             require(item, name, where, path)
         check_time(item, "created_at", where, path, required=True)
         check_time(item, "run_started_at", where, path, required=False)
-        updated = check_time(item, "updated_at", where, path, required=True)
+        updated = read_time(item, "updated_at", where, path, required=True)
         head = item.get("head_commit")
         if isinstance(head, Mapping):
             check_time(head, "timestamp", where, f"{path}.head_commit", required=False)
     elif kind == "job":
         for name in ("id", "run_id", "status", "name"):
             require(item, name, where, path)
-        started = check_time(item, "started_at", where, path, required=False)
-        completed = check_time(item, "completed_at", where, path, required=False)
+        started = read_time(item, "started_at", where, path, required=False)
+        completed = read_time(item, "completed_at", where, path, required=False)
         updated = completed or started
         steps = item.get("steps") or []
         if not isinstance(steps, list):
@@ -92,23 +93,23 @@ def _record(kind: str, item: Mapping[str, Any], where: str, path: str) -> Landed
         for name in ("id", "sha", "ref", "environment"):
             require(item, name, where, path)
         check_time(item, "created_at", where, path, required=True)
-        updated = check_time(item, "updated_at", where, path, required=False)
+        updated = read_time(item, "updated_at", where, path, required=False)
     elif kind == "deployment_status":
         for name in ("id", "state", "deployment_url"):
             require(item, name, where, path)
-        updated = check_time(item, "created_at", where, path, required=True)
+        updated = read_time(item, "created_at", where, path, required=True)
     elif kind == "issue":
         for name in ("number", "title"):
             require(item, name, where, path)
         check_time(item, "created_at", where, path, required=True)
         check_time(item, "closed_at", where, path, required=False)
-        updated = check_time(item, "updated_at", where, path, required=False)
+        updated = read_time(item, "updated_at", where, path, required=False)
         if not isinstance(item.get("labels") or [], list):
             raise ImportFormatError(where, f"{path}.labels", "is not a list")
     elif kind == "commit":
         require(item, "sha", where, path)
         author = (item.get("commit") or {}).get("author") or {}
-        updated = check_time(author, "date", where, f"{path}.commit.author", required=False)
+        updated = read_time(author, "date", where, f"{path}.commit.author", required=False)
     else:  # pragma: no cover - the classifier only returns the kinds above
         raise ValueError(kind)
     source_id = str(item["number"] if kind == "issue" else item["sha"] if kind == "commit" else item["id"])

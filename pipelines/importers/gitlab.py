@@ -31,6 +31,7 @@ from pipelines.importers.pages import (
     iso_utc,
     newest_versions,
     read_pages,
+    read_time,
     require,
     saved_files,
     unknowns_note,
@@ -75,13 +76,13 @@ def _record(kind: str, item: Mapping[str, Any], where: str, path: str) -> Landed
         check_time(item, "created_at", where, path, required=True)
         for name in ("started_at", "finished_at"):
             check_time(item, name, where, path, required=False)
-        updated = check_time(item, "updated_at", where, path, required=False)
+        updated = read_time(item, "updated_at", where, path, required=False)
     elif kind == "job":
         for name in ("id", "name", "status"):
             require(item, name, where, path)
         require(item["pipeline"], "id", where, f"{path}.pipeline")
-        started = check_time(item, "started_at", where, path, required=False)
-        finished = check_time(item, "finished_at", where, path, required=False)
+        started = read_time(item, "started_at", where, path, required=False)
+        finished = read_time(item, "finished_at", where, path, required=False)
         updated = finished or started
         commit = item.get("commit")
         if isinstance(commit, Mapping):
@@ -92,7 +93,7 @@ def _record(kind: str, item: Mapping[str, Any], where: str, path: str) -> Landed
             require(item, name, where, path)
         require(item.get("environment") or {}, "name", where, f"{path}.environment")
         check_time(item, "created_at", where, path, required=True)
-        updated = check_time(item, "updated_at", where, path, required=False)
+        updated = read_time(item, "updated_at", where, path, required=False)
         deployable = item.get("deployable") or {}
         check_time(deployable, "finished_at", where, f"{path}.deployable", required=False)
         commit = deployable.get("commit")
@@ -104,12 +105,12 @@ def _record(kind: str, item: Mapping[str, Any], where: str, path: str) -> Landed
             require(item, name, where, path)
         check_time(item, "created_at", where, path, required=True)
         check_time(item, "closed_at", where, path, required=False)
-        updated = check_time(item, "updated_at", where, path, required=False)
+        updated = read_time(item, "updated_at", where, path, required=False)
         if not isinstance(item.get("labels") or [], list):
             raise ImportFormatError(where, f"{path}.labels", "is not a list")
     elif kind == "commit":
         require(item, "id", where, path)
-        updated = check_time(item, "authored_date", where, path, required=False)
+        updated = read_time(item, "authored_date", where, path, required=False)
         check_time(item, "created_at", where, path, required=False)
     else:  # pragma: no cover - the classifier only returns the kinds above
         raise ValueError(kind)

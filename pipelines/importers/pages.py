@@ -31,6 +31,7 @@ __all__ = [
     "iso_utc",
     "newest_versions",
     "read_pages",
+    "read_time",
     "require",
     "saved_files",
     "unknowns_note",
@@ -86,26 +87,36 @@ def newest_versions(records: Iterable[LandedRecord]) -> list[LandedRecord]:
 
 def require(item: Mapping[str, Any], name: str, where: str, path: str) -> Any:
     """`item[name]`, which the importer needs: a missing or null one names the file and the field."""
-    value = item.get(name) if isinstance(item, Mapping) else None
+    value = item.get(name) if type(item) is dict or isinstance(item, Mapping) else None
     if value is None:
         raise ImportFormatError(where, f"{path}.{name}", "is missing")
     return value
 
 
-def check_time(
+def _parse_time(value: Any, where: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value if isinstance(value, str) else str(value))
+    except ValueError:
+        raise ImportFormatError(where, field, f"is not an ISO 8601 time ({value!r})") from None
+
+
+def check_time(item: Mapping[str, Any], name: str, where: str, path: str, *, required: bool) -> None:
+    """Check an ISO 8601 time field (the transforms read it in SQL); absent is fine unless required."""
+    value = require(item, name, where, path) if required else item.get(name)
+    if value is not None:
+        _parse_time(value, where, f"{path}.{name}")
+
+
+def read_time(
     item: Mapping[str, Any], name: str, where: str, path: str, *, required: bool
 ) -> datetime | None:
     """An ISO 8601 time field as a naive UTC datetime (None when absent and not required)."""
     value = require(item, name, where, path) if required else item.get(name)
     if value is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ImportFormatError(where, f"{path}.{name}", f"is not an ISO 8601 time ({value!r})") from None
-    if parsed.tzinfo is None:
-        return parsed
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    parsed = _parse_time(value, where, f"{path}.{name}")
+    offset = parsed.utcoffset()
+    return parsed.replace(tzinfo=None) - offset if offset is not None else parsed
 
 
 def iso_utc(value: datetime) -> str:

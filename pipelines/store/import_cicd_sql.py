@@ -1,7 +1,7 @@
 """The transforms GitHub's and GitLab's landed records share: runs, steps, releases, changes, incidents.
 
-Each source writes a staging `WITH` clause (`pipelines/store/import_github_sql.py`, `import_gitlab_sql.py`)
-whose CTEs read its landed payloads into the same tables (made temporary tables of the import),
+Each source writes its staging (`pipelines/store/import_github_sql.py`, `import_gitlab_sql.py`): named
+queries, made temporary tables of the import in order, that read its landed payloads into the same tables,
 
 - `src_runs(source_id, import_id, label, trigger, status, created, started, finished, head_sha)`:
   a CI run (workflow run, pipeline) with a status in OpsLab's words;
@@ -21,11 +21,34 @@ recomputed from everything landed), so a re-import changes only what the source 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from pipelines.store.core import Store
 
-__all__ = ["STAGED", "cicd_transforms", "landed_counts", "landed_ids", "landed_updated", "ts"]
+__all__ = [
+    "STAGED",
+    "cicd_transforms",
+    "fields",
+    "landed_counts",
+    "landed_fields",
+    "landed_ids",
+    "landed_updated",
+    "ts",
+]
+
+
+def fields(**shape: object) -> str:
+    """A `json_transform` shape: each payload is parsed once into the fields the transforms read
+    (a `->>` per field would parse it once per field: seconds at 100k records)."""
+    return json.dumps(shape, separators=(",", ":"))
+
+
+def landed_fields(kind: str, shape: str) -> str:
+    """One kind of landed record as (source_id, import_id, p): `p` the struct of `shape`'s fields."""
+    return f"""SELECT source_id, import_id, json_transform(payload, '{shape}') AS p FROM landing
+    WHERE workspace = $workspace AND source = $source AND kind = '{kind}'"""
 
 
 def ts(expression: str) -> str:
@@ -241,14 +264,16 @@ _TEMPLATES = (
 STAGED = ("src_runs", "src_steps", "src_deploys", "src_commits", "src_compare", "src_issues")
 
 
-def cicd_transforms(staging: str) -> list[str]:
-    """The shared statements over a source's staging: each staged table is computed once, as a
-    temporary table of the import's connection (its JSON read once, however many statements use it),
-    and dropped at the end."""
-    create = [
-        f"CREATE OR REPLACE TEMP TABLE {name} AS {staging.strip()} SELECT * FROM {name}" for name in STAGED
-    ]
-    drop = [f"DROP TABLE IF EXISTS {name}" for name in STAGED]
+def cicd_transforms(staging: Sequence[tuple[str, str]]) -> list[str]:
+    """The shared statements after a source's staging: each staged query, in order, becomes a
+    temporary table of the import's connection (so each payload is parsed once, however many
+    statements read it; later ones read earlier ones by name), dropped at the end."""
+    names = [name for name, _ in staging]
+    missing = set(STAGED) - set(names)
+    if missing:
+        raise ValueError(f"the staging does not make {', '.join(sorted(missing))}")
+    create = [f"CREATE OR REPLACE TEMP TABLE {name} AS {sql.strip()}" for name, sql in staging]
+    drop = [f"DROP TABLE IF EXISTS {name}" for name in reversed(names)]
     return [*create, *_TEMPLATES, *drop]
 
 
