@@ -30,7 +30,7 @@ from pipelines.importers import ImportFormatError
 from pipelines.importers.github import import_github
 from pipelines.importers.pages import read_pages
 from pipelines.store import Store
-from pipelines.store.landing_sql import imports_log
+from pipelines.store.landing_sql import ImportSummary, imports_log
 
 DATA = Path(__file__).parent / "data" / "github"
 SHA = {
@@ -49,8 +49,17 @@ def _rows(store: Store, table: str, key: str) -> dict[str, dict[str, Any]]:
     return {row[key]: row for row in store.select(table, "gh").to_dict("records")}
 
 
-def test_saved_pages_become_runs_steps_releases_changes_and_incidents(store: Store) -> None:
-    summary = import_github(store, "gh", DATA)
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, ImportSummary]:
+    """tests/data/github imported once, for the tests that only read it."""
+    store = Store(tmp_path_factory.mktemp("github") / "history.duckdb")
+    return store, import_github(store, "gh", DATA)
+
+
+def test_saved_pages_become_runs_steps_releases_changes_and_incidents(
+    imported: tuple[Store, ImportSummary],
+) -> None:
+    store, summary = imported
     assert summary.records == summary.new_records == 38
     assert summary.note is None  # deployments, incidents and every deployed commit's time are known
 
@@ -100,8 +109,10 @@ def pd_isna(value: Any) -> bool:
     return value is None or value != value
 
 
-def test_dora_keys_on_the_imported_workspace_are_the_hand_counted_ones(store: Store) -> None:
-    import_github(store, "gh", DATA)
+def test_dora_keys_on_the_imported_workspace_are_the_hand_counted_ones(
+    imported: tuple[Store, ImportSummary],
+) -> None:
+    store, _ = imported
     keys = {k.key: k for k in dora_keys(store, "gh")}
     # planned releases 101, 102, 105; 103 (revert) and 106 (rollback) are rework
     assert keys["deployment_frequency"].n == 3
@@ -252,7 +263,7 @@ def _next(base: str, path: str, query: dict[str, str], page: int) -> str:
 
 @pytest.fixture
 def fake_github() -> Iterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub(extra_runs=1500)
+    fake = FakeGitHub(extra_runs=1200)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -289,7 +300,7 @@ def test_live_reads_past_the_1000_cap_and_then_only_what_is_new(
     fake, base = fake_github
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken-never-stored")
     first = import_github(store, "gh", "octo-org/bike-service", api_url=base, jobs_limit=10)
-    assert _count(store, "runs") == 1507 + 1  # every run, past the cap, and the failed deployment
+    assert _count(store, "runs") == 1207 + 1  # every run, past the cap, and the failed deployment
     run_queries = [q["created"] for p, q, _ in fake.requests if p.endswith("/actions/runs")]
     assert len(set(run_queries)) > 2  # the window was split to stay under the cap
     assert {auth for _, _, auth in fake.requests} == {"Bearer t0ken-never-stored"}
@@ -313,7 +324,7 @@ def test_live_reads_past_the_1000_cap_and_then_only_what_is_new(
     assert first.new_records == first.records
     asked = [q["created"] for p, q, _ in fake.requests if p.endswith("/actions/runs")]
     assert asked and all(a.startswith("2026-03-10T03:00:00Z..") for a in asked)
-    assert _count(store, "runs") == 1508 + 2
+    assert _count(store, "runs") == 1208 + 2
     # no deployment changed (nor waits for a final status): their statuses are not asked for again
     assert not [p for p, _, _ in fake.requests if p.endswith("/statuses")]
     assert _rows(store, "runs", "run_id")["github:run:30433607"]["status"] == "succeeded"
@@ -336,3 +347,12 @@ def test_the_cli_imports_into_the_workspace_named_before_or_after(
     assert out.startswith("Imported github into workspace 'mine': 38 records read, 38 new or changed")
     assert main(["--db", str(db), "--workspace", "mine", "import", "github", str(DATA)]) == 0
     assert "38 records read, 0 new or changed" in capsys.readouterr().out
+
+
+def test_a_page_link_to_another_host_is_not_followed_with_the_token() -> None:
+    from pipelines.importers.pages import ApiClient, ApiError
+
+    client = ApiClient("https://api.github.com", {"Authorization": "Bearer secret"}, "GitHub", "GITHUB_TOKEN")
+    with pytest.raises(ApiError, match=r"page link to https://elsewhere.example, not https://api.github.com"):
+        client.get("https://elsewhere.example/repos/o/r/actions/runs?page=2")
+    assert client.requests == 0
