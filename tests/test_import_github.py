@@ -356,3 +356,19 @@ def test_a_page_link_to_another_host_is_not_followed_with_the_token() -> None:
     with pytest.raises(ApiError, match=r"page link to https://elsewhere.example, not https://api.github.com"):
         client.get("https://elsewhere.example/repos/o/r/actions/runs?page=2")
     assert client.requests == 0
+
+
+def test_the_devops_runs_table_reads_imported_runs_with_and_without_steps(
+    imported: tuple[Store, ImportSummary],
+) -> None:
+    from dashboard.figures.devops import runs_frame
+    from pipelines.store.queries import runs_table
+
+    store, _ = imported
+    table = runs_frame(runs_table(store, "gh", "devops")).set_index("run id")
+    # step names may hold a colon ("job: step", GitLab's "test:unit"): the status is after the last one
+    assert (
+        table.loc["github:run:30433604", "steps"]
+        == "✓ test: Set up job → ✗ test: Run pytest → – test: Upload report"
+    )
+    assert table.loc["github:run:30433602", "steps"] == ""  # its jobs were not saved: no steps, no crash
