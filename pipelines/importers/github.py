@@ -122,7 +122,7 @@ def _kind_of(item: Any) -> str | None:
         return None
     if "workflow_id" in item and "head_sha" in item:
         return "workflow_run"
-    if "run_id" in item and "steps" in item:
+    if "run_id" in item and "head_sha" in item:  # a job (its `steps` are optional while it queues)
         return "job"
     if "statuses_url" in item and "sha" in item:
         return "deployment"
