@@ -372,3 +372,19 @@ def test_the_devops_runs_table_reads_imported_runs_with_and_without_steps(
         == "✓ test: Set up job → ✗ test: Run pytest → – test: Upload report"
     )
     assert table.loc["github:run:30433602", "steps"] == ""  # its jobs were not saved: no steps, no crash
+
+
+def test_a_saved_compare_says_which_release_shipped_a_commit(store: Store, tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    shutil.copytree(DATA, saved)
+    commits = {c["sha"]: c for c in read_pages(DATA / "commits.json")[0]}
+    # c1 reached production with c3's release (102), not with the first release after it (101)
+    compare = {"url": "https://api.github.com/repos/octo-org/bike-service/compare/base...head", "status": "ahead",
+               "ahead_by": 2, "behind_by": 0, "total_commits": 2, "base_commit": commits[SHA["c1"]],
+               "merge_base_commit": commits[SHA["c1"]], "commits": [commits[SHA["c1"]], commits[SHA["c3"]]],
+               "files": [{"filename": "service/app.py", "patch": "@@ -1 +1 @@"}]}  # fmt: skip
+    (saved / "compare.json").write_text(json.dumps(compare))
+    import_github(store, "gh", saved)
+    changes = _rows(store, "changes", "commit_sha")
+    assert changes[SHA["c1"]]["deployment_id"] == "github:deployment:102"
+    assert changes[SHA["c3"]]["deployment_id"] == "github:deployment:102"
