@@ -43,7 +43,7 @@ from pipelines.importers.pages import (
     unknowns_note,
 )
 from pipelines.store import Store
-from pipelines.store.import_cicd_sql import landed_counts, landed_updated
+from pipelines.store.import_cicd_sql import landed_counts, landed_updated, landed_values
 from pipelines.store.import_github_sql import (
     github_known_commits,
     github_resume_time,
@@ -316,9 +316,17 @@ def _note(
         for r in records
         if r.kind == "deployment" and str(r.payload.get("environment", "")).lower() == environment.lower()
     }
+    finished = landed_values(store, workspace, SOURCE, "workflow_run", "$.id", status=["completed"]) | {
+        r.source_id for r in records if r.kind == "workflow_run" and r.payload.get("status") == "completed"
+    }
+    with_jobs = github_runs_with_jobs(store, workspace) | {
+        str(r.payload.get("run_id")) for r in records if r.kind == "job"
+    }
     return unknowns_note(
         environment, incident_label, deployments=counts.get("deployment", 0), issues=counts.get("issue", 0),
         timeless_commits=len(released - known), where_times="save the commits or compare pages too",
+        runs_without_steps=len(finished - with_jobs),
+        where_steps="save their jobs pages, or raise --jobs-limit when importing live",
     )  # fmt: skip
 
 

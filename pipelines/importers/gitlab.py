@@ -37,7 +37,7 @@ from pipelines.importers.pages import (
     unknowns_note,
 )
 from pipelines.store import Store
-from pipelines.store.import_cicd_sql import landed_counts, landed_ids
+from pipelines.store.import_cicd_sql import landed_counts, landed_ids, landed_values
 from pipelines.store.import_gitlab_sql import gitlab_transforms
 from pipelines.store.landing_sql import ImportSummary, LandedRecord, land_and_transform, watermark
 
@@ -238,9 +238,18 @@ def _note(
             and str(r.payload["sha"]) not in known
         ):
             timeless.add(str(r.payload["sha"]))
+    terminal = ["success", "failed", "canceled", "skipped"]
+    finished = landed_values(store, workspace, SOURCE, "pipeline", "$.id", status=terminal) | {
+        r.source_id for r in records if r.kind == "pipeline" and r.payload.get("status") in terminal
+    }
+    with_jobs = landed_values(store, workspace, SOURCE, "job", "$.pipeline.id") | {
+        str(r.payload["pipeline"]["id"]) for r in records if r.kind == "job"
+    }
     return unknowns_note(
         environment, incident_label, deployments=counts.get("deployment", 0), issues=counts.get("issue", 0),
         timeless_commits=len(timeless), where_times="save the commits or compare pages too",
+        runs_without_steps=len(finished - with_jobs),
+        where_steps="save their jobs pages, or raise --jobs-limit when importing live",
     )  # fmt: skip
 
 

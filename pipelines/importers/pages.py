@@ -134,6 +134,8 @@ def unknowns_note(
     issues: int,
     timeless_commits: int,
     where_times: str,
+    runs_without_steps: int = 0,
+    where_steps: str = "",
 ) -> str | None:
     """What a CI/CD history cannot tell, in the words the pages show beside the keys (None: all known)."""
     parts = []
@@ -151,6 +153,10 @@ def unknowns_note(
         parts.append(
             f"{timeless_commits} deployed commit(s) have no known commit time ({where_times}), so their lead "
             "time is unknown"
+        )
+    if runs_without_steps:
+        parts.append(
+            f"{runs_without_steps} finished run(s) have no jobs read ({where_steps}), so their steps are unknown"
         )
     if not parts:
         return None

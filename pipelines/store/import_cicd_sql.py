@@ -35,6 +35,7 @@ __all__ = [
     "landed_fields",
     "landed_ids",
     "landed_updated",
+    "landed_values",
     "ts",
 ]
 
@@ -302,3 +303,19 @@ def landed_updated(store: Store, workspace: str, source: str, kind: str) -> dict
 def landed_ids(store: Store, workspace: str, source: str, kind: str) -> set[str]:
     """The source ids of one kind of record a source has landed in the workspace."""
     return set(landed_updated(store, workspace, source, kind))
+
+
+def landed_values(
+    store: Store, workspace: str, source: str, kind: str, path: str, *, status: Sequence[str] = ()
+) -> set[str]:
+    """A JSON path's values (e.g. `$.pipeline.id`) over a kind of landed record; with `status`, only of
+    the records whose `status` is one of them (`path` is the importer's own constant, never input)."""
+    if not store.exists():
+        return set()
+    sql = "SELECT json_extract_string(payload, ?) AS v FROM landing WHERE workspace = ? AND source = ? AND kind = ?"
+    params: list[Any] = [path, workspace, source, kind]
+    if status:
+        sql += " AND payload ->> 'status' IN (SELECT unnest(?))"
+        params.append(list(status))
+    frame = store._frame(sql, params)
+    return set(frame["v"].dropna().astype(str))
