@@ -286,7 +286,7 @@ def fetch_github(
         params["since"] = iso_utc(issues_since)
     for page_no, page in enumerate(client.pages(f"repos/{repo}/issues", params), 1):
         records.extend(records_from_page(page, f"{client.base_url} issues", page_no))
-    return records
+    return newest_versions(records)  # a run listed twice while its pages were read
 
 
 def _changed(before: Any, after: datetime | None) -> bool:

@@ -214,7 +214,7 @@ def fetch_gitlab(
     records.extend(
         read("issues", {"labels": incident_label, "scope": "all", **_since(since.get("issue"))}, "issues")
     )
-    return records
+    return newest_versions(records)  # a run listed twice while its pages were read
 
 
 # -- the import ----------------------------------------------------------------------------------
