@@ -47,11 +47,11 @@ def format_ms(value: Any) -> str:
 
 def _steps_text(steps: Any) -> str:
     """['checkout:succeeded', 'test:failed', ...] -> '✓ checkout → ✗ test'."""
-    if steps is None or (isinstance(steps, float) and pd.isna(steps)):
-        return ""
+    if steps is None or steps is pd.NA or (isinstance(steps, float) and pd.isna(steps)):
+        return ""  # a run without steps (an imported run whose jobs were not read)
     parts = []
     for item in list(steps):
-        name, _, status = str(item).partition(":")
+        name, _, status = str(item).rpartition(":")  # a name may hold a colon; a status never does
         parts.append(f"{STATUS_ICON.get(status, '?')} {name}")
     return " → ".join(parts)
 

@@ -10,6 +10,8 @@ import argparse
 from types import ModuleType
 
 import pipelines.cli.import_git as import_git
+import pipelines.cli.import_github as import_github
+import pipelines.cli.import_gitlab as import_gitlab
 import pipelines.cli.import_mlflow as import_mlflow
 
 # A source's handler prints with `print_summary` from `support` (importing it from here would be a cycle:
@@ -19,7 +21,7 @@ from pipelines.cli.support import print_summary
 __all__ = ["print_summary", "register"]
 
 # The sources, each a module with `register(sub)`; a new importer adds its module here.
-SOURCES: tuple[ModuleType, ...] = (import_git, import_mlflow)
+SOURCES: tuple[ModuleType, ...] = (import_git, import_github, import_gitlab, import_mlflow)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

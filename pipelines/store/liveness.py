@@ -113,12 +113,15 @@ def runner_alive(pid: Any, host: Any, started_at: Any, *, this_host: str | None 
 
 
 def dead_runners(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """Per run table, the keys of rows still `running` whose process is gone. A row without a pid was
-    not run by OpsLab (an imported MLflow run still running on its own server): not ours to judge."""
+    """Per run table, the keys of rows still `running` whose process is gone.
+
+    A row without a pid or host was not recorded by an OpsLab process: an imported run (a CI run still
+    going at its source) is running for as long as its source says so.
+    """
     rows = con.execute(
         " UNION ALL ".join(
-            f"SELECT '{table}', {key}, pid, host, started_at FROM {table} WHERE status = 'running' "
-            "AND pid IS NOT NULL"
+            f"SELECT '{table}', {key}, pid, host, started_at FROM {table} "
+            "WHERE status = 'running' AND (pid IS NOT NULL OR host IS NOT NULL)"
             for table, key in RUN_TABLES.items()
         )
     ).fetchall()

@@ -1,0 +1,53 @@
+"""`opslab import gitlab LOCATION`: pipelines, jobs, deployments and incident issues from GitLab."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.cli.import_github import _positive
+from pipelines.cli.support import print_summary
+from pipelines.store import Store
+
+__all__ = ["register"]
+
+
+def _import(args: argparse.Namespace, store: Store) -> int:
+    from pipelines.importers import check_importable
+    from pipelines.importers.gitlab import import_gitlab
+
+    check_importable(store, args.workspace)
+    summary = import_gitlab(
+        store,
+        args.workspace,
+        args.location,
+        environment=args.environment,
+        incident_label=args.incident_label,
+        branch=args.branch,
+        api_url=args.api_url,
+        jobs_limit=args.jobs_limit,
+    )
+    print_summary(summary)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gitlab",
+        help="GitLab pipelines, jobs, deployments and incident issues (saved pages or live)",
+        description="Import GitLab pipelines (with their jobs), deployments and incident issues: from a "
+        "folder of saved REST API pages, or live from GROUP/PROJECT (or the project's URL) with a token in "
+        "$GITLAB_TOKEN (read from the environment, never stored). Re-running adds only what is new.",
+    )
+    p.add_argument("location", help="a folder (or file) of saved API pages, or GROUP/PROJECT or its URL")
+    # SUPPRESS: when absent, the global `opslab --workspace` (or its default) stays.
+    p.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
+    p.add_argument("--environment", default="production", help="the deployments' production environment")
+    p.add_argument("--incident-label", default="incident", help="the label of incident issues (any case)")
+    p.add_argument("--branch", default="main", help="the branch whose pushed commits are changes")
+    p.add_argument(
+        "--api-url", default=None, help="the instance (default: the project URL's, else gitlab.com)"
+    )
+    p.add_argument(
+        "--jobs-limit", type=_positive, default=500, help="live: read the jobs of at most N pipelines"
+    )
+    p.set_defaults(handler=_import)
