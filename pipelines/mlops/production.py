@@ -91,6 +91,7 @@ class ModelProduction:
         self.served_by: dict[int, int | None] = {}  # week -> model version serving it
         self.predictions: dict[int, np.ndarray] = {}  # week -> its champion's predictions on it
         self.failed: dict[int, np.ndarray] = {}  # week -> per batch row, the service gave no answer
+        self._judged: dict[int, float | None] = {}  # week -> its model's quality, judged before recorded
         self.new_model_week: dict[int, int] = {}  # model version -> first week it served
         self.week_ends: dict[int, datetime] = {}  # week -> the end of its monitoring, its drift rows' time
         self.last_retrain_week = 0
@@ -244,12 +245,32 @@ class ModelProduction:
     def labels_arrive(self, week: int) -> None:
         """Labels of the batch served `label_delay_weeks` ago arrive: its realized quality, for the
         model that served it and for the never-retrained first model; a new champion worse than its
-        predecessor on its first labelled week is rolled back.
+        predecessor on its first labelled week is rolled back (`judge_labels`, then `record_labels`).
 
         The recorded quality is what users got: rows the service failed count as failures
         (`what_users_got`), for the never-retrained model too (the same service would have failed
         them). The retraining policy and the rollback judge the model alone: a retrain or a model
         rollback cannot mend a broken service, DevOps' rollback does."""
+        self.judge_labels(week)
+        self.record_labels(week)
+
+    def judge_labels(self, week: int) -> None:
+        """The part of `labels_arrive` the next week's serving waits for: the serving model's quality
+        on the arrived labels, and the rollback of a new champion that does worse than its predecessor."""
+        labelled_week = week - self.label_delay_weeks
+        batch = self.batches.get(labelled_week)
+        version = self.served_by.get(labelled_week)
+        if batch is None or batch.empty or version is None:
+            return
+        model_quality = self._quality(version, batch, self.predictions.get(labelled_week))
+        self._judged[labelled_week] = model_quality
+        if self.new_model_week.get(version) == labelled_week and model_quality is not None:
+            self._roll_back_if_worse(labelled_week, version, batch, model_quality)
+
+    def record_labels(self, week: int) -> None:
+        """The rest of `labels_arrive`, which the next week's serving does not wait for: the week's
+        realized quality as users got it and the never-retrained model's, and the labels' drift.
+        Recorded before the next week is monitored (its policy reads `latest_quality`)."""
         labelled_week = week - self.label_delay_weeks
         batch = self.batches.get(labelled_week)
         version = self.served_by.get(labelled_week)
@@ -257,7 +278,10 @@ class ModelProduction:
             return
         predictions = self.predictions.pop(labelled_week, None)
         failed = self.failed.pop(labelled_week, None)
-        model_quality = self._quality(version, batch, predictions)
+        if labelled_week in self._judged:
+            model_quality = self._judged.pop(labelled_week)
+        else:
+            model_quality = self._quality(version, batch, predictions)
         quality = self._quality(version, batch, predictions, failed) if failed is not None else model_quality
         if self.first_version == version:  # production still serves the never-retrained model
             never = quality
@@ -273,8 +297,6 @@ class ModelProduction:
         )
         self.latest_quality = (labelled_week, model_quality, self.models.get(version).baseline)
         self._target_drift(labelled_week, version, batch)
-        if self.new_model_week.get(version) == labelled_week and model_quality is not None:
-            self._roll_back_if_worse(labelled_week, version, batch, model_quality)
 
     def _target_drift(self, week: int, version: int, batch: pd.DataFrame) -> None:
         """Drift of the labels that arrived, recorded with the week they belong to; calibrated

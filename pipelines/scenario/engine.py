@@ -12,6 +12,7 @@ Everything real is real: git commits, builds, pytest, servers, models.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
 import time
@@ -281,6 +282,7 @@ def _play(
         clock_start.to_pydatetime(),
     )
     worker: _WeekWorker | None = None
+    unrecorded: Callable[[], None] | None = None  # the end of the last week served
     # The service's releases go down a line of their own (`_ReleaseLine`), weeks ahead of the traffic.
     line = _ReleaseLine(state) if state.bike else None
     try:
@@ -301,14 +303,22 @@ def _play(
                     # for its changes to ship and for last week's model, a release deploys after
                     # the traffic of the week before it and goes live at its deploy time, so the
                     # history is the same as in turns.
+                    # Last week's weekly row and labels are recorded while this week's traffic
+                    # runs: it waited only for a model rollback those labels may bring.
                     worker = _WeekWorker(state, line, week, week_start, batch, after=worker)
                     worker.start()
                     try:
-                        state.finish_week(week, figures, worker)
+                        if unrecorded is not None:
+                            unrecorded()
+                            store.progress_scenario_run(scenario_run, week - 1)
+                        unrecorded = None
+                        unrecorded = state.finish_week(week, figures, worker)
                     except BaseException:
                         worker.join()
                         raise
-                    store.progress_scenario_run(scenario_run, week)
+            if unrecorded is not None:
+                unrecorded()
+                store.progress_scenario_run(scenario_run, weeks)
             if worker is not None:
                 with timer.stage("wait"):
                     worker.join()
@@ -319,11 +329,13 @@ def _play(
                 line.raise_error()
     except KeyboardInterrupt:
         _stop(worker, line)  # let a running pipeline record its end before marking the rest
+        _record_served(unrecorded)
         store.interrupt_running(workspace, "interrupted by the user (Ctrl-C)")
         store.finish_scenario_run(scenario_run, "interrupted", "interrupted by the user (Ctrl-C)")
         raise
     except Exception as exc:
         _stop(worker, line)
+        _record_served(unrecorded)
         store.interrupt_running(workspace, f"the scenario stopped: {exc}")
         store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -335,6 +347,13 @@ def _play(
     return ScenarioResult(
         workspace, settings.name, "succeeded", weeks, time.perf_counter() - started, dict(timer.seconds), note
     )
+
+
+def _record_served(unrecorded: Callable[[], None] | None) -> None:
+    """A stopped play still records the week it served to the end (its weekly row and labels)."""
+    if unrecorded is not None:
+        with contextlib.suppress(Exception):
+            unrecorded()
 
 
 def _stop(worker: _WeekWorker | None, line: _ReleaseLine | None) -> None:
@@ -746,8 +765,10 @@ class _State:
             "latency_p95_ms": serving.latency_p95_ms,
         }
 
-    def finish_week(self, week: int, figures: dict[str, Any], worker: _WeekWorker) -> None:
-        """Monitoring, the retraining policy, the weekly row and last weeks' labels of a served week.
+    def finish_week(self, week: int, figures: dict[str, Any], worker: _WeekWorker) -> Callable[[], None]:
+        """Monitoring, the retraining policy and the judgement of arrived labels of a served week;
+        returns what is left to record of it (`record_week`'s weekly row and labels), which the next
+        week's traffic does not wait for.
 
         Runs while `worker` serves the week's traffic: a retrain's model reaches production only
         once that traffic is answered, and the weekly row waits for its serving figures.
@@ -770,5 +791,12 @@ class _State:
             served = worker.traffic()
         with self.timer.stage("record"):
             row.update({"workspace": self.workspace, "week": week, "sim_time": week_end, **figures, **served})
+            self.models.judge_labels(week)  # a model rollback happens before the next week is served
+        return functools.partial(self.record_week, row, week)
+
+    def record_week(self, row: dict[str, Any], week: int) -> None:
+        """The weekly row and the arrived labels' quality and drift: recorded while the next week's
+        traffic is served, before that week is monitored (its retraining policy reads them)."""
+        with self.timer.stage("record"):
             rec.record_weekly(self.store, row)
-            self.models.labels_arrive(week)
+            self.models.record_labels(week)
