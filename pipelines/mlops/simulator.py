@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import AbstractHolidayCalendar, Holiday, USFederalHolidayCalendar, nearest_workday
-from scipy.signal import lfilter
 from scipy.stats import poisson
 
 __all__ = [
@@ -302,6 +301,10 @@ def _ar1(noise: np.ndarray, phi: float, std: float) -> np.ndarray:
     """Stationary AR(1) with marginal standard deviation `std` driven by standard normal `noise`."""
     innovations = noise * (std * math.sqrt(1.0 - phi * phi))
     innovations[0] = noise[0] * std  # start in the stationary distribution
+    # Imported here: scipy.signal costs about half a second to import, and only generating data needs it
+    # (every CLI command and the dashboard import this module for its column names).
+    from scipy.signal import lfilter
+
     return lfilter([1.0], [1.0, -phi], innovations)
 
 
