@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipelines.devops.baseline import build_baseline_model
 from pipelines.devops.errors import DeployError
-from pipelines.devops.service import Launcher, ServiceProcess, serve_batch, server_env
+from pipelines.devops.service import HttpClient, Launcher, ServiceProcess, serve_batch, server_env
 from pipelines.devops.warm import WarmStarter
 from pipelines.mlops.simulator import COLUMNS as BIKE_COLUMNS
 from pipelines.store import Store
@@ -170,6 +170,10 @@ class Production:
         if self.starter is not None:
             self.starter.prepare(server_env())
         self._stopping: list[threading.Thread] = []
+        # The traffic's keep-alive connection to the serving server (a new one per request cost
+        # ~2 ms of the ~10 ms a request takes); replaced when another server serves.
+        self._client: HttpClient | None = None
+        self._client_url: str | None = None
 
     # -- files -----------------------------------------------------------------------------
     @property
@@ -388,7 +392,9 @@ class Production:
                 predictions.extend([None] * len(chunk))
                 continue
             release = self.release["ref"] if self.release else None
-            report = serve_batch(server.url, chunk, rows_per_request=len(chunk))
+            report = serve_batch(
+                server.url, chunk, rows_per_request=len(chunk), client=self._client_for(server)
+            )
             request = RequestServing(sent, release, len(chunk), report.errors == 0, report.latency_p50_ms)
             first_release = first_release or release
             served.append(request)
@@ -479,7 +485,18 @@ class Production:
                 week.days.append(served)
         return week
 
+    def _client_for(self, server: ServiceProcess) -> HttpClient:
+        """The keep-alive connection to `server` (the traffic's one thread is its only user)."""
+        if self._client is None or self._client_url != server.url:
+            if self._client is not None:
+                self._client.close()
+            self._client, self._client_url = HttpClient(server.url), server.url
+        return self._client
+
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         with self._lock:
             waiting, self._pending = self._pending, []
         for _, server, _ in waiting:

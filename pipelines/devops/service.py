@@ -336,7 +336,7 @@ def smoke_test(
     latencies: list[float] = []
     samples: list[str] = []
     errors = 0
-    with _Client(url) as client:
+    with HttpClient(url) as client:
         status, body, _ = client.request("GET", "/health")
         if status != 200:
             errors += 1
@@ -357,8 +357,15 @@ def smoke_test(
     )
 
 
-def serve_batch(url: str, rows: Sequence[Mapping[str, Any]], *, rows_per_request: int = 24) -> ServingReport:
-    """Send the week's real rows through the service over one keep-alive connection.
+def serve_batch(
+    url: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    rows_per_request: int = 24,
+    client: HttpClient | None = None,
+) -> ServingReport:
+    """Send the week's real rows through the service over one keep-alive connection (`client`'s,
+    kept open for the next batch, or one of its own).
 
     A request answered 4xx or 5xx (or not at all) is an error and its rows get ``None``.
     """
@@ -368,7 +375,7 @@ def serve_batch(url: str, rows: Sequence[Mapping[str, Any]], *, rows_per_request
     predictions: list[float | None] = []
     samples: list[str] = []
     errors = requests = 0
-    with _Client(url) as client:
+    with contextlib.nullcontext(client) if client is not None else HttpClient(url) as client:
         for start in range(0, len(rows), rows_per_request):
             chunk = [dict(row) for row in rows[start : start + rows_per_request]]
             status, body, elapsed = client.request("POST", "/predict", {"rows": chunk})
@@ -394,27 +401,33 @@ def serve_batch(url: str, rows: Sequence[Mapping[str, Any]], *, rows_per_request
     )
 
 
-class _Client:
-    """One keep-alive HTTP connection that reconnects after a failure; status 0 means no answer."""
+class HttpClient:
+    """One keep-alive HTTP connection that reconnects after a failure; status 0 means no answer.
+
+    A connection that served a request before and is found closed when the next one is sent (the
+    server's idle timeout) is opened again and the request sent once more, as HTTP clients do: that
+    is no answer of the server's. A server that is gone stays gone: status 0."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.conn: http.client.HTTPConnection | None = None
+        self.answered = 0  # requests answered on the open connection
 
     def request(self, method: str, path: str, payload: Any = None) -> tuple[int, Any, float]:
         data = None if payload is None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        reused = self.conn is not None and self.answered > 0
         started = time.perf_counter()
         try:
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_S)
-            self.conn.request(method, path, body=data, headers=headers)
-            response = self.conn.getresponse()
-            raw = response.read()
-            status = response.status
-            if response.will_close:
-                self.close()
+            try:
+                raw, status = self._send(method, path, data, headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                self.close()  # closed while idle: once more on a new connection
+                started = time.perf_counter()
+                raw, status = self._send(method, path, data, headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             return 0, {"error": f"{type(exc).__name__}: {exc}"}, (time.perf_counter() - started) * 1000
@@ -425,12 +438,24 @@ class _Client:
             body = {"error": raw[:200].decode(errors="replace")}
         return status, body, elapsed
 
+    def _send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> tuple[bytes, int]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_S)
+            self.answered = 0
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        raw = response.read()
+        self.answered += 1
+        if response.will_close:
+            self.close()
+        return raw, response.status
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
-    def __enter__(self) -> _Client:
+    def __enter__(self) -> HttpClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
