@@ -232,6 +232,7 @@ def test_a_pickled_scikit_learn_pipeline_is_served(template_build, workdir):
     target = 10 * frame["hr"] + 50 * frame["workingday"] + 100 * frame["temp"]
     estimator = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(frame, target)
     path = workdir / "models" / "champion.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)  # alone, no other test made the folder
     path.write_bytes(pickle.dumps({"model": estimator, "version": "v7"}))
     with ServiceProcess.start(template_build.path, path, log_path=workdir / "logs" / "sk.log") as server:
         report = serve_batch(server.url, rows)
