@@ -28,10 +28,10 @@ from pipelines.mlops.sources import DataSourceError, load_dataset, preview_table
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
-from pipelines.store import RunHistory, Store, StoreError, from_json, keys_sql
+from pipelines.store import RunHistory, Store, StoreError, from_json, keys_sql, pages_sql
 from pipelines.store.history import weekly_frame
 from pipelines.store.liveness import runner_alive
-from pipelines.store.queries import runs_table, step_durations
+from pipelines.store.queries import runs_table
 from pipelines.store.run_sql import run_params, run_trends
 
 __all__ = [
@@ -44,16 +44,22 @@ __all__ = [
     "listing_version",
     "ml",
     "receipt",
+    "release_labels",
     "report_html",
+    "retrain_marks",
+    "run_counts",
     "run_detail",
     "run_params_of",
     "run_trends_of",
     "runs",
-    "steps",
+    "step_counts",
+    "steps_of",
     "story",
     "story_steps",
     "summary",
     "table",
+    "timeline",
+    "trigger_counts",
     "upload_preview",
     "upload_problem",
     "watched",
@@ -170,14 +176,76 @@ def weekly(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
     return weekly_frame(_store(db, workspace), workspace)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def runs(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return runs_table(_store(db, workspace), workspace, kind, limit=5000)
+RUNS_PAGE = 500  # runs a table shows at a time; `run_counts` says how many there are in all
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def steps(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return step_durations(_store(db, workspace), workspace, kind)
+def runs(
+    db: str, workspace: str, version: tuple[int, ...], kind: str | None = None, page: int = 0
+) -> pd.DataFrame:
+    """One page of runs (RUNS_PAGE of them, newest first; page 0 is the newest) with their steps."""
+    return runs_table(_store(db, workspace), workspace, kind, limit=RUNS_PAGE, offset=page * RUNS_PAGE)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_counts(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, int]:
+    """How many runs each lifecycle has, {'devops': n, 'mlops': m}."""
+    return pages_sql.run_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def step_counts(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """kind, name, status, runs: how often each step ended each way (counted in SQL)."""
+    return pages_sql.step_status_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def trigger_counts(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """kind, trigger, runs (counted in SQL)."""
+    return pages_sql.run_trigger_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def steps_of(db: str, workspace: str, run_ids: tuple[str, ...], version: tuple[int, ...]) -> pd.DataFrame:
+    """The steps of `run_ids` only (the runs a page shows)."""
+    return pages_sql.steps_of_runs(_store(db, workspace), workspace, run_ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def release_labels(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """run_id, label of every run that deployed something (the deployments table's change column)."""
+    return pages_sql.deployment_run_labels(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def retrain_marks(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """The MLOps quality chart's retrain marks: a run each, or a week each when there are many."""
+    return pages_sql.quality_retrain_marks(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def timeline(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]:
+    """What the Timeline draws: `events` (one marker each, for every kind with at most MAX_MARKERS),
+    `density` (weekly counts of the kinds with more), `counts` ({(lane, event): markers}),
+    `dense` (those kinds) and `incidents` (the ones drawn one by one, shaded while open)."""
+    from dashboard.figures.timeline import events_of_kinds, timeline_events
+
+    store = _store(db, workspace)
+    counts = pages_sql.timeline_class_counts(store, workspace)
+    dense = [kind for kind, n in counts.items() if n > pages_sql.MAX_MARKERS]
+    individual = set(counts) - set(dense)
+    rows = pages_sql.timeline_rows(store, workspace, individual)
+    events = events_of_kinds(
+        timeline_events(rows["runs"], rows["deployments"], rows["incidents"]), individual
+    )
+    density = pages_sql.timeline_density(store, workspace, dense) if dense else pd.DataFrame()
+    return {
+        "events": events,
+        "density": density,
+        "counts": counts,
+        "dense": dense,
+        "incidents": rows["incidents"],
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -131,3 +131,28 @@ def look_again_soon() -> None:
     """Run the whole page again in a few seconds (a watched seat that was busy may be free by then)."""
     st.session_state._look_again_from = time.monotonic()
     _look_again()
+
+
+def runs_page_picker(total: int, key: str) -> int:
+    """Which page of a long runs table to show (0 is the newest): a page number when there are more
+    runs than one page holds (`data.RUNS_PAGE`), else 0 without a widget."""
+    pages = -(-total // data.RUNS_PAGE)
+    if pages <= 1:
+        return 0
+    number = st.number_input(
+        f"Page of runs ({data.RUNS_PAGE} a page, newest first)", min_value=1, max_value=pages, value=1, step=1,
+        key=key, help="A long history is read a page at a time; counts and trends count every run.",
+    )  # fmt: skip
+    return int(number) - 1
+
+
+def runs_page_note(total: int, page: int, shown: int) -> str:
+    """'89,959 runs; this table shows runs 1–500, newest first (page 1 of 180).' or 'N runs, newest first.'"""
+    if shown >= total:
+        return f"{total:,} runs, newest first."
+    first = page * data.RUNS_PAGE + 1
+    pages = -(-total // data.RUNS_PAGE)
+    return (
+        f"{total:,} runs; this table shows runs {first:,}–{first + shown - 1:,}, newest first "
+        f"(page {page + 1} of {pages:,})."
+    )
