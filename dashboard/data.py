@@ -15,16 +15,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.report import build_report
 from pipelines.devops.definitions import DEFAULT_DEFINITION
 from pipelines.devops.errors import GitError
 from pipelines.devops.metrics import dora_keys
-from pipelines.devops.repo import show_commit
-from pipelines.devops.workflow import repo_dir
 from pipelines.keys import KeyResult
-from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
-from pipelines.mlops.sources import DataSourceError, load_dataset, preview_table
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
@@ -127,6 +122,8 @@ def files_dir(db: str, kind: str) -> str:
 def upload_preview(path: str) -> pd.DataFrame:
     """An uploaded file's first rows; a file that is no table raises the loader's sentence.
     Uploads are named by their content, so the path is a safe cache key."""
+    from pipelines.mlops.sources import preview_table
+
     return preview_table(path)
 
 
@@ -134,6 +131,8 @@ def upload_preview(path: str) -> pd.DataFrame:
 def upload_problem(path: str, time_column: str, target: str) -> str | None:
     """Why the uploaded file cannot be played with these columns (the loader's own sentence, the
     one the CLI would print), or None when it can: said at once, not after a play has started."""
+    from pipelines.mlops.sources import DataSourceError, load_dataset
+
     try:
         load_dataset(path, time_column=time_column, target=target)
     except DataSourceError as exc:
@@ -278,6 +277,9 @@ def run_trends_of(
 def commit_diff(db: str, workspace: str, sha: str, version: tuple[int, ...]) -> dict[str, Any]:
     """`git show --stat -p` of a commit of the workspace's repository, or the sentence saying why
     it cannot be shown (a reset deletes the repository)."""
+    from pipelines.devops.repo import show_commit
+    from pipelines.devops.workflow import repo_dir
+
     try:
         diff = show_commit(repo_dir(_store(db, workspace), workspace), sha)
     except GitError as exc:
@@ -341,10 +343,14 @@ def story_steps(db: str, workspace: str, version: tuple[int, ...]) -> list[Story
 @st.cache_data(show_spinner=False, max_entries=4)
 def report_html(db: str, workspace: str, version: tuple[int, ...]) -> bytes:
     """The workspace's self-contained HTML report (dashboard/report.py), about 5 MB: a few kept."""
+    from dashboard.report import build_report  # every figure builder: imported when asked for
+
     return build_report(_store(db, workspace), workspace).encode("utf-8")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def alarm_scores(db: str, workspace: str, version: tuple[int, ...], horizon_weeks: int) -> pd.DataFrame:
     """Each alarm source of the workspace scored against the realized quality that followed."""
+    from pipelines.mlops.alarms import workspace_alarm_scores
+
     return workspace_alarm_scores(_store(db, workspace), workspace, horizon_weeks)

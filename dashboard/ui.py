@@ -44,6 +44,9 @@ def empty_state(workspace: str) -> None:
     )
 
 
+RECEIPT_ROWS = 200  # rows of a key's receipt shown on the page; all of them in its download
+
+
 def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = False, key: str = "") -> None:
     """One metric a key, its tier as a badge; with `receipts`, a popover under each opens its rows."""
     cols = st.columns(columns)
@@ -72,10 +75,23 @@ def receipt(result: KeyResult, key: str) -> None:
         st.caption(f"Tiers: {result.tier_source}")
     if result.receipt_sql:
         db, ws = state.db_path(), state.workspace()
-        rows = data.receipt(db, ws, data.db_version(db, ws), result.receipt_sql, result.receipt_params)
-        st.markdown(f"**The {len(rows)} row{'' if len(rows) == 1 else 's'} it was computed from**")
+        version = data.db_version(db, ws)
+        rows = data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
+        st.markdown(f"**The {len(rows):,} row{'' if len(rows) == 1 else 's'} it was computed from**")
         if not rows.empty:
-            st.dataframe(rows, hide_index=True, width="stretch", key=f"receipt_{key}")
+            # A big history's receipt has thousands of rows: the page shows the first ones and says so,
+            # and the download (built only when clicked) has them all.
+            st.dataframe(rows.head(RECEIPT_ROWS), hide_index=True, width="stretch", key=f"receipt_{key}")
+            if len(rows) > RECEIPT_ROWS:
+                st.caption(
+                    f"The first {RECEIPT_ROWS:,} of {len(rows):,} rows are shown; the download has them all."
+                )
+                st.download_button(
+                    f"Download all {len(rows):,} rows (CSV)", key=f"receipt_csv_{key}", on_click="ignore",
+                    data=lambda: data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
+                    .to_csv(index=False).encode("utf-8"),
+                    file_name=f"{result.key}-rows.csv", mime="text/csv",
+                )  # fmt: skip
         st.caption("The figure's SQL")
         st.code(result.sql.strip(), language="sql")
         st.caption("The rows' SQL (same filters)")

@@ -252,6 +252,21 @@ def _markers(
     )
 
 
+def _open_spans(incidents: pd.DataFrame, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The spans during which an incident was open, overlapping incidents merged into one span."""
+    opened = pd.to_datetime(incidents["opened_sim_time"])
+    resolved = pd.to_datetime(incidents["resolved_sim_time"]).fillna(end)
+    # An incident of a day is a hairline on a two-year axis: give the band a visible minimum.
+    resolved = resolved.where(resolved > opened + pd.Timedelta(days=3), opened + pd.Timedelta(days=3))
+    spans: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for start, stop in sorted(zip(opened, resolved, strict=True)):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], stop))
+        else:
+            spans.append((start, stop))
+    return spans
+
+
 def _translucent(hex_colour: str, alpha: float) -> str:
     """A theme colour as rgba, for area fills that must not hide the lines drawn over them."""
     red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
@@ -426,14 +441,11 @@ def timeline_figure(
 
     end = pd.to_datetime(weekly["sim_time"]).max()
     if incidents is not None and not incidents.empty:
-        for _, inc in incidents.iterrows():
-            opened = pd.Timestamp(inc["opened_sim_time"])
-            resolved = inc.get("resolved_sim_time")
-            resolved = pd.Timestamp(resolved) if resolved is not None and not pd.isna(resolved) else end
-            # An incident of a day is a hairline on a two-year axis: give the band a visible minimum.
-            resolved = max(resolved, opened + pd.Timedelta(days=3))
-            fig.add_shape(type="rect", xref="x", yref="paper", x0=opened, x1=resolved, y0=0, y1=1,
-                          fillcolor=failed, opacity=0.12, line_width=0, layer="below")  # fmt: skip
+        # One band per span of open incidents (overlapping ones merged), all set at once: plotly's
+        # add_shape copies the layout each time, so hundreds of incidents took minutes one by one.
+        bands = [dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=failed,
+                      opacity=0.12, line_width=0, layer="below") for x0, x1 in _open_spans(incidents, end)]  # fmt: skip
+        fig.layout.shapes = (*fig.layout.shapes, *bands)
 
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=DEVOPS_STRIP, fixedrange=True,
                      range=[-0.6, len(DEVOPS_STRIP) - 0.4], row=LANE_ROWS["devops_events"], col=1)  # fmt: skip
