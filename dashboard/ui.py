@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
@@ -172,3 +173,17 @@ def runs_page_note(total: int, page: int, shown: int) -> str:
         f"{total:,} runs; this table shows runs {first:,}–{first + shown - 1:,}, newest first "
         f"(page {page + 1} of {pages:,})."
     )
+
+
+TABLE_ROWS = 500  # rows of a long record table (deployments, model versions, alias moves) a page shows
+
+
+def newest_rows(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The first TABLE_ROWS rows of a newest-first table; when there are more, a caption says how many
+    are shown and where the rest are (a big history's pages never drop rows without a word)."""
+    if len(frame) <= TABLE_ROWS:
+        return frame
+    st.caption(
+        f"The newest {TABLE_ROWS:,} of {len(frame):,} {what} are shown; the History page's SQL reads them all."
+    )
+    return frame.head(TABLE_ROWS)

@@ -142,7 +142,10 @@ with right:
 st.subheader("Production deployments and incidents")
 deployments = data.table(db, ws, "deployments", version)
 st.caption("Every release that reached production, newest first; a rollback is an unplanned deploy.")
-st.dataframe(figs.deployments_frame(deployments, data.release_labels(db, ws, version)), width="stretch", hide_index=True, key="devops_deployments",
+releases = ui.newest_rows(
+    figs.deployments_frame(deployments, data.release_labels(db, ws, version)), "deployments"
+)
+st.dataframe(releases, width="stretch", hide_index=True, key="devops_deployments",
              column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                             "replaced at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
 incidents = figs.incidents_frame(data.table(db, ws, "incidents", version))

@@ -178,7 +178,7 @@ else:
             "Newest first. Holdout metrics are measured on the newest part of each version's training window."
         )
         st.dataframe(
-            registry,
+            ui.newest_rows(registry, "model versions"),
             width="stretch",
             hide_index=True,
             height=min(36 + 35 * len(registry), 320),
@@ -192,7 +192,7 @@ else:
         else:
             shown = fig.moves_table(moves)
             st.dataframe(
-                shown,
+                ui.newest_rows(shown, "alias moves"),
                 width="stretch",
                 hide_index=True,
                 height=min(36 + 35 * len(shown), 320),
