@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "room")
+BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "pages", "room")
 
 
 def main(argv: list[str]) -> int:

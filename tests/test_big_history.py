@@ -24,7 +24,7 @@ RUNS = 6000
 @pytest.fixture(scope="module")
 def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.duckdb"
-    generate_workspace(Store(path), "demo", runs=RUNS, steps=10 * RUNS, weeks=60, seed=3)
+    generate_workspace(Store(path), "demo", runs=RUNS, steps=4 * RUNS, weeks=60, seed=3)
     return path
 
 
