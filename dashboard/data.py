@@ -39,6 +39,7 @@ __all__ = [
     "listing_version",
     "ml",
     "receipt",
+    "receipts",
     "release_labels",
     "report_html",
     "retrain_marks",
@@ -316,6 +317,20 @@ def receipt(
 ) -> pd.DataFrame:
     """The rows a key was computed from (`KeyResult.receipt_sql` with its `receipt_params`)."""
     return keys_sql.receipt(_store(db, workspace), sql, dict(params))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def receipts(
+    db: str,
+    workspace: str,
+    version: tuple[int, ...],
+    asked: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...],
+) -> list[pd.DataFrame]:
+    """The rows of several keys at once (`receipt` for each (sql, params) of `asked`), read through
+    one connection: a page of ten keys opened ten, each a wait on a busy machine."""
+    store = _store(db, workspace)
+    with store.reading():
+        return [keys_sql.receipt(store, sql, dict(params)) for sql, params in asked]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -51,6 +51,7 @@ RECEIPT_ROWS = 200  # rows of a key's receipt shown on the page; all of them in 
 def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = False, key: str = "") -> None:
     """One metric a key, its tier as a badge; with `receipts`, a popover under each opens its rows."""
     cols = st.columns(columns)
+    rows_of = _receipts(keys) if receipts else {}
     for col, result in zip(cols, keys, strict=False):
         with col:
             tier = f":{_tier_colour(result.tier)}-badge[{result.tier}]" if result.tier else ""
@@ -60,15 +61,28 @@ def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = F
             if receipts and result.receipt_sql:
                 rows = f"{result.n} row{'' if result.n == 1 else 's'}"
                 with st.popover(rows, help="The rows this key was computed from, and the SQL"):
-                    receipt(result, key=f"{key}_{result.key}")
+                    receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
+
+
+def _receipts(keys: Sequence[KeyResult]) -> dict[str, pd.DataFrame]:
+    """Every key's receipt rows by key, read in one go (one connection for them all)."""
+    shown = [k for k in keys if k.receipt_sql]
+    if not shown:
+        return {}
+    db, ws = state.db_path(), state.workspace()
+    asked = tuple((k.receipt_sql, k.receipt_params) for k in shown)
+    return dict(
+        zip((k.key for k in shown), data.receipts(db, ws, data.db_version(db, ws), asked), strict=True)
+    )
 
 
 def _tier_colour(tier: str | None) -> str:
     return {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}.get(tier or "", "gray")
 
 
-def receipt(result: KeyResult, key: str) -> None:
-    """A key's receipt: the rows its SQL aggregated (as many as its `n`), then both queries."""
+def receipt(result: KeyResult, key: str, rows: pd.DataFrame | None = None) -> None:
+    """A key's receipt: the rows its SQL aggregated (as many as its `n`, or `rows` when they were
+    read already), then both queries."""
     st.markdown(f"**Formula.** {result.formula}")
     if result.note:
         st.caption(result.note)
@@ -77,7 +91,8 @@ def receipt(result: KeyResult, key: str) -> None:
     if result.receipt_sql:
         db, ws = state.db_path(), state.workspace()
         version = data.db_version(db, ws)
-        rows = data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
+        if rows is None:
+            rows = data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
         st.markdown(f"**The {len(rows):,} row{'' if len(rows) == 1 else 's'} it was computed from**")
         if not rows.empty:
             # A big history's receipt has thousands of rows: the page shows the first ones and says so,
@@ -103,9 +118,10 @@ def receipt(result: KeyResult, key: str) -> None:
 
 def key_details(keys: Sequence[KeyResult], key: str = "details") -> None:
     """Each key in an expander: formula, tier table source, the rows it was computed from, the SQL."""
+    rows_of = _receipts(keys)
     for result in keys:
         with st.expander(f"{result.label}: {result.display}" + (f" ({result.tier})" if result.tier else "")):
-            receipt(result, key=f"{key}_{result.key}")
+            receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
 
 
 def definition_switch(key: str) -> str:
