@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "room", "import")
+BENCHMARKS = ("store", "drift", "devops", "mlops", "scenario", "dashboard", "pages", "room", "import")
 
 
 def main(argv: list[str]) -> int:

@@ -15,23 +15,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.report import build_report
 from pipelines.devops.definitions import DEFAULT_DEFINITION
 from pipelines.devops.errors import GitError
 from pipelines.devops.metrics import dora_keys
-from pipelines.devops.repo import show_commit
-from pipelines.devops.workflow import repo_dir
 from pipelines.keys import KeyResult
-from pipelines.mlops.alarms import workspace_alarm_scores
 from pipelines.mlops.metrics import ml_keys
-from pipelines.mlops.sources import DataSourceError, load_dataset, preview_table
 from pipelines.scenario.outcomes import Story
 from pipelines.scenario.steps import StoryStep, read_story_steps
 from pipelines.scenario.summary import summarize, tell_story
-from pipelines.store import RunHistory, Store, StoreError, from_json, keys_sql
+from pipelines.store import RunHistory, Store, StoreError, from_json, keys_sql, pages_sql
 from pipelines.store.history import weekly_frame
 from pipelines.store.liveness import runner_alive
-from pipelines.store.queries import runs_table, step_durations
+from pipelines.store.queries import runs_table
 from pipelines.store.run_sql import run_params, run_trends
 
 __all__ = [
@@ -44,16 +39,23 @@ __all__ = [
     "listing_version",
     "ml",
     "receipt",
+    "receipts",
+    "release_labels",
     "report_html",
+    "retrain_marks",
+    "run_counts",
     "run_detail",
     "run_params_of",
     "run_trends_of",
     "runs",
-    "steps",
+    "step_counts",
+    "steps_of",
     "story",
     "story_steps",
     "summary",
     "table",
+    "timeline",
+    "trigger_counts",
     "upload_preview",
     "upload_problem",
     "watched",
@@ -121,6 +123,8 @@ def files_dir(db: str, kind: str) -> str:
 def upload_preview(path: str) -> pd.DataFrame:
     """An uploaded file's first rows; a file that is no table raises the loader's sentence.
     Uploads are named by their content, so the path is a safe cache key."""
+    from pipelines.mlops.sources import preview_table
+
     return preview_table(path)
 
 
@@ -128,6 +132,8 @@ def upload_preview(path: str) -> pd.DataFrame:
 def upload_problem(path: str, time_column: str, target: str) -> str | None:
     """Why the uploaded file cannot be played with these columns (the loader's own sentence, the
     one the CLI would print), or None when it can: said at once, not after a play has started."""
+    from pipelines.mlops.sources import DataSourceError, load_dataset
+
     try:
         load_dataset(path, time_column=time_column, target=target)
     except DataSourceError as exc:
@@ -170,14 +176,76 @@ def weekly(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
     return weekly_frame(_store(db, workspace), workspace)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def runs(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return runs_table(_store(db, workspace), workspace, kind, limit=5000)
+RUNS_PAGE = 500  # runs a table shows at a time; `run_counts` says how many there are in all
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def steps(db: str, workspace: str, version: tuple[int, ...], kind: str | None = None) -> pd.DataFrame:
-    return step_durations(_store(db, workspace), workspace, kind)
+def runs(
+    db: str, workspace: str, version: tuple[int, ...], kind: str | None = None, page: int = 0
+) -> pd.DataFrame:
+    """One page of runs (RUNS_PAGE of them, newest first; page 0 is the newest) with their steps."""
+    return runs_table(_store(db, workspace), workspace, kind, limit=RUNS_PAGE, offset=page * RUNS_PAGE)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_counts(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, int]:
+    """How many runs each lifecycle has, {'devops': n, 'mlops': m}."""
+    return pages_sql.run_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def step_counts(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """kind, name, status, runs: how often each step ended each way (counted in SQL)."""
+    return pages_sql.step_status_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def trigger_counts(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """kind, trigger, runs (counted in SQL)."""
+    return pages_sql.run_trigger_counts(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def steps_of(db: str, workspace: str, run_ids: tuple[str, ...], version: tuple[int, ...]) -> pd.DataFrame:
+    """The steps of `run_ids` only (the runs a page shows)."""
+    return pages_sql.steps_of_runs(_store(db, workspace), workspace, run_ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def release_labels(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """run_id, label of every run that deployed something (the deployments table's change column)."""
+    return pages_sql.deployment_run_labels(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def retrain_marks(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """The MLOps quality chart's retrain marks: a run each, or a week each when there are many."""
+    return pages_sql.quality_retrain_marks(_store(db, workspace), workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def timeline(db: str, workspace: str, version: tuple[int, ...]) -> dict[str, Any]:
+    """What the Timeline draws: `events` (one marker each, for every kind with at most MAX_MARKERS),
+    `density` (weekly counts of the kinds with more), `counts` ({(lane, event): markers}),
+    `dense` (those kinds) and `incidents` (the ones drawn one by one, shaded while open)."""
+    from dashboard.figures.timeline import events_of_kinds, timeline_events
+
+    store = _store(db, workspace)
+    counts = pages_sql.timeline_class_counts(store, workspace)
+    dense = [kind for kind, n in counts.items() if n > pages_sql.MAX_MARKERS]
+    individual = set(counts) - set(dense)
+    rows = pages_sql.timeline_rows(store, workspace, individual)
+    events = events_of_kinds(
+        timeline_events(rows["runs"], rows["deployments"], rows["incidents"]), individual
+    )
+    density = pages_sql.timeline_density(store, workspace, dense) if dense else pd.DataFrame()
+    return {
+        "events": events,
+        "density": density,
+        "counts": counts,
+        "dense": dense,
+        "incidents": rows["incidents"],
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -210,6 +278,9 @@ def run_trends_of(
 def commit_diff(db: str, workspace: str, sha: str, version: tuple[int, ...]) -> dict[str, Any]:
     """`git show --stat -p` of a commit of the workspace's repository, or the sentence saying why
     it cannot be shown (a reset deletes the repository)."""
+    from pipelines.devops.repo import show_commit
+    from pipelines.devops.workflow import repo_dir
+
     try:
         diff = show_commit(repo_dir(_store(db, workspace), workspace), sha)
     except GitError as exc:
@@ -249,6 +320,20 @@ def receipt(
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def receipts(
+    db: str,
+    workspace: str,
+    version: tuple[int, ...],
+    asked: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...],
+) -> list[pd.DataFrame]:
+    """The rows of several keys at once (`receipt` for each (sql, params) of `asked`), read through
+    one connection: a page of ten keys opened ten, each a wait on a busy machine."""
+    store = _store(db, workspace)
+    with store.reading():
+        return [keys_sql.receipt(store, sql, dict(params)) for sql, params in asked]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def ml(db: str, workspace: str, version: tuple[int, ...]) -> list[KeyResult]:
     return ml_keys(_store(db, workspace), workspace)
 
@@ -273,10 +358,14 @@ def story_steps(db: str, workspace: str, version: tuple[int, ...]) -> list[Story
 @st.cache_data(show_spinner=False, max_entries=4)
 def report_html(db: str, workspace: str, version: tuple[int, ...]) -> bytes:
     """The workspace's self-contained HTML report (dashboard/report.py), about 5 MB: a few kept."""
+    from dashboard.report import build_report  # every figure builder: imported when asked for
+
     return build_report(_store(db, workspace), workspace).encode("utf-8")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def alarm_scores(db: str, workspace: str, version: tuple[int, ...], horizon_weeks: int) -> pd.DataFrame:
     """Each alarm source of the workspace scored against the realized quality that followed."""
+    from pipelines.mlops.alarms import workspace_alarm_scores
+
     return workspace_alarm_scores(_store(db, workspace), workspace, horizon_weeks)

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
@@ -44,9 +45,13 @@ def empty_state(workspace: str) -> None:
     )
 
 
+RECEIPT_ROWS = 200  # rows of a key's receipt shown on the page; all of them in its download
+
+
 def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = False, key: str = "") -> None:
     """One metric a key, its tier as a badge; with `receipts`, a popover under each opens its rows."""
     cols = st.columns(columns)
+    rows_of = _receipts(keys) if receipts else {}
     for col, result in zip(cols, keys, strict=False):
         with col:
             tier = f":{_tier_colour(result.tier)}-badge[{result.tier}]" if result.tier else ""
@@ -56,15 +61,28 @@ def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = F
             if receipts and result.receipt_sql:
                 rows = f"{result.n} row{'' if result.n == 1 else 's'}"
                 with st.popover(rows, help="The rows this key was computed from, and the SQL"):
-                    receipt(result, key=f"{key}_{result.key}")
+                    receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
+
+
+def _receipts(keys: Sequence[KeyResult]) -> dict[str, pd.DataFrame]:
+    """Every key's receipt rows by key, read in one go (one connection for them all)."""
+    shown = [k for k in keys if k.receipt_sql]
+    if not shown:
+        return {}
+    db, ws = state.db_path(), state.workspace()
+    asked = tuple((k.receipt_sql, k.receipt_params) for k in shown)
+    return dict(
+        zip((k.key for k in shown), data.receipts(db, ws, data.db_version(db, ws), asked), strict=True)
+    )
 
 
 def _tier_colour(tier: str | None) -> str:
     return {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}.get(tier or "", "gray")
 
 
-def receipt(result: KeyResult, key: str) -> None:
-    """A key's receipt: the rows its SQL aggregated (as many as its `n`), then both queries."""
+def receipt(result: KeyResult, key: str, rows: pd.DataFrame | None = None) -> None:
+    """A key's receipt: the rows its SQL aggregated (as many as its `n`, or `rows` when they were
+    read already), then both queries."""
     st.markdown(f"**Formula.** {result.formula}")
     if result.note:
         st.caption(result.note)
@@ -72,10 +90,24 @@ def receipt(result: KeyResult, key: str) -> None:
         st.caption(f"Tiers: {result.tier_source}")
     if result.receipt_sql:
         db, ws = state.db_path(), state.workspace()
-        rows = data.receipt(db, ws, data.db_version(db, ws), result.receipt_sql, result.receipt_params)
-        st.markdown(f"**The {len(rows)} row{'' if len(rows) == 1 else 's'} it was computed from**")
+        version = data.db_version(db, ws)
+        if rows is None:
+            rows = data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
+        st.markdown(f"**The {len(rows):,} row{'' if len(rows) == 1 else 's'} it was computed from**")
         if not rows.empty:
-            st.dataframe(rows, hide_index=True, width="stretch", key=f"receipt_{key}")
+            # A big history's receipt has thousands of rows: the page shows the first ones and says so,
+            # and the download (built only when clicked) has them all.
+            st.dataframe(rows.head(RECEIPT_ROWS), hide_index=True, width="stretch", key=f"receipt_{key}")
+            if len(rows) > RECEIPT_ROWS:
+                st.caption(
+                    f"The first {RECEIPT_ROWS:,} of {len(rows):,} rows are shown; the download has them all."
+                )
+                st.download_button(
+                    f"Download all {len(rows):,} rows (CSV)", key=f"receipt_csv_{key}", on_click="ignore",
+                    data=lambda: data.receipt(db, ws, version, result.receipt_sql, result.receipt_params)
+                    .to_csv(index=False).encode("utf-8"),
+                    file_name=f"{result.key}-rows.csv", mime="text/csv",
+                )  # fmt: skip
         st.caption("The figure's SQL")
         st.code(result.sql.strip(), language="sql")
         st.caption("The rows' SQL (same filters)")
@@ -86,9 +118,10 @@ def receipt(result: KeyResult, key: str) -> None:
 
 def key_details(keys: Sequence[KeyResult], key: str = "details") -> None:
     """Each key in an expander: formula, tier table source, the rows it was computed from, the SQL."""
+    rows_of = _receipts(keys)
     for result in keys:
         with st.expander(f"{result.label}: {result.display}" + (f" ({result.tier})" if result.tier else "")):
-            receipt(result, key=f"{key}_{result.key}")
+            receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
 
 
 def definition_switch(key: str) -> str:
@@ -131,3 +164,42 @@ def look_again_soon() -> None:
     """Run the whole page again in a few seconds (a watched seat that was busy may be free by then)."""
     st.session_state._look_again_from = time.monotonic()
     _look_again()
+
+
+def runs_page_picker(total: int, key: str) -> int:
+    """Which page of a long runs table to show (0 is the newest): a page number when there are more
+    runs than one page holds (`data.RUNS_PAGE`), else 0 without a widget."""
+    pages = -(-total // data.RUNS_PAGE)
+    if pages <= 1:
+        return 0
+    number = st.number_input(
+        f"Page of runs ({data.RUNS_PAGE} a page, newest first)", min_value=1, max_value=pages, value=1, step=1,
+        key=key, help="A long history is read a page at a time; counts and trends count every run.",
+    )  # fmt: skip
+    return int(number) - 1
+
+
+def runs_page_note(total: int, page: int, shown: int) -> str:
+    """'89,959 runs; this table shows runs 1–500, newest first (page 1 of 180).' or 'N runs, newest first.'"""
+    if shown >= total:
+        return f"{total:,} runs, newest first."
+    first = page * data.RUNS_PAGE + 1
+    pages = -(-total // data.RUNS_PAGE)
+    return (
+        f"{total:,} runs; this table shows runs {first:,}–{first + shown - 1:,}, newest first "
+        f"(page {page + 1} of {pages:,})."
+    )
+
+
+TABLE_ROWS = 500  # rows of a long record table (deployments, model versions, alias moves) a page shows
+
+
+def newest_rows(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The first TABLE_ROWS rows of a newest-first table; when there are more, a caption says how many
+    are shown and where the rest are (a big history's pages never drop rows without a word)."""
+    if len(frame) <= TABLE_ROWS:
+        return frame
+    st.caption(
+        f"The newest {TABLE_ROWS:,} of {len(frame):,} {what} are shown; the History page's SQL reads them all."
+    )
+    return frame.head(TABLE_ROWS)

@@ -86,7 +86,6 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 __all__ = [
     "CALIBRATION_K",
@@ -297,6 +296,8 @@ def _ks(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | None]:
 
     scipy.stats.ks_2samp itself (exact p-value for small samples, asymptotic above 10 000 rows).
     """
+    from scipy import stats  # imported when a test runs: scipy takes seconds to import
+
     assert ref.values is not None and cur.values is not None  # KS needs_values: both were kept
     result = stats.ks_2samp(ref.values, cur.values)
     return float(result.statistic), float(result.pvalue)
@@ -314,6 +315,8 @@ def _chisquare(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, float | 
     no evidence either way: X^2 = 0, p = 1. The reference's own sampling noise is ignored, which
     raises the false-alarm rate above the nominal 5 % when the reference is small (module docstring).
     """
+    from scipy import special  # imported when a test runs: scipy takes seconds to import
+
     assert ref.counts is not None and cur.counts is not None  # needs_categories: both were counted
     if cur.unseen_counts.size:
         return math.inf, 0.0
@@ -352,6 +355,8 @@ def _jensenshannon(ref: ColumnProfile, cur: _CurrentColumn) -> tuple[float, floa
     uses. It is 0 for identical frequencies and at most sqrt(ln 2) ≈ 0.83 for disjoint ones; it is
     symmetric and stays finite when a category is new, unlike KL.
     """
+    from scipy import special  # imported when a test runs: scipy takes seconds to import
+
     p, q = _category_proportions(ref, cur)
     m = (p + q) / 2.0
     js = np.sum(special.rel_entr(p, m)) + np.sum(special.rel_entr(q, m))
@@ -1093,6 +1098,8 @@ def sample_size_demo(
     sizes = list(sizes)
     if not sizes or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2 for n in sizes):
         raise ValueError(f"sizes must be integers of at least 2, got {sizes!r}")
+    from scipy import stats  # imported when the demo runs: scipy takes seconds to import
+
     rng = np.random.default_rng(seed)
     rows = []
     for n in sizes:

@@ -12,6 +12,7 @@ from dashboard import theme
 __all__ = [
     "assets_over_time",
     "lifecycle_loops",
+    "loop_counts",
     "monitoring_signals",
     "tested_what",
     "triggers",
@@ -62,7 +63,8 @@ def assets_over_time(deployments: pd.DataFrame) -> go.Figure:
         rows = rows.sort_values("sim_time")
         lifecycle = "devops" if kind == "release" else "mlops"
         fig.add_trace(go.Scatter(
-            x=rows["sim_time"], y=list(range(1, len(rows) + 1)), mode="lines+markers", line_shape="hv", name=name,
+            x=rows["sim_time"], y=list(range(1, len(rows) + 1)), line_shape="hv", name=name,
+            mode="lines+markers" if len(rows) <= 500 else "lines",  # thousands of markers draw as a line
             marker={"symbol": theme.MARKER["release" if kind == "release" else "retrain"], "size": 8},
             line={"color": theme.lifecycle_colour(lifecycle)}, hovertext=rows["ref"], hoverinfo="x+y+text",
         ))  # fmt: skip
@@ -71,9 +73,25 @@ def assets_over_time(deployments: pd.DataFrame) -> go.Figure:
     return theme.apply(fig, height=280)
 
 
+def _counted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """`frame` counted by `by` into a `runs` column: rows are counted, or their `runs` summed when
+    the frame is already counted in SQL (a big history's pages read counts, not rows)."""
+    if "runs" in frame:
+        return frame.groupby(by, as_index=False)["runs"].sum()
+    return frame.groupby(by).size().reset_index(name="runs")
+
+
+def loop_counts(step_counts: pd.DataFrame) -> pd.DataFrame:
+    """kind, name, runs, failed for `lifecycle_loops` from kind, name, status, runs (or step rows)."""
+    counted = _counted(step_counts, ["kind", "name", "status"])
+    counted["failed"] = counted["runs"].where(counted["status"] == "failed", 0)
+    return counted.groupby(["kind", "name"], as_index=False)[["runs", "failed"]].sum()
+
+
 def triggers(runs: pd.DataFrame) -> go.Figure:
-    """What triggers change: commits for code; schedule, drift or quality decay for models."""
-    counts = runs.groupby(["kind", "trigger"]).size().reset_index(name="runs")
+    """What triggers change: commits for code; schedule, drift or quality decay for models. `runs`
+    has a row per run, or kind, trigger and their `runs` counted."""
+    counts = _counted(runs, ["kind", "trigger"])
     fig = go.Figure()
     for kind in ("devops", "mlops"):
         rows = counts.loc[counts["kind"] == kind]
@@ -85,12 +103,13 @@ def triggers(runs: pd.DataFrame) -> go.Figure:
 
 
 def tested_what(steps: pd.DataFrame) -> go.Figure:
-    """What is tested: the service's test suite (functionality) vs data validation and the model gate."""
+    """What is tested: the service's test suite (functionality) vs data validation and the model gate.
+    `steps` has a row per step, or kind, name, status and their `runs` counted."""
     wanted = steps.loc[
         ((steps["kind"] == "devops") & (steps["name"] == "test"))
         | ((steps["kind"] == "mlops") & steps["name"].isin(["validate", "evaluate"]))
     ]
-    counts = wanted.groupby(["kind", "name", "status"]).size().reset_index(name="runs")
+    counts = _counted(wanted, ["kind", "name", "status"])
     fig = go.Figure()
     for status in ("succeeded", "cached", "failed", "skipped"):
         rows = counts.loc[counts["status"] == status]

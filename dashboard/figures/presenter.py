@@ -24,10 +24,11 @@ def step_figure(
     *,
     drift_line: float = 0.5,
     height: int = 600,
+    density: pd.DataFrame | None = None,
 ) -> go.Figure:
     """The Timeline over `step.start`..`step.end`, a line at the step's moment and its words above
     the chart in the colour of the lane it belongs to (DevOps or MLOps)."""
-    fig = timeline_figure(weekly, events, incidents, drift_line=drift_line, height=height)
+    fig = timeline_figure(weekly, events, incidents, drift_line=drift_line, height=height, density=density)
     fig.update_layout(
         font={"size": 15},
         showlegend=False,  # the annotation beside the chart says what to look at; the lanes are titled

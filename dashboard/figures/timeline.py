@@ -23,6 +23,8 @@ __all__ = [
     "LANE_ROWS",
     "TRIGGER_FILL",
     "clicked_run",
+    "density_note",
+    "events_of_kinds",
     "quality_reading",
     "timeline_events",
     "timeline_figure",
@@ -170,6 +172,61 @@ def timeline_events(runs: pd.DataFrame, deployments: pd.DataFrame, incidents: pd
     return events.sort_values("sim_time", kind="stable").reset_index(drop=True)
 
 
+def events_of_kinds(events: pd.DataFrame, kinds: set[tuple[str, str]]) -> pd.DataFrame:
+    """Only the events whose (lane, event) is one of `kinds`."""
+    keep = [(lane, event) in kinds for lane, event in zip(events["lane"], events["event"], strict=True)]
+    return events[keep].reset_index(drop=True)
+
+
+# How each kind of marker is drawn: its strip row, symbol, outline colour, fill and legend name.
+def _looks() -> dict[tuple[str, str], tuple[str, str, str, str | None, str]]:
+    blue, orange, red = theme.LIFECYCLE["devops"], theme.LIFECYCLE["mlops"], theme.STATUS["failed"]
+    return {
+        ("devops", "release"): ("deploy", theme.MARKER["release"], blue, None, "releases deployed"),
+        ("devops", "rollback"): ("deploy", theme.MARKER["rollback"], blue, "#FFFFFF", "rollbacks"),
+        ("devops", "failed"): ("failed run", theme.MARKER["failed"], red, None, "pipelines failed"),
+        ("devops", "incident"): ("incident", theme.MARKER["incident"], red, None, "incidents"),
+        ("mlops", "retrain"): ("retrain", theme.MARKER["retrain"], orange, None, "trainings"),
+        ("mlops", "failed"): ("failed run", theme.MARKER["failed"], red, None, "retrains failed"),
+        ("mlops", "incident"): ("incident", theme.MARKER["incident"], red, None, "model incidents"),
+    }
+
+
+def density_note(counts: Mapping[tuple[str, str], int], dense: list[tuple[str, str]]) -> str:
+    """The sentence saying which markers are drawn as weekly counts, and how many each stands for."""
+    if not dense:
+        return ""
+    looks = _looks()
+    parts = [f"{counts[kind]:,} {looks[kind][4]} ({kind[0]})" for kind in dense]
+    return (
+        "Too many to draw one by one, so drawn as weekly counts (one marker per week, its size and hover give "
+        f"the count): {', '.join(parts)}. Every other marker is drawn and opens its run; open the others "
+        "from the DevOps and MLOps pages' run tables."
+    )
+
+
+def _density_markers(density: pd.DataFrame, lane: str) -> list[go.Scatter]:
+    """One trace per dense kind of `lane`: a marker per week sized by its count, the count in the hover."""
+    traces = []
+    rows = density[density["lane"] == lane]
+    for (_, event), group in rows.groupby(["lane", "event"], sort=False):
+        y, symbol, colour, fill, name = _looks()[(lane, str(event))]
+        counts = group["count"].astype(float)
+        size = 6 + 18 * (counts / counts.max()) ** 0.5
+        hover = [
+            f"<b>{int(n):,} {name}</b> in the week of {pd.Timestamp(b):%d %b %Y}<br>{d}"
+            for n, b, d in zip(counts, group["bucket"], group["detail"], strict=True)
+        ]
+        traces.append(go.Scatter(
+            x=pd.to_datetime(group["bucket"]) + pd.Timedelta(days=3.5), y=[y] * len(group), mode="markers",
+            name=f"{name} (weekly counts)", customdata=[""] * len(group), hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker={"symbol": symbol, "size": size.tolist(), "color": fill or colour, "opacity": 0.75,
+                    "line": {"color": colour, "width": 1.5}},
+        ))  # fmt: skip
+    return traces
+
+
 def _markers(
     events: pd.DataFrame, *, name: str, y: str, symbol: str, colour: str, line: str, size: int = 14,
     fill: str | None = None,
@@ -193,6 +250,21 @@ def _markers(
         hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>",
     )
+
+
+def _open_spans(incidents: pd.DataFrame, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The spans during which an incident was open, overlapping incidents merged into one span."""
+    opened = pd.to_datetime(incidents["opened_sim_time"])
+    resolved = pd.to_datetime(incidents["resolved_sim_time"]).fillna(end)
+    # An incident of a day is a hairline on a two-year axis: give the band a visible minimum.
+    resolved = resolved.where(resolved > opened + pd.Timedelta(days=3), opened + pd.Timedelta(days=3))
+    spans: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for start, stop in sorted(zip(opened, resolved, strict=True)):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], stop))
+        else:
+            spans.append((start, stop))
+    return spans
 
 
 def _translucent(hex_colour: str, alpha: float) -> str:
@@ -296,10 +368,14 @@ def timeline_figure(
     *,
     drift_line: float = 0.5,
     height: int = 980,
+    density: pd.DataFrame | None = None,
 ) -> go.Figure:
     """The signature chart: DevOps lane (deploys, failed pipelines, incidents, error rate, p95 latency)
     above the MLOps lane (retrains by trigger, production quality vs never retrained, drift share),
-    all on the scenario clock, hover linked across lanes, a range slider on the bottom axis."""
+    all on the scenario clock, hover linked across lanes, a range slider on the bottom axis.
+
+    `density` (lane, event, bucket, count, detail) draws the kinds of marker too many to draw one by
+    one as a marker per week sized by its count (`pipelines.store.pages_sql.timeline_density`)."""
     if weekly is None or weekly.empty:
         raise ValueError("the timeline needs at least one week of history (the weekly table is empty)")
     metric = weekly_metric(weekly)
@@ -339,7 +415,13 @@ def timeline_figure(
             fig.add_trace(_markers(rows, name=name, y=y, symbol=symbol, colour=colour, line=colour, fill=fill),
                                    row=strip, col=1)  # fmt: skip
 
+    has_density = density is not None and not density.empty
+    for trace in _density_markers(density, "devops") if has_density else []:
+        fig.add_trace(trace, row=strip, col=1)
+
     strip = LANE_ROWS["mlops_events"]
+    for trace in _density_markers(density, "mlops") if has_density else []:
+        fig.add_trace(trace, row=strip, col=1)
     retrains = events[(events["lane"] == "mlops") & (events["event"] == "retrain")]
     for trigger, rows in retrains.groupby("trigger", sort=False):
         fill = TRIGGER_FILL.get(str(trigger), mlops_orange)
@@ -359,14 +441,11 @@ def timeline_figure(
 
     end = pd.to_datetime(weekly["sim_time"]).max()
     if incidents is not None and not incidents.empty:
-        for _, inc in incidents.iterrows():
-            opened = pd.Timestamp(inc["opened_sim_time"])
-            resolved = inc.get("resolved_sim_time")
-            resolved = pd.Timestamp(resolved) if resolved is not None and not pd.isna(resolved) else end
-            # An incident of a day is a hairline on a two-year axis: give the band a visible minimum.
-            resolved = max(resolved, opened + pd.Timedelta(days=3))
-            fig.add_shape(type="rect", xref="x", yref="paper", x0=opened, x1=resolved, y0=0, y1=1,
-                          fillcolor=failed, opacity=0.12, line_width=0, layer="below")  # fmt: skip
+        # One band per span of open incidents (overlapping ones merged), all set at once: plotly's
+        # add_shape copies the layout each time, so hundreds of incidents took minutes one by one.
+        bands = [dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=failed,
+                      opacity=0.12, line_width=0, layer="below") for x0, x1 in _open_spans(incidents, end)]  # fmt: skip
+        fig.layout.shapes = (*fig.layout.shapes, *bands)
 
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=DEVOPS_STRIP, fixedrange=True,
                      range=[-0.6, len(DEVOPS_STRIP) - 0.4], row=LANE_ROWS["devops_events"], col=1)  # fmt: skip

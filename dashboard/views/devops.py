@@ -23,19 +23,27 @@ definition = ui.definition_switch(key="devops_definition")
 keys = data.dora(db, ws, version, definition)
 ui.key_cards(keys)
 
-runs = data.runs(db, ws, version, "devops")
-if runs.empty:
+total = data.run_counts(db, ws, version).get("devops", 0)
+if not total:
     st.info(
         "No DevOps pipeline has run in this workspace yet. Ship a change from the Control room.", icon="ℹ️"
     )
     st.stop()
+page = ui.runs_page_picker(total, key="devops_runs_page")
+runs = data.runs(db, ws, version, "devops", page)
 table = figs.runs_frame(runs)
 ids = runs["run_id"].tolist()
 label_of = {r["run_id"]: figs.run_choice_label(r) for r in runs.to_dict("records")}
 
 # The chosen run lives in the selectbox; `?run=ID` (a deep link, or a Timeline click) wins when it
-# names a DevOps run, and every choice is written back to the URL so the page can be shared.
-if (link := st.query_params.get("run")) in label_of:
+# names a DevOps run, and every choice is written back to the URL so the page can be shared. A run
+# linked from outside the table's page joins the picker.
+link = st.query_params.get("run")
+linked = data.run_detail(db, ws, link, version) if link and link not in label_of else None
+if linked and linked["run"]["kind"] == "devops":
+    label_of[link] = figs.run_choice_label(linked["run"])
+    ids.append(link)
+if link in label_of:
     st.session_state.devops_run = link
 elif st.session_state.get("devops_run") not in label_of:
     st.session_state.devops_run = ids[0]
@@ -58,7 +66,9 @@ def _picked_row() -> None:
 
 
 st.subheader("Pipeline runs")
-st.caption(f"{len(runs)} runs, newest first. Click a row (or use the picker below) to open its steps.")
+st.caption(
+    f"{ui.runs_page_note(total, page, len(runs))} Click a row (or use the picker below) to open its steps."
+)
 st.dataframe(table, width="stretch", hide_index=True, on_select=_picked_row, selection_mode="single-row",
              key="devops_runs", height=min(36 * (len(table) + 1) + 3, 320),
              column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
@@ -114,8 +124,14 @@ left, right = st.columns(2)
 with left:
     st.caption(
         "Pipeline duration per run (wall clock); hover for the per-step breakdown. A vermilion dot is a failed run."
+        + (
+            " The runs of the table's page only; the trends beside it count every run."
+            if total > len(runs)
+            else ""
+        )
     )
-    st.plotly_chart(figs.duration_trend_figure(runs, data.steps(db, ws, version, "devops")), width="stretch",
+    steps_shown = data.steps_of(db, ws, tuple(runs["run_id"]), version)
+    st.plotly_chart(figs.duration_trend_figure(runs, steps_shown), width="stretch",
                     key="devops_duration_trend")  # fmt: skip
 with right:
     st.caption(
@@ -126,7 +142,10 @@ with right:
 st.subheader("Production deployments and incidents")
 deployments = data.table(db, ws, "deployments", version)
 st.caption("Every release that reached production, newest first; a rollback is an unplanned deploy.")
-st.dataframe(figs.deployments_frame(deployments, runs), width="stretch", hide_index=True, key="devops_deployments",
+releases = ui.newest_rows(
+    figs.deployments_frame(deployments, data.release_labels(db, ws, version)), "deployments"
+)
+st.dataframe(releases, width="stretch", hide_index=True, key="devops_deployments",
              column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                             "replaced at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
 incidents = figs.incidents_frame(data.table(db, ws, "incidents", version))

@@ -37,7 +37,7 @@ with st.expander("How each key is computed (formula and SQL)"):
 
 # -- quality over time -------------------------------------------------------------------------
 weekly = data.weekly(db, ws, version)
-runs = data.runs(db, ws, version, "mlops")
+total = data.run_counts(db, ws, version).get("mlops", 0)
 st.subheader("Quality over time")
 metric = fig.weekly_metric(weekly)
 if weekly.empty or weekly["quality"].notna().sum() == 0:
@@ -48,6 +48,10 @@ else:
         "labels arrive, against the first model never retrained (grey, dashed) scored on the same batches. "
         "Diamonds are retrains."
     )
+    marks = data.retrain_marks(db, ws, version)
+    if len(marks) and marks["count"].max() > 1:
+        st.caption(f"{int(marks['count'].sum()):,} retrains are too many to draw one by one: a diamond (or ✕) marks "
+                   "each week's retrains by outcome, and its hover counts them by trigger.")  # fmt: skip
     st.caption(
         "Orange dashed: the same quality **estimated the week it is served**, before any label, by a second model "
         "fitted on the champion's holdout (regression: direct loss estimation of its error; classification: "
@@ -58,19 +62,27 @@ else:
         "Realized quality counts what users got: rows of requests the service failed score as failures "
         "(a class: wrong; a forecast: none, i.e. 0 bikes), not as missing."
     )
-    st.plotly_chart(fig.quality_figure(weekly, runs), width="stretch", key="mlops_quality")
+    st.plotly_chart(fig.quality_figure(weekly, marks), width="stretch", key="mlops_quality")
 
 # -- runs and the chosen run -----------------------------------------------------------------
 st.subheader("Runs")
-if runs.empty:
+if not total:
     st.info("No MLOps runs in this workspace yet.")
 else:
+    page = ui.runs_page_picker(total, key="mlops_runs_page")
+    runs = data.runs(db, ws, version, "mlops", page)
     versions = data.table(db, ws, "model_versions", version)
     moves = data.table(db, ws, "alias_moves", version)
     table = fig.runs_table(runs, versions, moves)
     ids = list(runs["run_id"])
     st.session_state.mlops_run_ids = ids
     wanted = st.query_params.get("run")
+    linked = data.run_detail(db, ws, wanted, version) if wanted and wanted not in ids else None
+    if (
+        linked and linked["run"]["kind"] == "mlops"
+    ):  # a run linked from outside the table's page joins the picker
+        runs = pd.concat([runs, pd.DataFrame([linked["run"]])], ignore_index=True)
+        ids.append(wanted)
     if wanted and wanted != st.session_state.get("mlops_deeplink"):
         st.session_state.mlops_deeplink = wanted  # a deep link is honoured once, then the user picks
         if wanted in ids:
@@ -81,7 +93,7 @@ else:
         st.warning(f"There is no MLOps run {wanted!r} in workspace {ws}; showing the newest run instead.",
                    icon="🔎")  # fmt: skip
         del st.query_params["run"]
-    st.caption("Newest first. Click a row, or pick a run below.")
+    st.caption(f"{ui.runs_page_note(total, page, len(table))} Click a row, or pick a run below.")
     st.dataframe(
         table,
         width="stretch",
@@ -166,7 +178,7 @@ else:
             "Newest first. Holdout metrics are measured on the newest part of each version's training window."
         )
         st.dataframe(
-            registry,
+            ui.newest_rows(registry, "model versions"),
             width="stretch",
             hide_index=True,
             height=min(36 + 35 * len(registry), 320),
@@ -180,7 +192,7 @@ else:
         else:
             shown = fig.moves_table(moves)
             st.dataframe(
-                shown,
+                ui.newest_rows(shown, "alias moves"),
                 width="stretch",
                 hide_index=True,
                 height=min(36 + 35 * len(shown), 320),

@@ -33,13 +33,10 @@ if not weekly.empty:  # a report tells played weeks; runs alone have no clock to
         "bought, incidents, rollbacks and drift. It opens offline; print it from the browser for a PDF.",
     )  # fmt: skip
 
-steps = data.steps(db, ws, version)
-runs = data.runs(db, ws, version)
+steps = data.step_counts(db, ws, version)
 deployments = data.table(db, ws, "deployments", version)
 
-counts = steps.assign(failed=steps["status"].eq("failed")).groupby(["kind", "name"], as_index=False)
-counts = counts.agg(runs=("status", "size"), failed=("failed", "sum"))
-st.plotly_chart(figures.lifecycle_loops(counts), width="stretch", key="overview_loops",
+st.plotly_chart(figures.lifecycle_loops(figures.loop_counts(steps)), width="stretch", key="overview_loops",
                 config={"displayModeBar": False})  # fmt: skip
 
 st.subheader("The headline keys")
@@ -60,7 +57,7 @@ DIFFERENCES = [
     ("Primary asset", "DevOps ships **code**: a release is a build of a commit. MLOps ships a **model built from "
      "data**: the same code with new data is a new model.", figures.assets_over_time(deployments)),
     ("What triggers change", "Code changes when someone **commits**. A model is retrained on a **schedule**, when the "
-     "data **drifts**, or when its **quality decays**, even if no line of code changed.", figures.triggers(runs)),
+     "data **drifts**, or when its **quality decays**, even if no line of code changed.", figures.triggers(data.trigger_counts(db, ws, version))),
     ("What is tested", "The service's **test suite** checks functionality. The model's pipeline checks **data** "
      "(validation) and **accuracy** (the promotion gate against the champion).", figures.tested_what(steps)),
     ("What is monitored", "The service is watched for **errors and latency**. The model is watched for **drift** and, "

@@ -12,7 +12,6 @@ import streamlit as st
 
 from dashboard import data, state, theme
 from dashboard.figures.presenter import step_figure
-from dashboard.figures.timeline import timeline_events
 
 st.html(theme.PRESENTER_CSS)
 db, ws = state.db_path(), state.workspace()
@@ -62,10 +61,8 @@ with st.container(key="presenter_step"):
     words.markdown(_plain(step.annotation))
 
 weekly = data.weekly(db, ws, version)
-incidents = data.table(db, ws, "incidents", version)
-events = timeline_events(data.runs(db, ws, version), data.table(db, ws, "deployments", version), incidents)
+marks = data.timeline(db, ws, version)
 settings = (data.workspace_info(db, ws, version) or {}).get("settings") or {}
-fig = step_figure(
-    weekly, events, incidents, step, drift_line=float(settings.get("dataset_drift_share") or 0.5)
-)
+fig = step_figure(weekly, marks["events"], marks["incidents"], step,
+                  drift_line=float(settings.get("dataset_drift_share") or 0.5), density=marks["density"])  # fmt: skip
 chart.plotly_chart(fig, width="stretch", key="presenter_chart", config={"displayModeBar": False})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, state, ui
-from dashboard.figures.timeline import clicked_run, quality_reading, timeline_events, timeline_figure
+from dashboard.figures.timeline import clicked_run, density_note, quality_reading, timeline_figure
 from dashboard.story import show_story
 
 PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
@@ -23,13 +23,12 @@ if not data.has_history(db, ws, version):
     st.stop()
 
 weekly = data.weekly(db, ws, version)
-runs = data.runs(db, ws, version)
-incidents = data.table(db, ws, "incidents", version)
+marks = data.timeline(db, ws, version)
+events, incidents = marks["events"], marks["incidents"]
 info = data.workspace_info(db, ws, version) or {}
 settings = info.get("settings") or {}
-events = timeline_events(runs, data.table(db, ws, "deployments", version), incidents)
 openable = events[events["run_id"] != ""].drop_duplicates("run_id")
-kind_of = dict(zip(runs["run_id"], runs["kind"], strict=False))
+kind_of = dict(zip(openable["run_id"], openable["kind"], strict=False))
 
 
 def _queue_chart_click() -> None:
@@ -52,9 +51,10 @@ if weekly.empty:
     st.info("Runs are recorded but no scenario week has been played yet, so there is no time axis to draw. "
             "Play a scenario in the Control room.", icon="ℹ️")  # fmt: skip
 else:
-    fig = timeline_figure(
-        weekly, events, incidents, drift_line=float(settings.get("dataset_drift_share") or 0.5)
-    )
+    fig = timeline_figure(weekly, events, incidents, drift_line=float(settings.get("dataset_drift_share") or 0.5),
+                          density=marks["density"])  # fmt: skip
+    if note := density_note(marks["counts"], marks["dense"]):
+        st.info(note, icon="ℹ️")
     st.plotly_chart(fig, width="stretch", key="timeline_chart", on_select=_queue_chart_click,
                     selection_mode="points", config={"displaylogo": False})  # fmt: skip
 

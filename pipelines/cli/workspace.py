@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import pandas as pd
 
 from pipelines.cli.support import print_json, print_table
 from pipelines.errors import OpsLabError
 from pipelines.paths import check_workspace_name
-from pipelines.store import Store, StoreError, workspace_history
+from pipelines.store import Store, StoreError, jsonable
+from pipelines.store.history import history_section, stream_history_json
 
 __all__ = ["register"]
 
@@ -31,20 +33,21 @@ def _history(args: argparse.Namespace, store: Store) -> int:
         raise StoreError(
             f"There is no run history at {args.history.path} yet: run `opslab scenario run full-story` first."
         )
-    history = workspace_history(store, args.workspace)
-    if not history["exists"]:
+    info = store.workspace_info(args.workspace)
+    if info is None:
         raise OpsLabError(
             f"Workspace {args.workspace!r} does not exist in {args.history.path}; `opslab workspace list` shows "
             "the ones that do."
         )
     if args.at is not None:
         return _at(args, store)
-    if args.json:
-        print_json(history)
+    if args.json:  # streamed: a history of 100k runs and 1M steps is never held in memory at once
+        for piece in stream_history_json(store, args.workspace):
+            sys.stdout.write(piece)
         return 0
     print(f"workspace {args.workspace} in {args.history.path}")
-    if history.get("scenario"):
-        print(f"scenario {history['scenario']} (seed {history['seed']})")
+    if info.get("scenario"):
+        print(f"scenario {info['scenario']} (seed {jsonable(info.get('seed'))})")
     sections = [
         ("runs", ["sim_time", "kind", "trigger", "status", "label", "duration_ms"]),
         ("deployments", ["sim_time", "kind", "ref", "reason", "unplanned", "rolled_back"]),
@@ -67,7 +70,7 @@ def _history(args: argparse.Namespace, store: Store) -> int:
         ),
     ]
     for name, columns in sections:
-        rows = pd.DataFrame(history[name])
+        rows = history_section(store, args.workspace, name)
         print(f"\n{name} ({len(rows)})")
         if name == "runs" and not rows.empty:
             rows["duration_ms"] = rows["duration_ms"].round(0)

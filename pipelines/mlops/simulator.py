@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import AbstractHolidayCalendar, Holiday, USFederalHolidayCalendar, nearest_workday
-from scipy.stats import poisson
 
 __all__ = [
     "COLUMNS",
@@ -301,9 +300,7 @@ def _ar1(noise: np.ndarray, phi: float, std: float) -> np.ndarray:
     """Stationary AR(1) with marginal standard deviation `std` driven by standard normal `noise`."""
     innovations = noise * (std * math.sqrt(1.0 - phi * phi))
     innovations[0] = noise[0] * std  # start in the stationary distribution
-    # Imported here: scipy.signal costs about half a second to import, and only generating data needs it
-    # (every CLI command and the dashboard import this module for its column names).
-    from scipy.signal import lfilter
+    from scipy.signal import lfilter  # scipy.signal takes seconds to import: only when simulating
 
     return lfilter([1.0], [1.0, -phi], innovations)
 
@@ -443,6 +440,8 @@ def simulate(settings: SimulatorSettings | None = None) -> pd.DataFrame:
     hum = np.round(hum, 2)
 
     demand = _demand(settings, calendar, temp, weathersit, hum, windspeed, activations, np.arange(n))
+    from scipy.stats import poisson  # imported when simulating, not by every reader of the settings
+
     cnt = poisson.ppf(demand_uniform, demand * demand_gamma).astype(np.int64)
 
     frame = pd.DataFrame(

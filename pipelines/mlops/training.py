@@ -14,23 +14,14 @@ import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
 from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:  # scikit-learn (and the scipy it loads) takes seconds to import: only when training
+    from sklearn.pipeline import Pipeline
 
 from pipelines.mlops.inference import model_inputs as _features
 from pipelines.mlops.inference import prepared_model
@@ -73,6 +64,11 @@ def build_model(
     task: str, numeric: Sequence[str], categorical: Sequence[str], *, seed: int, settings: ModelSettings
 ) -> Pipeline:
     """ColumnTransformer (numeric as is, categories ordinal-encoded) + HistGradientBoosting."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1, dtype=np.float64
     )
@@ -146,6 +142,15 @@ def evaluate_predictions(
     classes: Sequence[Any] | None = None,
 ) -> dict[str, float]:
     """mae, rmse, r2 for regression; accuracy, f1 and (where defined) roc_auc for classification."""
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+        roc_auc_score,
+    )
+
     if len(y_true) == 0:
         return {}
     if task == "regression":

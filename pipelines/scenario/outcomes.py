@@ -182,11 +182,18 @@ def week_of(week_ends: pd.Series, when: Any) -> int:
 
     0 is the set-up at the clock's start; len(week_ends) + 1 is after the play ended.
     """
+    return int(weeks_of(week_ends, [when])[0])
+
+
+def weeks_of(week_ends: pd.Series, moments: Iterable[Any]) -> list[int]:
+    """`week_of` for many moments at once (one searchsorted: a big history has thousands)."""
     ends = pd.DatetimeIndex(pd.to_datetime(pd.Series(week_ends)))
-    moment = pd.Timestamp(when)
-    if len(ends) == 0 or moment <= ends[0] - pd.Timedelta(weeks=1):
-        return 0
-    return int(ends.searchsorted(moment, side="left")) + 1
+    stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(moments), dtype=object)))
+    if len(ends) == 0:
+        return [0] * len(stamps)
+    weeks = ends.searchsorted(stamps, side="left") + 1
+    before = stamps <= ends[0] - pd.Timedelta(weeks=1)
+    return [0 if early else int(w) for early, w in zip(before, weeks, strict=True)]
 
 
 def _weeks_listed(weeks: Iterable[int], limit: int = 6) -> str:
@@ -256,9 +263,7 @@ def _temp_drift_score(history: PlayedHistory) -> pd.Series:
 
 def _quality_retrains(history: PlayedHistory) -> pd.Series:
     retrains = history.retrains()
-    weeks = {
-        week_of(history.week_ends, t) for t in retrains.loc[retrains["trigger"] == "performance", "sim_time"]
-    }
+    weeks = {*weeks_of(history.week_ends, retrains.loc[retrains["trigger"] == "performance", "sim_time"])}
     return pd.Series({int(w): float(w in weeks) for w in history.weeks["week"]}, dtype=float)
 
 
@@ -371,7 +376,7 @@ def _devops_outcomes(h: PlayedHistory) -> list[Outcome]:
         parts = []
         for step, rows in failed.groupby(failed["failed_step"].fillna("an unrecorded step"), sort=False):
             words = _FAILED_STEP_WORDS.get(str(step), f"failed at {step}")
-            weeks = [week_of(ends, t) for t in rows["sim_time"]]
+            weeks = weeks_of(ends, rows["sim_time"])
             noun = "bug" if step == "test" else "pipeline"
             parts.append(f"{_count(len(rows), noun)} {words} ({_weeks_listed(weeks)})")
         out.append(Outcome("devops", "failed pipelines", "; ".join(parts) + ", never deployed.", len(failed)))
@@ -380,10 +385,10 @@ def _devops_outcomes(h: PlayedHistory) -> list[Outcome]:
     if incidents.empty:
         out.append(Outcome("devops", "incidents", "No incident in production.", 0))
     else:
-        told = [_incident_words(ends, i) for i in incidents.itertuples()]
-        text = f"{_count(len(incidents), 'change')} escaped to production: " + "; ".join(told[:4])
+        told = [_incident_words(ends, i) for i in incidents.head(4).itertuples()]  # the first four are told
+        text = f"{_count(len(incidents), 'change')} escaped to production: " + "; ".join(told)
         out.append(
-            Outcome("devops", "incidents", text + ("; …" if len(told) > 4 else "") + ".", len(incidents))
+            Outcome("devops", "incidents", text + ("; …" if len(incidents) > 4 else "") + ".", len(incidents))
         )
     return out
 
@@ -421,7 +426,7 @@ def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:
         parts = ", ".join(f"{n} {words.get(str(t), str(t))}" for t, n in by_trigger.items())
         text = _count(len(done), "retrain") + (f": {parts}" if parts else "")
         for step, rows in stopped.groupby(stopped["failed_step"].fillna("an unrecorded step"), sort=False):
-            weeks = [week_of(ends, t) for t in rows["sim_time"]]
+            weeks = weeks_of(ends, rows["sim_time"])
             text += f"; {rows.shape[0]} more stopped at {step} ({_weeks_listed(weeks)})"
         deploys = h.deployments
         models = deploys[(deploys["kind"] == "model") & ~deploys["unplanned"].astype(bool)]
@@ -430,7 +435,7 @@ def _mlops_outcomes(h: PlayedHistory) -> list[Outcome]:
 
     incidents = h.incidents[h.incidents["kind"] == "model"]
     if not incidents.empty:
-        weeks = [week_of(ends, t) for t in incidents["opened_sim_time"]]
+        weeks = weeks_of(ends, incidents["opened_sim_time"])
         whose = "its predecessor and was" if len(incidents) == 1 else "their predecessors and were"
         text = f"{_count(len(incidents), 'new model')} did worse than {whose} rolled back"
         text += f" ({_weeks_listed(weeks)})."

@@ -56,8 +56,8 @@ RUNS_TABLE_SQL = """
 WITH recent AS (
     SELECT * FROM runs
     WHERE workspace = $workspace AND ($kind IS NULL OR kind = $kind)
-    ORDER BY coalesce(sim_time, started_at) DESC, started_at DESC
-    LIMIT $limit
+    ORDER BY coalesce(sim_time, started_at) DESC, started_at DESC, run_id
+    LIMIT $limit OFFSET $offset
 ), recent_steps AS (
     SELECT s.run_id, list(s.name || ':' || s.status ORDER BY s.position) AS steps
     FROM steps s SEMI JOIN recent r ON s.run_id = r.run_id
@@ -66,7 +66,7 @@ WITH recent AS (
 SELECT r.run_id, r.kind, r.trigger, r.status, r.sim_time, r.label, r.input_fingerprint,
        r.duration_ms, r.error, rs.steps
 FROM recent r LEFT JOIN recent_steps rs USING (run_id)
-ORDER BY coalesce(r.sim_time, r.started_at) DESC, r.started_at DESC
+ORDER BY coalesce(r.sim_time, r.started_at) DESC, r.started_at DESC, r.run_id
 """
 
 STEP_DURATIONS_SQL = """
@@ -111,9 +111,13 @@ def weekly_run_summary(store: Store, workspace: str) -> pd.DataFrame:
     return _query(store, WEEKLY_RUN_SUMMARY_SQL, {"workspace": workspace})
 
 
-def runs_table(store: Store, workspace: str, kind: str | None = None, limit: int = 1000) -> pd.DataFrame:
-    """The most recent runs (newest first) with their step statuses, for the runs tables."""
-    return _query(store, RUNS_TABLE_SQL, {"workspace": workspace, "kind": kind, "limit": int(limit)})
+def runs_table(
+    store: Store, workspace: str, kind: str | None = None, limit: int = 1000, offset: int = 0
+) -> pd.DataFrame:
+    """Runs newest first with their step statuses, for the runs tables: `limit` of them after the
+    newest `offset` (a page of a long history)."""
+    params = {"workspace": workspace, "kind": kind, "limit": int(limit), "offset": int(offset)}
+    return _query(store, RUNS_TABLE_SQL, params)
 
 
 def step_durations(store: Store, workspace: str, kind: str | None = None) -> pd.DataFrame:

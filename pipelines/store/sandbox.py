@@ -152,8 +152,19 @@ def single_read_statement(sql: str) -> str:
     return statement.query.strip().rstrip(";").rstrip()
 
 
-def copy_workspace(path: Path, workspace: str) -> duckdb.DuckDBPyConnection:
-    """A sandboxed in-memory DuckDB holding `workspace`'s rows of every table; the file is closed."""
+def tables_named(sql: str) -> set[str] | None:
+    """The workspace tables a query reads, when DuckDB's parser can tell and it reads only those;
+    None when it reads something else too (information_schema, duckdb_tables(), nothing at all)."""
+    try:
+        named = {name.lower() for name in duckdb.get_table_names(sql)}
+    except duckdb.Error:
+        return None
+    return named if named and named <= set(TABLES) else None
+
+
+def copy_workspace(path: Path, workspace: str, tables: set[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A sandboxed in-memory DuckDB holding `workspace`'s rows of every table (or of `tables` only: a
+    query over `runs` need not wait for a million steps to be copied); the file is closed."""
     name = check_workspace_name(workspace)
     if not Path(path).exists():
         raise QueryError(f"There is no run history at {path} yet.")
@@ -164,7 +175,7 @@ def copy_workspace(path: Path, workspace: str) -> duckdb.DuckDBPyConnection:
             columns.setdefault(table, []).append((column, kind))
         rows: dict[str, pa.Table] = {}
         dead = dead_runners(source)  # a run whose process died reads as interrupted here too
-        for table in (t for t in TABLES if t in columns):
+        for table in (t for t in TABLES if t in columns and (tables is None or t in tables)):
             key = "name" if table == "workspaces" else "workspace"
             table_sql = (
                 presented_sql(table, f"main.{table}", dead[table])
@@ -299,7 +310,7 @@ class ConsoleQuery:
         body = single_read_statement(self.sql)
         if self._stop_reason is not None:
             raise self._stopped_error()
-        sandbox = copy_workspace(self.path, self.workspace)
+        sandbox = copy_workspace(self.path, self.workspace, tables_named(body))
         copy_s = time.monotonic() - self._started
         watchdog = threading.Thread(
             target=self._watch, args=(sandbox,), name="opslab-console-watch", daemon=True
