@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state, ui
+from dashboard import data, imported, state, ui
 from dashboard.figures.timeline import clicked_run, quality_reading, timeline_events, timeline_figure
 from dashboard.story import show_story
 
@@ -48,7 +48,12 @@ if run_id := st.session_state.pop("timeline_open", None):
         st.switch_page(PAGE_OF_KIND[kind], query_params={"workspace": ws, "run": run_id})
     st.error(f"Run {run_id} is not in workspace {ws} any more; pick another marker.")
 
-if weekly.empty:
+sources = imported.sources(db, ws, version)
+if sources:  # an import has no played weeks: its events on the source's own clock
+    st.caption(f"This history is {imported.origin_line(sources)}; times are the source's own (UTC).")
+    events = imported.timeline(db, ws, version)
+    openable = events[events["run_id"] != ""].drop_duplicates("run_id")
+elif weekly.empty:
     st.info("Runs are recorded but no scenario week has been played yet, so there is no time axis to draw. "
             "Play a scenario in the Control room.", icon="ℹ️")  # fmt: skip
 else:
@@ -61,7 +66,9 @@ else:
 left, right = st.columns([3, 2])
 with left:
     st.markdown(
-        "**Reading the chart.** "
+        imported.READING
+        if sources
+        else "**Reading the chart.** "
         ":blue[▲] a release deployed to production · :blue[▽] a rollback · :red[✕] a pipeline that failed "
         "(its release never shipped) · :red[■] an incident, shaded while it was open · "
         ":orange[◆] a retrain, filled by what triggered it (orange: schedule, pink: drift, yellow: quality "
@@ -74,5 +81,7 @@ with right:
                  key="timeline_run_picker", on_change=_queue_picked_run,
                  placeholder=f"{len(labels)} runs with a marker; type to search", help="Same as clicking its marker.")  # fmt: skip
 
-if story := data.story(db, ws, version):
+if not sources and (story := data.story(db, ws, version)):
     show_story(story, key="timeline_story")
+elif sources:
+    st.caption(imported.cannot_show(db, ws, version, "served_weeks", ""))
