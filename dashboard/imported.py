@@ -38,11 +38,11 @@ def origin_line(imported: Sequence[dict[str, Any]]) -> str:
     return "imported from " + " and ".join(parts)
 
 
-def show_origin(imported: Sequence[dict[str, Any]], *, key: str) -> None:
+def show_origin(imported: Sequence[dict[str, Any]]) -> None:
     """Each source's origin and its own note on what it cannot tell."""
     for item in imported:
         name = SOURCE_NAMES.get(item["source"], item["source"])
-        when = pd.Timestamp(item["last_import"]) if item.get("last_import") is not None else None
+        when = pd.Timestamp(item["last_import"]) if pd.notna(item.get("last_import")) else None
         times = f"{int(item['imports'])} imports" if int(item.get("imports") or 0) > 1 else "one import"
         st.markdown(f"**Imported from {name}** `{item['location'] or 'unknown location'}` · {times}, the last on "
                     f"{when:%Y-%m-%d %H:%M} UTC" if when is not None else f"**Imported from {name}**")  # fmt: skip

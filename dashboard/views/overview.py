@@ -26,7 +26,7 @@ if not data.has_history(db, ws, version):
     st.stop()
 
 if sources:  # an import tells no played story: where it came from, and what it cannot tell
-    imported.show_origin(sources, key="overview_origin")
+    imported.show_origin(sources)
 elif story := data.story(db, ws, version):
     show_story(story, key="overview_story")
 
