@@ -71,6 +71,9 @@ def timeline(db: str, workspace: str, version: tuple[int, ...]) -> pd.DataFrame:
     st.plotly_chart(imported_timeline_figure(events, activity, markers["incidents"]), width="stretch",
                     key="timeline_chart", on_select=_queue_click, selection_mode="points",
                     config={"displaylogo": False})  # fmt: skip
+    for evidence in ("pipeline_runs", "model_runs"):  # a lane the sources cannot fill says why it is bare
+        if why := cannot_show(db, workspace, version, evidence, ""):
+            st.caption(why)
     return events
 
 

@@ -179,6 +179,9 @@ def test_keys_a_source_cannot_tell_are_unknown_with_why(imported_db: Path) -> No
     assert cicd["retraining_frequency"].n == 1  # the one scheduled retrain
     assert cicd["model_change_failure_rate"].display == "0 %"  # MLflow showed the alias, no move back
     assert cicd["model_staleness"].display == UNKNOWN  # no served weeks from any import
+    # two model deployments, but no version says which data it learnt from: unknown, not "no deploy"
+    assert cicd["data_to_production_lead_time"].display == UNKNOWN
+    assert "none of the 2 model deployments" in (cicd["data_to_production_lead_time"].note or "")
     assert import_unknowns(store, "no-such-workspace") == {}
 
 
@@ -220,6 +223,8 @@ def test_timeline_draws_an_imported_history(imported_env: Path) -> None:
     assert len(traces["rework release"]["x"]) == 2
     assert len(traces["incident (shaded while open)"]["x"]) == 1
     assert sum(_values(traces["changes committed"]["y"])) == 8
+    assert not any("training" in name or "model" in name for name in traces)  # git has no MLOps lane...
+    assert "git records code, not models" in _text(at).lower()  # ...and the page says why
     _no_scenario_talk(at)
 
     at = _page("cicd", "timeline")

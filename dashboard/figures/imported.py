@@ -114,53 +114,64 @@ def imported_timeline_figure(
     events: pd.DataFrame, activity: pd.DataFrame, incidents: pd.DataFrame, *, height: int = 720
 ) -> go.Figure:
     """DevOps above MLOps on the source's clock: each lane's events as markers and its week's
-    activity (commits, CI runs, training runs) as bars; incidents shaded while open."""
-    titles = (
-        "<b>DevOps</b> · releases, rework, failed pipelines, incidents",
-        "<b>DevOps</b> · a week: changes committed and CI runs",
-        "<b>MLOps</b> · training runs by trigger, model versions, alias moves",
-        "<b>MLOps</b> · a week: training runs",
-    )
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06, subplot_titles=titles,
-                        row_heights=[0.2, 0.3, 0.22, 0.28])  # fmt: skip
-    for note, lane in zip(fig.layout.annotations, ("devops", "devops", "mlops", "mlops"), strict=True):
-        note.font = {"color": theme.lifecycle_colour(lane), "size": 13}
+    activity (commits, CI runs, training runs) as bars; incidents shaded while open. A lifecycle the
+    history holds nothing of gets no rows (the page says why)."""
+    lanes = [
+        lane for lane in ("devops", "mlops")
+        if (events["lane"] == lane).any() or (activity["lane"] == lane).any()
+    ] or ["devops"]  # fmt: skip
+    titles = {
+        "devops_events": "<b>DevOps</b> · releases, rework, failed pipelines, incidents",
+        "devops_activity": "<b>DevOps</b> · a week: changes committed and CI runs",
+        "mlops_events": "<b>MLOps</b> · training runs by trigger, model versions, alias moves",
+        "mlops_activity": "<b>MLOps</b> · a week: training runs",
+    }
+    rows = [f"{lane}_{part}" for lane in lanes for part in ("events", "activity")]
+    row_of = {name: i + 1 for i, name in enumerate(rows)}
+    weights = {"devops_events": 0.2, "devops_activity": 0.3, "mlops_events": 0.22, "mlops_activity": 0.28}
+    total = sum(weights[r] for r in rows)
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        subplot_titles=[titles[r] for r in rows], row_heights=[weights[r] / total for r in rows])  # fmt: skip
+    for note, name in zip(fig.layout.annotations, rows, strict=True):
+        note.font = {"color": theme.lifecycle_colour(name.split("_")[0]), "size": 13}
         note.x, note.xanchor = 0, "left"
     blue, orange, failed = theme.LIFECYCLE["devops"], theme.LIFECYCLE["mlops"], theme.STATUS["failed"]
 
     def lane(name: str, event: str) -> pd.DataFrame:
         return events[(events["lane"] == name) & (events["event"] == event)]
 
-    for event, name, y, symbol, colour, fill in (
-        ("release", "release deployed", "deploy", theme.MARKER["release"], blue, None),
-        ("rework", "rework release", "deploy", theme.MARKER["rollback"], blue, "#FFFFFF"),
-        ("failed", "pipeline failed", "failed run", theme.MARKER["failed"], failed, None),
-        ("incident", "incident (shaded while open)", "incident", theme.MARKER["incident"], failed, None),
-    ):
-        if not (rows := lane("devops", event)).empty:
-            fig.add_trace(_markers(rows, name=name, y=y, symbol=symbol, colour=colour, fill=fill),
-                          row=IMPORTED_ROWS["devops_events"], col=1)  # fmt: skip
-    for trigger, rows in lane("mlops", "retrain").groupby("trigger", sort=False):
-        fig.add_trace(_markers(rows, name=training_name(str(trigger)), y="run", symbol=theme.MARKER["retrain"],
-                               colour=orange, fill=TRIGGER_FILL.get(str(trigger), orange)),
-                      row=IMPORTED_ROWS["mlops_events"], col=1)  # fmt: skip
-    for event, name, y, symbol, colour in (
-        ("failed", "training run failed", "failed run", theme.MARKER["failed"], failed),
-        ("version", "model version registered", "version", "circle", orange),
-        ("alias", "alias moved", "alias", "triangle-right", orange),
-        ("incident", "model incident", "failed run", theme.MARKER["incident"], failed),
-    ):
-        if not (rows := lane("mlops", event)).empty:
-            fig.add_trace(_markers(rows, name=name, y=y, symbol=symbol, colour=colour),
-                          row=IMPORTED_ROWS["mlops_events"], col=1)  # fmt: skip
+    if "devops" in lanes:
+        for event, name, y, symbol, colour, fill in (
+            ("release", "release deployed", "deploy", theme.MARKER["release"], blue, None),
+            ("rework", "rework release", "deploy", theme.MARKER["rollback"], blue, "#FFFFFF"),
+            ("failed", "pipeline failed", "failed run", theme.MARKER["failed"], failed, None),
+            ("incident", "incident (shaded while open)", "incident", theme.MARKER["incident"], failed, None),
+        ):
+            if not (found := lane("devops", event)).empty:
+                fig.add_trace(_markers(found, name=name, y=y, symbol=symbol, colour=colour, fill=fill),
+                              row=row_of["devops_events"], col=1)  # fmt: skip
+    if "mlops" in lanes:
+        for trigger, found in lane("mlops", "retrain").groupby("trigger", sort=False):
+            fig.add_trace(_markers(found, name=training_name(str(trigger)), y="run", symbol=theme.MARKER["retrain"],
+                                   colour=orange, fill=TRIGGER_FILL.get(str(trigger), orange)),
+                          row=row_of["mlops_events"], col=1)  # fmt: skip
+        for event, name, y, symbol, colour in (
+            ("failed", "training run failed", "failed run", theme.MARKER["failed"], failed),
+            ("version", "model version registered", "version", "circle", orange),
+            ("alias", "alias moved", "alias", "triangle-right", orange),
+            ("incident", "model incident", "failed run", theme.MARKER["incident"], failed),
+        ):
+            if not (found := lane("mlops", event)).empty:
+                fig.add_trace(_markers(found, name=name, y=y, symbol=symbol, colour=colour),
+                              row=row_of["mlops_events"], col=1)  # fmt: skip
 
     for (lane_name, what), (name, colour) in _BARS.items():
-        rows = activity[(activity["lane"] == lane_name) & (activity["what"] == what)]
-        if rows.empty:
+        found = activity[(activity["lane"] == lane_name) & (activity["what"] == what)]
+        if found.empty or lane_name not in lanes:
             continue
-        fig.add_trace(go.Bar(x=rows["week"], y=rows["n"], name=name, marker_color=colour, offsetgroup=lane_name + what,
-                             hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}<extra></extra>"),
-                      row=IMPORTED_ROWS[f"{lane_name}_activity"], col=1)  # fmt: skip
+        fig.add_trace(go.Bar(x=found["week"], y=found["n"], name=name, marker_color=colour, alignmentgroup=lane_name,
+                             offsetgroup=what, hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}<extra></extra>"),
+                      row=row_of[f"{lane_name}_activity"], col=1)  # fmt: skip
 
     end = pd.Timestamp.now()
     if not events.empty:
@@ -173,19 +184,18 @@ def imported_timeline_figure(
         fig.add_shape(type="rect", xref="x", yref="paper", x0=opened, x1=max(resolved, opened + pd.Timedelta(hours=12)),
                       y0=0, y1=1, fillcolor=failed, opacity=0.12, line_width=0, layer="below")  # fmt: skip
 
-    for row, strip in (
-        (IMPORTED_ROWS["devops_events"], DEVOPS_STRIP),
-        (IMPORTED_ROWS["mlops_events"], MLOPS_STRIP),
-    ):
-        fig.update_yaxes(type="category", categoryorder="array", categoryarray=strip, fixedrange=True,
-                         range=[-0.6, len(strip) - 0.4], row=row, col=1)  # fmt: skip
-    fig.update_yaxes(title_text="a week", rangemode="tozero", row=IMPORTED_ROWS["devops_activity"], col=1)
-    fig.update_yaxes(title_text="a week", rangemode="tozero", row=IMPORTED_ROWS["mlops_activity"], col=1)
-    theme.apply(fig, height=height)
+    for name, strip in (("devops_events", DEVOPS_STRIP), ("mlops_events", MLOPS_STRIP)):
+        if name in row_of:
+            fig.update_yaxes(type="category", categoryorder="array", categoryarray=strip, fixedrange=True,
+                             range=[-0.6, len(strip) - 0.4], row=row_of[name], col=1)  # fmt: skip
+    for name in ("devops_activity", "mlops_activity"):
+        if name in row_of:
+            fig.update_yaxes(title_text="a week", rangemode="tozero", row=row_of[name], col=1)
+            fig.update_xaxes(showticklabels=True, row=row_of[name], col=1)
+    theme.apply(fig, height=height if len(lanes) == 2 else int(height * 0.6))
     fig.update_layout(
         barmode="group", hovermode="closest", margin={"l": 10, "r": 10, "t": 70, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0, "font": {"size": 12}},
     )  # fmt: skip
-    fig.update_xaxes(showticklabels=True, row=IMPORTED_ROWS["mlops_activity"], col=1, title_text="the source's time (UTC)",
-                     rangeslider={"visible": True, "thickness": 0.04})  # fmt: skip
+    fig.update_xaxes(title_text="the source's time (UTC)", row=len(rows), col=1)
     return fig

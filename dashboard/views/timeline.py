@@ -13,10 +13,14 @@ PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
 
+sources = imported.sources(db, ws, version)
 st.title("Timeline: code and models on one clock")
 st.caption(
     "DevOps above, MLOps below, on the scenario's clock. Hover a week to read every lane at once; "
     "drag the slider under the chart or use the 3 m / 6 m / 1 y buttons to zoom; click a marker to open its run."
+    if not sources
+    else f"DevOps above, MLOps below, {imported.origin_line(sources)}, on the source's own clock (UTC). Hover a "
+    "marker to read it, drag across the chart to zoom (double-click to zoom out), click a marker to open its run."
 )
 if not data.has_history(db, ws, version):
     ui.empty_state(ws)
@@ -48,9 +52,7 @@ if run_id := st.session_state.pop("timeline_open", None):
         st.switch_page(PAGE_OF_KIND[kind], query_params={"workspace": ws, "run": run_id})
     st.error(f"Run {run_id} is not in workspace {ws} any more; pick another marker.")
 
-sources = imported.sources(db, ws, version)
 if sources:  # an import has no played weeks: its events on the source's own clock
-    st.caption(f"This history is {imported.origin_line(sources)}; times are the source's own (UTC).")
     events = imported.timeline(db, ws, version)
     openable = events[events["run_id"] != ""].drop_duplicates("run_id")
 elif weekly.empty:

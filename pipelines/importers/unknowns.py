@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from pipelines.keys import KeyResult
 from pipelines.store import Store
-from pipelines.store.imported_sql import imported_sources, landed_kinds
+from pipelines.store.imported_sql import imported_sources, landed_kinds, model_deploy_windows
 
 __all__ = [
     "EVIDENCE",
@@ -176,7 +176,17 @@ def unknown_keys(sources: Sequence[str], landed: Mapping[tuple[str, str], int]) 
 def import_unknowns(store: Store, workspace: str) -> dict[str, str]:
     """`unknown_keys` of the workspace's imports, read from its import log and landing."""
     sources = [str(s["source"]) for s in imported_sources(store, workspace)]
-    return unknown_keys(sources, landed_kinds(store, workspace)) if sources else {}
+    if not sources:
+        return {}
+    unknown = unknown_keys(sources, landed_kinds(store, workspace))
+    deploys, with_window = model_deploy_windows(store, workspace)
+    if deploys and not with_window:  # deployed, but from data no one recorded: a lead time from what?
+        unknown.setdefault(
+            "data_to_production_lead_time",
+            f"unknown, not zero: none of the {deploys} model deployments' versions records the window of data it "
+            "learnt from (MLflow keeps none unless its run is tagged with it; see the import's note)",
+        )
+    return unknown
 
 
 def mark_unknown(keys: Sequence[KeyResult], unknown: Mapping[str, str]) -> list[KeyResult]:

@@ -20,6 +20,7 @@ __all__ = [
     "imported_markers",
     "imported_sources",
     "landed_kinds",
+    "model_deploy_windows",
 ]
 
 # More markers of one kind than this are drawn as counts a week only (the page says so).
@@ -101,6 +102,22 @@ def landed_kinds(store: Store, workspace: str) -> dict[tuple[str, str], int]:
     return {
         (str(s), str(k)): int(n) for s, k, n in zip(frame["source"], frame["kind"], frame["n"], strict=True)
     }
+
+
+_WINDOWS_SQL = """
+SELECT count(*) AS deploys, count(mv.window_end) AS with_window
+FROM deployments d
+LEFT JOIN model_versions mv ON mv.workspace = d.workspace AND mv.version = TRY_CAST(ltrim(d.ref, 'v') AS INTEGER)
+WHERE d.workspace = ? AND d.environment = 'production' AND d.kind = 'model' AND NOT d.unplanned
+"""
+
+
+def model_deploy_windows(store: Store, workspace: str) -> tuple[int, int]:
+    """(planned production model deploys, of those whose version records its data window)."""
+    if not store.exists():
+        return 0, 0
+    row = store._frame(_WINDOWS_SQL, [workspace]).iloc[0]
+    return int(row["deploys"]), int(row["with_window"])
 
 
 def imported_activity(store: Store, workspace: str) -> pd.DataFrame:
