@@ -40,6 +40,9 @@ def deployments_and_keys() -> None:
     failures_unknown = imported.cannot_show(db, ws, version, "failures", "") if sources else ""
     if incidents.empty and failures_unknown:
         st.info(f"Incidents are unknown, not none: {failures_unknown}", icon="ℹ️")
+    elif incidents.empty and sources:
+        st.caption("No incident in the imported history: no release was followed by the evidence of a failure its "
+                   "source records (what counts as evidence is in the import's note on the Overview).")  # fmt: skip
     elif incidents.empty:
         st.caption("No service incident so far: no release broke production badly enough to trip an alarm.")
     else:

@@ -132,8 +132,8 @@ else:
                 st.caption("Challenger and champion scored on the same holdout.")
             elif sources:  # an imported run: its final metrics, as its source logged them (no OpsLab gate)
                 train = by_name.get("train") or (steps[-1] if steps else {})
-                st.caption(f"{imported.origin_line(sources).capitalize()}: the source runs no promotion gate; "
-                           "the run's final metrics as it logged them.")  # fmt: skip
+                st.caption(f"This run is {imported.origin_line(sources)}: it passed no OpsLab promotion gate. "
+                           "Its final metrics, as it logged them:")  # fmt: skip
                 logged = train.get("metrics") or {}
                 if logged:
                     st.dataframe(pd.DataFrame({"metric": list(logged), "value": list(logged.values())}),
