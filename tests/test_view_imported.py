@@ -233,6 +233,8 @@ def test_timeline_draws_an_imported_history(imported_env: Path) -> None:
     assert len(traces["pipeline failed"]["x"]) == 1
     assert len(traces["model version registered"]["x"]) == 2
     assert {"rework release", "CI runs"} <= set(traces)
+    # three training runs in one week: a bar a day or more wide (plotly's own width for one x is 1 ms)
+    assert sum(_values(traces["training runs"]["y"])) == 3 and traces["training runs"]["width"] >= 86_400_000
     _no_scenario_talk(at)
 
 

@@ -22,6 +22,7 @@ __all__ = ["IMPORTED_ROWS", "imported_events", "imported_timeline_figure"]
 IMPORTED_ROWS = {"devops_events": 1, "devops_activity": 2, "mlops_events": 3, "mlops_activity": 4}
 DEVOPS_STRIP = ["incident", "failed run", "deploy"]  # bottom to top
 MLOPS_STRIP = ["alias", "version", "failed run", "run"]
+_WEEK_MS = 7 * 86_400_000
 EVENT_COLUMNS = ["sim_time", "lane", "event", "run_id", "trigger", "title", "detail"]
 
 
@@ -165,12 +166,16 @@ def imported_timeline_figure(
                 fig.add_trace(_markers(found, name=name, y=y, symbol=symbol, colour=colour),
                               row=row_of["mlops_events"], col=1)  # fmt: skip
 
+    shown = {(lane_name, what) for lane_name, what in zip(activity["lane"], activity["what"], strict=True)}
     for (lane_name, what), (name, colour) in _BARS.items():
         found = activity[(activity["lane"] == lane_name) & (activity["what"] == what)]
         if found.empty or lane_name not in lanes:
             continue
+        # A week's width, shared by the lane's bars: plotly would take the gap between x values, 1 ms for one week
+        width = _WEEK_MS * 0.8 / sum(1 for key in _BARS if key in shown and key[0] == lane_name)
         fig.add_trace(go.Bar(x=found["week"], y=found["n"], name=name, marker_color=colour, alignmentgroup=lane_name,
-                             offsetgroup=what, hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}<extra></extra>"),
+                             offsetgroup=what, width=width,
+                             hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}<extra></extra>"),
                       row=row_of[f"{lane_name}_activity"], col=1)  # fmt: skip
 
     end = pd.Timestamp.now()
@@ -191,11 +196,10 @@ def imported_timeline_figure(
     for name in ("devops_activity", "mlops_activity"):
         if name in row_of:
             fig.update_yaxes(title_text="a week", rangemode="tozero", row=row_of[name], col=1)
-            fig.update_xaxes(showticklabels=True, row=row_of[name], col=1)
     theme.apply(fig, height=height if len(lanes) == 2 else int(height * 0.6))
     fig.update_layout(
         barmode="group", hovermode="closest", margin={"l": 10, "r": 10, "t": 70, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0, "font": {"size": 12}},
     )  # fmt: skip
-    fig.update_xaxes(title_text="the source's time (UTC)", row=len(rows), col=1)
+    fig.update_xaxes(title_text="the source's time (UTC)", showticklabels=True, row=len(rows), col=1)
     return fig
