@@ -173,9 +173,11 @@ def imported_timeline_figure(
             continue
         # A week's width, shared by the lane's bars: plotly would take the gap between x values, 1 ms for one week
         width = _WEEK_MS * 0.8 / sum(1 for key in _BARS if key in shown and key[0] == lane_name)
-        fig.add_trace(go.Bar(x=found["week"], y=found["n"], name=name, marker_color=colour, alignmentgroup=lane_name,
-                             offsetgroup=what, width=width,
-                             hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y}} {name}<extra></extra>"),
+        weeks = pd.to_datetime(found["week"])  # drawn over the week they count (Monday to Sunday), not around Monday
+        fig.add_trace(go.Bar(x=weeks + pd.Timedelta(days=3.5), y=found["n"], name=name, marker_color=colour,
+                             alignmentgroup=lane_name, offsetgroup=what, width=width,
+                             customdata=weeks.dt.strftime("%d %b %Y"),
+                             hovertemplate=f"week of %{{customdata}}: %{{y}} {name}<extra></extra>"),
                       row=row_of[f"{lane_name}_activity"], col=1)  # fmt: skip
 
     end = pd.Timestamp.now()
