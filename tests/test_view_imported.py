@@ -97,6 +97,9 @@ def _cicd(store: Store, workspace: str) -> None:
                               "run_id": f"mlflow:run:r{version - 1}", "sim_time": at, "deployed_at": at})  # fmt: skip
         ml_records += [LandedRecord("model_version", str(version), {"version": version}),
                        LandedRecord("alias", f"champion:{version}", {"alias": "champion", "version": version})]  # fmt: skip
+    moves.append({"move_id": "mlflow:alias:challenger:i3", "workspace": workspace, "alias": "challenger",
+                  "version": None, "previous_version": 2, "sim_time": T0 + timedelta(days=8),
+                  "moved_at": T0 + timedelta(days=8), "reason": "removed since the last import", "run_id": None})  # fmt: skip
     land_and_transform(store, workspace, "mlflow", ml_records, (), location="sqlite:///mlflow.db",
                        note="MLflow keeps no alias history: alias moves are recorded from the first import on.")  # fmt: skip
     for table, rows in (("runs", ml_runs), ("steps", steps[-3:]), ("model_versions", versions),
@@ -270,6 +273,9 @@ def test_mlops_shows_imported_runs_and_registry(imported_env: Path) -> None:
     assert "MLflow records no served weeks" in text or "no served weeks" in text
     assert "never reached the gate" not in text
     assert at.selectbox(key="mlops_run").value in {"mlflow:run:r0", "mlflow:run:r1", "mlflow:run:r2"}
+    # MLflow's alias removed since the last import (a move to no version) is listed, not drawn as a version
+    assert any(c.value.startswith("Which version was champion") for c in at.caption)
+    assert "removed since the last import" in set(at.dataframe[-1].value["reason"])
     _no_scenario_talk(at)
 
     at = _page("git-story", "mlops")
