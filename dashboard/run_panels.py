@@ -26,6 +26,9 @@ def params_table(db: str, ws: str, version: tuple[int, ...], run: Mapping[str, A
     """The run's parameters, one per row; a run recorded before OpsLab kept them says so."""
     run_id = str(run["run_id"])
     params = figs.params_by_run(data.run_params_of(db, ws, (run_id,), version)).get(run_id)
+    if not params and ":" in run_id:  # an imported run's id is `<source>:<kind>:<source id>`
+        st.caption(f"Its source ({run_id.split(':')[0]}) recorded no parameters for this run.")
+        return
     if not params:
         st.caption(
             "This run was recorded before OpsLab kept each run's parameters; only its settings hash "

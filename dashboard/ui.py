@@ -14,6 +14,7 @@ from dashboard.theme import TIERS
 from pipelines.devops import metrics as dora_metrics
 from pipelines.devops.definitions import DEFAULT_DEFINITION, DEFINITIONS
 from pipelines.errors import OpsLabError
+from pipelines.importers.unknowns import UNKNOWN
 from pipelines.keys import KeyResult
 
 __all__ = [
@@ -62,6 +63,12 @@ def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = F
                 rows = f"{result.n} row{'' if result.n == 1 else 's'}"
                 with st.popover(rows, help="The rows this key was computed from, and the SQL"):
                     receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
+    unknown: dict[str, list[str]] = {}  # why -> the keys it leaves unknown: said once, under the cards
+    for result in keys:
+        if result.display == UNKNOWN:
+            unknown.setdefault(result.note or "", []).append(result.label)
+    for why, labels in unknown.items():
+        st.caption(f"**{', '.join(labels)}**: {why}.")
 
 
 def _receipts(keys: Sequence[KeyResult]) -> dict[str, pd.DataFrame]:

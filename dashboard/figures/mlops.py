@@ -125,7 +125,8 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
     """
     if moves.empty or not {"alias", "version", "sim_time"} <= set(moves.columns):
         raise ValueError("champion_figure needs the alias moves (alias, version, sim_time)")
-    moves = moves.sort_values("sim_time", kind="stable")
+    # an alias removed (MLflow: pointing nowhere since the last import) draws no version
+    moves = moves.dropna(subset=["version"]).sort_values("sim_time", kind="stable")
     champion = moves.loc[moves["alias"] == "champion"]
     challengers = moves.loc[moves["alias"] == "challenger"]
     promoted = set(champion["version"].astype(int))
@@ -304,10 +305,13 @@ def runs_table(runs: pd.DataFrame, versions: pd.DataFrame, moves: pd.DataFrame) 
 
 def registry_table(versions: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
     """Model versions, newest first: current alias, window, holdout metrics, sha256 (short)."""
-    current = moves.sort_values("moved_at").groupby("alias")["version"].last() if not moves.empty else {}
+    # where each alias points now: its latest move, which may have removed it (no version)
+    latest = moves.sort_values("moved_at", kind="stable").drop_duplicates("alias", keep="last")
+    current = dict(zip(latest["alias"], latest["version"], strict=True)) if not moves.empty else {}
     aliases: dict[int, list[str]] = {}
-    for alias, version in dict(current).items():
-        aliases.setdefault(int(version), []).append(str(alias))
+    for alias, version in current.items():
+        if pd.notna(version):
+            aliases.setdefault(int(version), []).append(str(alias))
     metrics = pd.DataFrame(list(versions["metrics"]), index=versions.index).round(4).add_prefix("holdout ")
     table = pd.DataFrame(
         {
@@ -334,8 +338,8 @@ def moves_table(moves: pd.DataFrame) -> pd.DataFrame:
         {
             "sim time": shown["sim_time"],
             "alias": shown["alias"],
-            "version": shown["version"].map(lambda v: f"v{v}"),
-            "previous": shown["previous_version"].map(lambda v: "–" if pd.isna(v) else f"v{v}"),
+            "version": shown["version"].map(lambda v: "–" if pd.isna(v) else f"v{int(v)}"),
+            "previous": shown["previous_version"].map(lambda v: "–" if pd.isna(v) else f"v{int(v)}"),
             "reason": shown["reason"],
         }
     ).reset_index(drop=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import control, data, importing, state
+from dashboard import control, data, imported, importing, state
 from dashboard.jobs import JobManager
 from pipelines.devops.changes import list_changes
 from pipelines.drift import DRIFT_METHODS
@@ -241,25 +241,33 @@ with scenario_tab:
             st.rerun()
 
 # -- single pipelines ----------------------------------------------------------------------------
+imported_here = imported.sources(db, ws, version)
+single_busy = busy or bool(imported_here)
 with single_tab:
+    if imported_here:  # a played run beside an imported history would be counted in its keys
+        st.info(f"Workspace **{ws}** holds a history {imported.origin_line(imported_here)}: a pipeline run here "
+                "would be counted in its keys beside the real ones, so single runs are off in it. Pick or "
+                "create another workspace in the sidebar to run one.", icon="📥")  # fmt: skip
     st.markdown("**DevOps: commit a scripted change and run checkout → build → test → deploy**")
     shipped = data.table(db, ws, "changes", version) if data.has_history(db, ws, version) else pd.DataFrame()
     done = set(shipped["change_id"].dropna()) if not shipped.empty else set()
     choices = {f"{c.id} ({c.kind})": c.id for c in list_changes() if c.id not in done}
     if choices:
         label = st.selectbox("Change", list(choices), key="cr_change")
-        if st.button("Commit and run the pipeline", key="cr_devops_change_run", disabled=busy):
+        if st.button("Commit and run the pipeline", key="cr_devops_change_run", disabled=single_busy):
             start(control.devops_args(choices[label]), f"devops {choices[label]}")
             st.rerun()
     else:
         st.caption("Every scripted change is committed in this workspace.")
-    if st.button("Run the pipeline on HEAD", key="cr_devops_head", disabled=busy):
+    if st.button("Run the pipeline on HEAD", key="cr_devops_head", disabled=single_busy):
         start(control.devops_args(None), "devops HEAD")
         st.rerun()
 
     st.markdown("**MLOps: retrain now on the workspace's data**")
     info = data.workspace_info(db, ws, version)
-    if not info or not info.get("settings"):
+    if imported_here:
+        st.caption("An imported history has no data OpsLab played, so there is nothing to retrain on here.")
+    elif not info or not info.get("settings"):
         st.caption("Play a scenario first: a retrain uses the data the workspace's scenario played.")
     else:
         weekly = data.weekly(db, ws, version)
@@ -268,7 +276,7 @@ with single_tab:
         as_of = m1.date_input("Train on data up to", value=last, key="cr_as_of")
         window = m2.number_input("Window (weeks)", 1, 104, 8, key="cr_window")
         trigger = m3.selectbox("Trigger", ["manual", "schedule", "drift", "performance"], key="cr_trigger")
-        if st.button("Retrain", key="cr_mlops_run", disabled=busy):
+        if st.button("Retrain", key="cr_mlops_run", disabled=single_busy):
             start(
                 control.mlops_args(as_of=str(as_of), window_weeks=float(window), trigger=trigger),
                 "mlops retrain",

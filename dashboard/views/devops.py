@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, run_panels, state, ui
+from dashboard import data, imported, run_panels, state, ui
 from dashboard.figures import devops as figs
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
 
+sources = imported.sources(db, ws, version)
 st.title("DevOps: shipping code")
 st.caption(
     "Every commit runs checkout → build → test → deploy for real; production behaviour changes only "
     "when a release changes it. Times are on the scenario clock; durations are real wall-clock time."
+    if not sources
+    else f"A history {imported.origin_line(sources)}: its pipeline runs, releases and incidents at the source's "
+    "own times (UTC)."
 )
 if not data.has_history(db, ws, version):
     ui.empty_state(ws)
@@ -23,7 +27,52 @@ definition = ui.definition_switch(key="devops_definition")
 keys = data.dora(db, ws, version, definition)
 ui.key_cards(keys)
 
+
+def deployments_and_keys() -> None:
+    """Production's releases and incidents, then how each key is computed (with or without runs)."""
+    st.subheader("Production deployments and incidents")
+    deployments = data.table(db, ws, "deployments", version)
+    st.caption("Every release that reached production, newest first; a rollback is an unplanned deploy.")
+    releases = ui.newest_rows(
+        figs.deployments_frame(deployments, data.release_labels(db, ws, version)), "deployments"
+    )
+    st.dataframe(releases, width="stretch", hide_index=True, key="devops_deployments",
+                 column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "replaced at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
+    incidents = figs.incidents_frame(data.table(db, ws, "incidents", version))
+    failures_unknown = imported.cannot_show(db, ws, version, "failures", "") if sources else ""
+    if incidents.empty and failures_unknown:
+        st.info(f"Incidents are unknown, not none: {failures_unknown}", icon="ℹ️")
+    elif incidents.empty and sources:
+        st.caption("No incident in the imported history: no release was followed by the evidence of a failure its "
+                   "source records (what counts as evidence is in the import's note on the Overview).")  # fmt: skip
+    elif incidents.empty:
+        st.caption("No service incident so far: no release broke production badly enough to trip an alarm.")
+    else:
+        st.caption(
+            "Service incidents: an error-rate or latency alarm opened them, a rollback closed them."
+            if not sources
+            else "Incidents read from the imported history: 'detected by' names the evidence (a revert, a quick "
+            "patch, an incident issue)."
+        )
+        st.dataframe(incidents, width="stretch", hide_index=True, key="devops_incidents",
+                     column_config={"opened": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                    "resolved": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
+
+    st.subheader("How the DORA keys are computed")
+    st.caption(
+        "Each key's formula, the tier table it is placed in, and the SQL that computed it over this workspace."
+    )
+    ui.key_details(keys)
+    ui.tier_table(definition)
+
+
 total = data.run_counts(db, ws, version).get("devops", 0)
+if not total and sources:  # a source without pipeline runs (git) still has releases and incidents
+    st.info(imported.cannot_show(db, ws, version, "pipeline_runs", "The imported history holds no pipeline run."),
+            icon="ℹ️")  # fmt: skip
+    deployments_and_keys()
+    st.stop()
 if not total:
     st.info(
         "No DevOps pipeline has run in this workspace yet. Ship a change from the Control room.", icon="ℹ️"
@@ -84,7 +133,7 @@ run, steps = detail["run"], detail["steps"]
 status_badge = {"succeeded": "green", "failed": "red"}.get(run["status"], "gray")
 st.markdown(f"#### {run.get('label') or run_id}  :{status_badge}-badge[{run['status']}]")
 st.caption(f"Run `{run_id}` · triggered by a {run['trigger']} · commit `{(run.get('input_fingerprint') or '')[:12]}` · "
-           f"scenario time {run['sim_time']:%a %d %b %Y %H:%M} · took {figs.format_ms(run.get('duration_ms'))}")  # fmt: skip
+           f"{'created' if sources else 'scenario time'} {run['sim_time']:%a %d %b %Y %H:%M} · took {figs.format_ms(run.get('duration_ms'))}")  # fmt: skip
 if run.get("error"):
     st.warning(f"This run failed: {run['error']}", icon="⚠️")
 if steps:
@@ -114,8 +163,13 @@ with params_tab:
     st.caption("What this run was asked to do: the commit, the changes it ships, the pipeline's settings.")
     run_panels.params_table(db, ws, version, run, key="devops_params")
 with diff_tab:
-    st.caption("What this run built: `git show --stat -p` of its commit in the workspace's repository.")
-    run_panels.commit_diff(db, ws, version, run.get("input_fingerprint"))
+    if sources:  # an imported run's commit lives in the team's repository, not in a workspace's own
+        sha = run.get("input_fingerprint") or "unknown"
+        st.caption(f"This run's commit `{sha}` is in the team's repository, not in this workspace (its history is "
+                   f"{imported.origin_line(sources)}): `git show {sha[:12]}` there shows what it built.")  # fmt: skip
+    else:
+        st.caption("What this run built: `git show --stat -p` of its commit in the workspace's repository.")
+        run_panels.commit_diff(db, ws, version, run.get("input_fingerprint"))
 with st.expander("Compare two runs side by side"):
     run_panels.compare_runs(db, ws, version, "devops", ids, label_of.get, run_id)
 
@@ -139,27 +193,4 @@ with right:
     )
     run_panels.pipeline_trends(db, ws, version, "devops")
 
-st.subheader("Production deployments and incidents")
-deployments = data.table(db, ws, "deployments", version)
-st.caption("Every release that reached production, newest first; a rollback is an unplanned deploy.")
-releases = ui.newest_rows(
-    figs.deployments_frame(deployments, data.release_labels(db, ws, version)), "deployments"
-)
-st.dataframe(releases, width="stretch", hide_index=True, key="devops_deployments",
-             column_config={"sim time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                            "replaced at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
-incidents = figs.incidents_frame(data.table(db, ws, "incidents", version))
-if incidents.empty:
-    st.caption("No service incident so far: no release broke production badly enough to trip an alarm.")
-else:
-    st.caption("Service incidents: an error-rate or latency alarm opened them, a rollback closed them.")
-    st.dataframe(incidents, width="stretch", hide_index=True, key="devops_incidents",
-                 column_config={"opened": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "resolved": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})  # fmt: skip
-
-st.subheader("How the DORA keys are computed")
-st.caption(
-    "Each key's formula, the tier table it is placed in, and the SQL that computed it over this workspace."
-)
-ui.key_details(keys)
-ui.tier_table(definition)
+deployments_and_keys()

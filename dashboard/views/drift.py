@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, data_drift, state, ui
+from dashboard import data, data_drift, imported, state, ui
 from dashboard.figures import drift as fig
 from pipelines.drift import (
     DATASET_DRIFT_SHARE,
@@ -32,6 +32,10 @@ if not data.has_history(db, ws, version):
     st.stop()
 
 drift = data.table(db, ws, "drift", version)
+if drift.empty and (sources := imported.sources(db, ws, version)):
+    why = imported.cannot_show(db, ws, version, "served_weeks", "It has no served week.")
+    st.info(f"No drift to show for a history {imported.origin_line(sources)}. {why}", icon="ℹ️")
+    st.stop()
 if drift.empty:
     st.info("No drift has been measured in this workspace yet: monitoring runs once a model serves a week.")
     st.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, run_panels, state, ui
+from dashboard import data, imported, run_panels, state, ui
 from dashboard.figures import mlops as fig
 
 db, ws = state.db_path(), state.workspace()
@@ -19,6 +19,9 @@ st.caption(
 if not data.has_history(db, ws, version):
     ui.empty_state(ws)
     st.stop()
+sources = imported.sources(db, ws, version)
+if sources:
+    st.caption(f"A history {imported.origin_line(sources)}, at the source's own times (UTC).")
 
 
 def _pick_row() -> None:
@@ -40,7 +43,9 @@ weekly = data.weekly(db, ws, version)
 total = data.run_counts(db, ws, version).get("mlops", 0)
 st.subheader("Quality over time")
 metric = fig.weekly_metric(weekly)
-if weekly.empty or weekly["quality"].notna().sum() == 0:
+if weekly.empty and sources:  # realized quality is measured on the weeks OpsLab serves; an import has none
+    st.info(imported.cannot_show(db, ws, version, "served_weeks", "The imported history has no served week."))
+elif weekly.empty or weekly["quality"].notna().sum() == 0:
     st.info("No realized quality yet: labels arrive a week or more after each batch.")
 else:
     st.caption(
@@ -67,7 +72,8 @@ else:
 # -- runs and the chosen run -----------------------------------------------------------------
 st.subheader("Runs")
 if not total:
-    st.info("No MLOps runs in this workspace yet.")
+    st.info(imported.cannot_show(db, ws, version, "model_runs", "No MLOps runs in this workspace yet.")
+            if sources else "No MLOps runs in this workspace yet.")  # fmt: skip
 else:
     page = ui.runs_page_picker(total, key="mlops_runs_page")
     runs = data.runs(db, ws, version, "mlops", page)
@@ -136,6 +142,16 @@ else:
                     c2.metric(**card)
                 st.plotly_chart(fig.gate_figure(gate), width="stretch", key="mlops_gate")
                 st.caption("Challenger and champion scored on the same holdout.")
+            elif sources:  # an imported run: its final metrics, as its source logged them (no OpsLab gate)
+                train = by_name.get("train") or (steps[-1] if steps else {})
+                st.caption(f"This run is {imported.origin_line(sources)}: it passed no OpsLab promotion gate. "
+                           "Its final metrics, as it logged them:")  # fmt: skip
+                logged = train.get("metrics") or {}
+                if logged:
+                    st.dataframe(pd.DataFrame({"metric": list(logged), "value": list(logged.values())}),
+                                 width="stretch", hide_index=True, key="mlops_logged_metrics")  # fmt: skip
+                else:
+                    st.caption("The run logged no metric.")
             else:
                 st.info("This run never reached the gate: it stopped before `evaluate`.")
             validate = by_name.get("validate")
@@ -165,7 +181,8 @@ st.subheader("Model registry")
 versions = data.table(db, ws, "model_versions", version)
 moves = data.table(db, ws, "alias_moves", version)
 if versions.empty:
-    st.info("No model version registered yet.")
+    st.info(imported.cannot_show(db, ws, version, "model_versions", "No model version registered yet.")
+            if sources else "No model version registered yet.")  # fmt: skip
 else:
     end = weekly["sim_time"].max() if not weekly.empty else None
     if not moves.empty:

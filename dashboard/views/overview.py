@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state, ui
+from dashboard import data, imported, state, ui
 from dashboard.figures import overview as figures
 from dashboard.story import show_story
 from pipelines.devops.definitions import DEFINITIONS
@@ -12,16 +12,22 @@ from pipelines.devops.definitions import DEFINITIONS
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
 
+sources = imported.sources(db, ws, version)
 st.title("DevOps and MLOps, side by side")
 st.caption(
     "One product, a bike-demand prediction service, shipped by two lifecycles on one clock: its code "
     "through DevOps, its model through MLOps. Both ran for real in this workspace."
+    if not sources
+    else f"A real team's DevOps and MLOps on one clock, {imported.origin_line(sources)}: every key and chart "
+    "below counts that history, and says what its source cannot tell."
 )
 if not data.has_history(db, ws, version):
     ui.empty_state(ws)
     st.stop()
 
-if story := data.story(db, ws, version):
+if sources:  # an import tells no played story: where it came from, and what it cannot tell
+    imported.show_origin(sources)
+elif story := data.story(db, ws, version):
     show_story(story, key="overview_story")
 
 weekly = data.weekly(db, ws, version)
@@ -63,10 +69,22 @@ DIFFERENCES = [
     ("What is monitored", "The service is watched for **errors and latency**. The model is watched for **drift** and, "
      "once labels arrive, **realized quality**.", figures.monitoring_signals(weekly)),
 ]  # fmt: skip
+# What an import cannot show: the evidence each difference's chart draws, said in one sentence instead.
+EVIDENCE_OF = {1: "pipeline_runs", 2: "pipeline_runs", 3: "served_weeks"}
 for index, (title, text, figure) in enumerate(DIFFERENCES):
     words, chart = st.columns([1, 2])
     with words:
         st.markdown(f"#### {title}")
         st.markdown(text)
     with chart:
-        st.plotly_chart(figure, width="stretch", key=f"overview_difference_{index}")
+        why = (
+            imported.cannot_show(db, ws, version, EVIDENCE_OF[index], "")
+            if sources and index in EVIDENCE_OF
+            else ""
+        )
+        if why and (
+            index == 3 or not len(figure.data) or all(t.x is None or len(t.x) == 0 for t in figure.data)
+        ):
+            st.info(why, icon="ℹ️")
+        else:
+            st.plotly_chart(figure, width="stretch", key=f"overview_difference_{index}")

@@ -10,14 +10,23 @@ import re
 
 import streamlit as st
 
-from dashboard import data, state, theme
+from dashboard import data, imported, state, theme
 from dashboard.figures.presenter import step_figure
 
 st.html(theme.PRESENTER_CSS)
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
-steps = data.story_steps(db, ws, version) if data.has_history(db, ws, version) else []
+sources = imported.sources(db, ws, version)
+steps = data.story_steps(db, ws, version) if data.has_history(db, ws, version) and not sources else []
 
+if sources:  # a played story's moments need played weeks and a preset's narrative: an import has neither
+    st.title("Presenter mode")
+    st.info(f"Presenter mode steps through a played scenario's story: its weeks, alarms and retrains with the "
+            f"preset's narrative. Workspace **{ws}** holds a history {imported.origin_line(sources)}, which has "
+            "no such story to tell, so there is nothing to step through; the Timeline shows everything it holds, "
+            "full screen (F11) for a room.", icon="ℹ️")  # fmt: skip
+    st.page_link("views/timeline.py", label="Open the Timeline", icon="🕰️")
+    st.stop()
 if not steps:
     st.title("Presenter mode")
     st.info(f"Workspace **{ws}** has no played week yet, so there is no story to present. Play a scenario "

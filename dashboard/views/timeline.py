@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state, ui
+from dashboard import data, imported, state, ui
 from dashboard.figures.timeline import clicked_run, density_note, quality_reading, timeline_figure
 from dashboard.story import show_story
 
@@ -13,10 +13,14 @@ PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
 
+sources = imported.sources(db, ws, version)
 st.title("Timeline: code and models on one clock")
 st.caption(
     "DevOps above, MLOps below, on the scenario's clock. Hover a week to read every lane at once; "
     "drag the slider under the chart or use the 3 m / 6 m / 1 y buttons to zoom; click a marker to open its run."
+    if not sources
+    else f"DevOps above, MLOps below, {imported.origin_line(sources)}, on the source's own clock (UTC). Hover a "
+    "marker to read it, drag across the chart to zoom (double-click to zoom out), click a marker to open its run."
 )
 if not data.has_history(db, ws, version):
     ui.empty_state(ws)
@@ -47,7 +51,10 @@ if run_id := st.session_state.pop("timeline_open", None):
         st.switch_page(PAGE_OF_KIND[kind], query_params={"workspace": ws, "run": run_id})
     st.error(f"Run {run_id} is not in workspace {ws} any more; pick another marker.")
 
-if weekly.empty:
+if sources:  # an import has no played weeks: its events on the source's own clock
+    events = imported.timeline(db, ws, version)
+    openable = events[events["run_id"] != ""].drop_duplicates("run_id")
+elif weekly.empty:
     st.info("Runs are recorded but no scenario week has been played yet, so there is no time axis to draw. "
             "Play a scenario in the Control room.", icon="ℹ️")  # fmt: skip
 else:
@@ -61,7 +68,9 @@ else:
 left, right = st.columns([3, 2])
 with left:
     st.markdown(
-        "**Reading the chart.** "
+        imported.READING
+        if sources
+        else "**Reading the chart.** "
         ":blue[▲] a release deployed to production · :blue[▽] a rollback · :red[✕] a pipeline that failed "
         "(its release never shipped) · :red[■] an incident, shaded while it was open · "
         ":orange[◆] a retrain, filled by what triggered it (orange: schedule, pink: drift, yellow: quality "
@@ -74,5 +83,7 @@ with right:
                  key="timeline_run_picker", on_change=_queue_picked_run,
                  placeholder=f"{len(labels)} runs with a marker; type to search", help="Same as clicking its marker.")  # fmt: skip
 
-if story := data.story(db, ws, version):
+if not sources and (story := data.story(db, ws, version)):
     show_story(story, key="timeline_story")
+elif sources:
+    st.caption(imported.cannot_show(db, ws, version, "served_weeks", ""))

@@ -33,6 +33,7 @@ from pipelines.devops.definitions import (
     check_definition,
     fourkeys_start,
 )
+from pipelines.importers.unknowns import import_unknowns, mark_unknown
 from pipelines.keys import (
     Band,
     KeyResult,
@@ -538,8 +539,9 @@ def dora_keys(
     end: datetime | None = None,
     definition: str = DEFAULT_DEFINITION,
 ) -> list[KeyResult]:
-    """DORA's five keys, in the order the dashboard shows them, under `definition`."""
-    return [
+    """DORA's five keys, in the order the dashboard shows them, under `definition`; on an imported
+    history, those its sources cannot tell are unknown with why (`pipelines.importers.unknowns`)."""
+    keys = [
         f(store, workspace, start=start, end=end, definition=definition)
         for f in (
             deployment_frequency,
@@ -549,6 +551,10 @@ def dora_keys(
             deployment_rework_rate,
         )
     ]
+    unknown = import_unknowns(store, workspace)
+    if definition == "fourkeys":  # rework rate is no Four Keys key, whatever was imported
+        unknown.pop("deployment_rework_rate", None)
+    return mark_unknown(keys, unknown)
 
 
 def tier_table(definition: str = DEFAULT_DEFINITION) -> pd.DataFrame:

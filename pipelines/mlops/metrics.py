@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.importers.unknowns import import_unknowns, mark_unknown
 from pipelines.keys import (
     Band,
     KeyResult,
@@ -340,10 +341,11 @@ def ml_keys(
 ) -> list[KeyResult]:
     """The five ML lifecycle keys, in the order that mirrors `dora_keys`."""
     window: dict[str, Any] = {"start": start, "end": end}
-    return [
+    keys = [
         retraining_frequency(store, workspace, **window),
         data_to_production_lead_time(store, workspace, **window),
         model_change_failure_rate(store, workspace, **window),
         time_to_recover_from_drift(store, workspace, **window, margin=margin),
         model_staleness(store, workspace, **window),
     ]
+    return mark_unknown(keys, import_unknowns(store, workspace))  # what an import cannot tell

@@ -70,6 +70,9 @@ EXAMPLE_QUERIES = {
         "SELECT feature, test, count(*) FILTER (WHERE drifted) AS weeks_drifted, round(avg(statistic), 3) AS mean_stat\n"
         "FROM drift\nGROUP BY ALL\nORDER BY weeks_drifted DESC"
     ),
+    "Imports: where the history came from, what it cannot tell": (
+        "SELECT source, location, finished_at, records, new_records, note\nFROM imports\nORDER BY started_at"
+    ),
 }
 
 DEFAULT_TIMEOUT_S = 10.0
