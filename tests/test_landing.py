@@ -81,3 +81,14 @@ def test_an_import_refuses_a_played_workspace(store: Store) -> None:
     with pytest.raises(Exception, match="holds a played scenario"):
         check_importable(store, "demo")
     check_importable(store, "fresh")
+
+
+def test_one_file_refuses_a_second_workspace_importing_the_same_source(store: Store) -> None:
+    # Imported ids come from the source's (a tag, a run id): two workspaces of one file would share them,
+    # and the second import would rewrite the first one's rows. A history folder keeps a file each.
+    land_and_transform(store, "ours", "test", _runs(2), [RUNS_FROM_LANDING])
+    with pytest.raises(Exception, match=r"workspace 'ours' of .* imported from test already"):
+        land_and_transform(store, "theirs", "test", _runs(3), [RUNS_FROM_LANDING])
+    assert set(store.select("runs", "ours")["run_id"]) == {"test:run:0", "test:run:1"}
+    assert store.select("runs", "theirs").empty
+    land_and_transform(store, "theirs", "other", _runs(1), [])  # another source is fine

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.errors import OpsLabError
 from pipelines.store.core import Store, from_json, new_id, now_utc, to_json
 
 __all__ = ["ImportSummary", "LandedRecord", "imports_log", "land_and_transform", "landed", "watermark"]
@@ -107,6 +108,7 @@ def land_and_transform(
         con.execute("SET enable_progress_bar = false")
         con.execute("BEGIN TRANSACTION")
         try:
+            _refuse_shared_ids(con, store, workspace, source)
             con.execute(
                 "INSERT INTO imports (import_id, workspace, source, location, options, started_at, status, "
                 "note) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
@@ -131,6 +133,21 @@ def land_and_transform(
             con.execute("ROLLBACK")
             raise
     return ImportSummary(import_id, workspace, source, len(frame), new_records, note)
+
+
+def _refuse_shared_ids(con: Any, store: Store, workspace: str, source: str) -> None:
+    """Imported rows take their ids from the source's (`git:tag:v1.2.0`, `github:run:123`): in a one-file
+    history two workspaces importing from one source would share them, and the second import would
+    rewrite the first one's rows. A history folder (the default) keeps a file per workspace."""
+    other = con.execute(
+        "SELECT workspace FROM imports WHERE source = ? AND workspace <> ? LIMIT 1", [source, workspace]
+    ).fetchone()
+    if other:
+        raise OpsLabError(
+            f"workspace {other[0]!r} of {store.path} imported from {source} already, and imported rows are "
+            f"named by the source's ids: import into {workspace!r} in a history folder (--db a folder, one "
+            "file per workspace), or into that workspace. Nothing was imported."
+        )
 
 
 def watermark(store: Store, workspace: str, source: str, kind: str) -> datetime | None:
