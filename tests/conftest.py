@@ -199,3 +199,35 @@ READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-co
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's browser is Debian's Chromium with the flags BROWSER.md gives."""
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
+
+
+# -- the order xdist hands files out in -----------------------------------------------------------
+# `make test` runs `--dist loadfile --no-loadscope-reorder`: a worker takes the next file in this order
+# when it is nearly done with its own, so the suite's wall time is at least the longest file's, and a
+# long file handed out last runs alone while the other worker idles. The longest files (most CPU and
+# wall seconds, measured on 2 workers) go first, longest first; the rest keep pytest's order.
+LONG_FILES_FIRST = (
+    "test_browser.py",
+    "test_scenario.py",
+    "test_bad_input.py",
+    "test_launcher.py",
+    "test_scenario_play.py",
+    "test_browser_runs.py",
+    "test_browser_room.py",
+    "test_devops_pipeline.py",
+    "test_location.py",
+    "test_sandbox.py",
+    "test_inference.py",
+    "test_slots.py",
+    "test_mlops_pipeline.py",
+    "test_monitoring_golden.py",
+    "test_crashed_runs.py",
+    "test_model_production.py",
+    "test_exercises.py",
+    "test_receipts.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay together
