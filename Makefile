@@ -8,6 +8,7 @@ PORT ?= 8501
 FACILITATOR ?=
 PYTEST_ARGS ?=
 # Two workers, a test file each: the suite's files share module fixtures (a played history, a server).
+# Files go out longest first (tests/conftest.py LONG_FILES_FIRST), not xdist's most-tests-first.
 TEST_WORKERS ?= 2
 
 .PHONY: run test bench lint format browser clean
@@ -42,7 +43,7 @@ browser:
 
 # The suite starts with lint, so CI (.ci/run -> make test) fails on a lint or type error too.
 test: lint browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,16 +57,64 @@ def scenario_settings():
     )
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this pytest run that every xdist worker sees: the controller's base temp (a
+    worker's own is `popen-gwN` inside it), or the session's own without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def played_once(tmp_path_factory: pytest.TempPathFactory, name: str, play: Callable[[Path], object]) -> Path:
+    """The history file `play(path)` writes, played once per pytest run however many xdist workers
+    ask: the first takes an exclusive lock (`fcntl.flock`) and plays, the others wait on the lock and
+    find it done. Only read the file it returns; `copy_played` gives a test its own copy."""
+    import fcntl
+
+    folder = run_folder(tmp_path_factory) / f"played-{name}"
+    folder.mkdir(exist_ok=True)
+    path, done = folder / "opslab.duckdb", folder / "done"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+        try:
+            if not done.exists():
+                if path.exists():  # a play that failed half-way in another worker: start over
+                    path.unlink()
+                    shutil.rmtree(path.with_name(path.name + ".files"), ignore_errors=True)
+                play(path)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
+
+
+def copy_played(source: Path, target_dir: Path, workspace: str = "demo") -> Path:
+    """A private copy of a played history file and its workspace's files (paths in its rows moved
+    to the copy's), made with the store's own copy helper."""
+    from pipelines.paths import workspace_dir
+    from pipelines.store.copying import copy_workspace_file
+
+    target = target_dir / source.name
+    source_files, target_files = workspace_dir(source, workspace), workspace_dir(target, workspace)
+    copy_workspace_file(source, workspace, target, workspace,
+                        old_prefix=str(source_files), new_prefix=str(target_files))  # fmt: skip
+    if source_files.exists():
+        shutil.copytree(source_files, target_files, symlinks=True)
+    return target
+
+
 @pytest.fixture(scope="session")
 def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real, short history shared by the suite's slow set-ups: `scenario_settings()` played once
-    per test session (~15 s) into workspace `demo`. Tests only read it; a test that writes (pressing
-    Start, playing a scenario) works on a copy."""
+    per pytest run (~15 s, whatever the number of xdist workers) into workspace `demo`; each worker
+    reads its own copy. Tests only read it; a test that writes (pressing Start, playing a scenario)
+    works on a copy."""
     from pipelines.scenario.engine import run_scenario
 
-    path = tmp_path_factory.mktemp("scenario") / "opslab.duckdb"
-    run_scenario(Store(path), "demo", scenario_settings())
-    return path
+    def play(path: Path) -> None:
+        run_scenario(Store(path), "demo", scenario_settings())
+
+    played = played_once(tmp_path_factory, "scenario", play)
+    return copy_played(played, tmp_path_factory.mktemp("scenario"))
 
 
 @pytest.fixture
@@ -150,3 +199,35 @@ READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-co
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's browser is Debian's Chromium with the flags BROWSER.md gives."""
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": FLAGS}
+
+
+# -- the order xdist hands files out in -----------------------------------------------------------
+# `make test` runs `--dist loadfile --no-loadscope-reorder`: a worker takes the next file in this order
+# when it is nearly done with its own, so the suite's wall time is at least the longest file's, and a
+# long file handed out last runs alone while the other worker idles. The longest files (most CPU and
+# wall seconds, measured on 2 workers) go first, longest first; the rest keep pytest's order.
+LONG_FILES_FIRST = (
+    "test_browser.py",
+    "test_scenario.py",
+    "test_bad_input.py",
+    "test_launcher.py",
+    "test_scenario_play.py",
+    "test_browser_runs.py",
+    "test_browser_room.py",
+    "test_devops_pipeline.py",
+    "test_location.py",
+    "test_sandbox.py",
+    "test_inference.py",
+    "test_slots.py",
+    "test_mlops_pipeline.py",
+    "test_monitoring_golden.py",
+    "test_crashed_runs.py",
+    "test_model_production.py",
+    "test_exercises.py",
+    "test_receipts.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay together
