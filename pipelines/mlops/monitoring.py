@@ -16,6 +16,7 @@ prediction, only the labels show it. `evidently` is Evidently's fixed rule, shar
 
 from __future__ import annotations
 
+import concurrent.futures
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +93,24 @@ class ModelCache:
         self.holdout_fraction, self.seed = holdout_fraction, seed
         self.batch_weeks = batch_weeks  # calibrated: the reference's chunks are the monitored batches' length
         self._handles: dict[int, ModelHandle] = {}
+        self._loading: dict[int, concurrent.futures.Future[ModelHandle]] = {}
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def get(self, version: int) -> ModelHandle:
         if version not in self._handles:
-            self._handles[version] = self._load(version)
+            loading = self._loading.pop(version, None)
+            self._handles[version] = loading.result() if loading is not None else self._load(version)
         return self._handles[version]
+
+    def prefetch(self, version: int) -> None:
+        """Start loading `version` (its profiles and quality estimator, fitted on first use) on a
+        thread of its own, so that `get` finds it ready: a new champion's is needed the week after it
+        is installed, and the scenario has waiting to do before that. The same work as `get`'s."""
+        if version in self._handles or version in self._loading:
+            return
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="opslab-model-load")
+        self._loading[version] = self._pool.submit(self._load, version)
 
     def _load(self, version: int) -> ModelHandle:
         row = rec.model_version(self.store, self.workspace, version)

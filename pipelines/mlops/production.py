@@ -10,6 +10,7 @@ back when its first labelled week shows it worse than its predecessor.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -225,7 +226,11 @@ class ModelProduction:
             trigger=trigger,
             data_arrived_at=week_end,
             extra_params={
-                "registry": StoreRegistry(self.store, self.workspace, before_install=before_install)
+                "registry": StoreRegistry(
+                    self.store,
+                    self.workspace,
+                    before_install=functools.partial(self._installing, before_install),
+                )
             },
             monitoring=self.monitoring,
         )
@@ -233,6 +238,13 @@ class ModelProduction:
         if result.ok:
             self.drift_streak = 0
         return decision
+
+    def _installing(self, before_install: Callable[[], None] | None, version: int) -> None:
+        """A new champion is about to be installed: its monitoring handle starts loading meanwhile
+        (the next week's monitoring needs it), then the caller's `before_install` is waited for."""
+        self.models.prefetch(version)
+        if before_install is not None:
+            before_install()
 
     def note_failures(self, week: int, failed: Sequence[bool]) -> None:
         """Which rows of `week`'s batch the service failed to answer (the rows of failed requests,

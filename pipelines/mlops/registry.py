@@ -95,7 +95,7 @@ class StoreRegistry:
     """
 
     def __init__(
-        self, store: Store, workspace: str, *, before_install: Callable[[], None] | None = None
+        self, store: Store, workspace: str, *, before_install: Callable[[int], None] | None = None
     ) -> None:
         self.store, self.workspace = store, workspace
         self.before_install = before_install
@@ -154,7 +154,7 @@ class StoreRegistry:
         unplanned: bool = False,
     ) -> tuple[str, Path]:
         if self.before_install is not None:
-            self.before_install()
+            self.before_install(version)
         production = install_production_model(self.store, self.workspace, path)
         deployment_id = rec.record_deployment(
             self.store,
