@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import OpsLabError
-from pipelines.importers import check_importable
 from pipelines.paths import check_workspace_name
 from pipelines.store import RunHistory
 from pipelines.store.landing_sql import ImportSummary
@@ -119,9 +118,7 @@ def run_import(
         raise OpsLabError(
             f"The {source} importer is not in this OpsLab yet: update it (git pull) to import {source}."
         )
-    store = RunHistory(db).store(name)
-    check_importable(store, name)
-    return run(store, name, location.strip(), **dict(options or {}))
+    return run(RunHistory(db).store(name), name, location.strip(), **dict(options or {}))
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipelines.cli.support import print_json, print_summary
+from pipelines.cli.support import add_import_workspace, print_json, print_summary
 from pipelines.store import Store
 
 __all__ = ["register"]
@@ -22,10 +22,8 @@ def _hours(text: str) -> float:
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.importers import check_importable
     from pipelines.importers.git import import_git
 
-    check_importable(store, args.workspace)
     summary = import_git(store, args.workspace, args.path, releases=args.releases, tag_pattern=args.tag_pattern,
                          branch=args.branch, window_hours=args.window_hours)  # fmt: skip
     if args.json:
@@ -55,7 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--window-hours", type=_hours, default=DEFAULT_WINDOW_HOURS,
                         help=f"a revert or patch this soon after a release makes it failed (default: {DEFAULT_WINDOW_HOURS:g})")  # fmt: skip
-    # `opslab import git PATH --workspace W`, as the issue writes it, beside the global `--workspace`
-    parser.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
+    add_import_workspace(parser)
     parser.add_argument("--json", action="store_true", help="print what the import did as JSON")
     parser.set_defaults(handler=_import)

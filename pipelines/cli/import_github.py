@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from pipelines.cli.support import print_summary
+from pipelines.cli.support import add_cicd_import_options, print_summary
 from pipelines.store import Store
 
 __all__ = ["register"]
@@ -18,18 +18,9 @@ def _since(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"give a date like 2026-01-31, not {text!r}") from None
 
 
-def _positive(text: str) -> int:
-    value = int(text) if text.isdigit() else -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"give a number, 0 or more, not {text!r}")
-    return value
-
-
 def _import(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.importers import check_importable
     from pipelines.importers.github import import_github
 
-    check_importable(store, args.workspace)
     summary = import_github(
         store,
         args.workspace,
@@ -55,14 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "adds only what is new.",
     )
     p.add_argument("location", help="a folder (or file) of saved `gh api` pages, or OWNER/REPO to read live")
-    # SUPPRESS: when absent, the global `opslab --workspace` (or its default) stays.
-    p.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
-    p.add_argument("--environment", default="production", help="the deployments' production environment")
-    p.add_argument("--incident-label", default="incident", help="the label of incident issues (any case)")
-    p.add_argument("--branch", default="main", help="the branch whose pushed commits are changes")
+    add_cicd_import_options(p, runs="runs")
     p.add_argument("--api-url", default="https://api.github.com", help="the API (GitHub Enterprise: its URL)")
     p.add_argument(
         "--since", type=_since, default=None, help="a first live import starts here (default: all)"
     )
-    p.add_argument("--jobs-limit", type=_positive, default=500, help="live: read the jobs of at most N runs")
     p.set_defaults(handler=_import)

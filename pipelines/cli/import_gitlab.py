@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from pipelines.cli.import_github import _positive
-from pipelines.cli.support import print_summary
+from pipelines.cli.support import add_cicd_import_options, print_summary
 from pipelines.store import Store
 
 __all__ = ["register"]
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.importers import check_importable
     from pipelines.importers.gitlab import import_gitlab
 
-    check_importable(store, args.workspace)
     summary = import_gitlab(
         store,
         args.workspace,
@@ -39,15 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "$GITLAB_TOKEN (read from the environment, never stored). Re-running adds only what is new.",
     )
     p.add_argument("location", help="a folder (or file) of saved API pages, or GROUP/PROJECT or its URL")
-    # SUPPRESS: when absent, the global `opslab --workspace` (or its default) stays.
-    p.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
-    p.add_argument("--environment", default="production", help="the deployments' production environment")
-    p.add_argument("--incident-label", default="incident", help="the label of incident issues (any case)")
-    p.add_argument("--branch", default="main", help="the branch whose pushed commits are changes")
+    add_cicd_import_options(p, runs="pipelines")
     p.add_argument(
         "--api-url", default=None, help="the instance (default: the project URL's, else gitlab.com)"
-    )
-    p.add_argument(
-        "--jobs-limit", type=_positive, default=500, help="live: read the jobs of at most N pipelines"
     )
     p.set_defaults(handler=_import)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines.cli.support import print_summary
+from pipelines.cli.support import add_import_workspace, print_summary
 from pipelines.errors import OpsLabError
 from pipelines.store import Store
 
@@ -13,7 +13,6 @@ __all__ = ["register"]
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
-    from pipelines.importers import check_importable
     from pipelines.importers.mlflow import import_mlflow
 
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
@@ -22,7 +21,6 @@ def _import(args: argparse.Namespace, store: Store) -> int:
             "Say where MLflow keeps its runs: opslab import mlflow TRACKING_URI (e.g. sqlite:///mlflow.db or "
             "http://localhost:5000), or set MLFLOW_TRACKING_URI."
         )
-    check_importable(store, args.workspace)
     summary = import_mlflow(
         store,
         args.workspace,
@@ -70,5 +68,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="read every run again, not only those started since the last import (catches tags or metrics "
         "added to finished runs)",
     )  # fmt: skip
-    parser.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
+    add_import_workspace(parser)
     parser.set_defaults(handler=_import)

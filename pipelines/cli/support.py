@@ -156,3 +156,29 @@ def print_summary(summary: ImportSummary) -> None:
     )
     if summary.note:
         print(f"Note: {summary.note}")
+
+
+def add_import_workspace(parser: argparse.ArgumentParser) -> None:
+    """`opslab import SOURCE ... --workspace W`, as the issue writes it, beside the global `--workspace`
+    (SUPPRESS: when absent, the global one, or its default, stays)."""
+    parser.add_argument("--workspace", default=argparse.SUPPRESS, help="the workspace to import into")
+
+
+def add_cicd_import_options(parser: argparse.ArgumentParser, *, runs: str) -> None:
+    """The options GitHub's and GitLab's imports share; `runs` names what the source calls its runs."""
+    add_import_workspace(parser)
+    parser.add_argument("--environment", default="production", help="the deployments' production environment")
+    parser.add_argument(
+        "--incident-label", default="incident", help="the label of incident issues (any case)"
+    )
+    parser.add_argument("--branch", default="main", help="the branch whose pushed commits are changes")
+    parser.add_argument(
+        "--jobs-limit", type=non_negative_int, default=500, help=f"live: read the jobs of at most N {runs}"
+    )
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"give a number, 0 or more, not {text!r}")
+    return value

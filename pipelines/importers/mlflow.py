@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.errors import OpsLabError
-from pipelines.importers import ImportFormatError
+from pipelines.importers import ImportFormatError, check_importable
 from pipelines.store import Store
 from pipelines.store import import_mlflow_sql as sql
 from pipelines.store.landing_sql import ImportSummary, LandedRecord, land_and_transform, landed
@@ -340,6 +340,7 @@ def import_mlflow(
     the runs it saw unfinished (`full`: every run again, to catch tags or metrics added to finished
     runs), adds only what is new and records the aliases' moves since the last import.
     """
+    check_importable(store, workspace)
     if client is None:
         _check_local_store(tracking_uri)
         client = _client(tracking_uri, registry_uri)

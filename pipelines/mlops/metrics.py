@@ -107,6 +107,16 @@ def _undefined(key: str, label: str, unit: str, formula: str, sql: str, note: st
     return undefined_key(key, label, unit, formula, sql, note, tier_source=ML_TIER_SOURCE, n=n)
 
 
+def _duration(
+    days: float, key: str, label: str, unit: str, formula: str, sql: str, n: int, note: str | None = None
+) -> KeyResult:
+    """A duration key in days, placed in OpsLab's ML bands for `key`."""
+    return duration_key(
+        days, key=key, label=label, unit=unit, formula=formula, sql=sql, bands=ML_BANDS[key],
+        tier_source=ML_TIER_SOURCE, n=n, note=note,
+    )  # fmt: skip
+
+
 def retraining_frequency(
     store: Store, workspace: str, *, start: datetime | None = None, end: datetime | None = None
 ) -> KeyResult:
@@ -170,19 +180,7 @@ def data_to_production_lead_time(
         return _r(
             _undefined(key, label, unit, formula, sql, "no model deployed to production in this window")
         )
-    return _r(
-        duration_key(
-            float(row["median_days"]),
-            key=key,
-            label=label,
-            unit=unit,
-            formula=formula,
-            sql=sql,
-            bands=ML_BANDS[key],
-            tier_source=ML_TIER_SOURCE,
-            n=deploys,
-        )
-    )
+    return _r(_duration(float(row["median_days"]), key, label, unit, formula, sql, deploys))
 
 
 def model_change_failure_rate(
@@ -271,17 +269,8 @@ def time_to_recover_from_drift(
     if ended.empty:
         return _r(_undefined(key, label, unit, formula, sql, open_note or "no episode has ended"))
     return _r(
-        duration_key(
-            float(ended["days_to_recover"].median()),
-            key=key,
-            label=label,
-            unit=unit,
-            formula=formula,
-            sql=sql,
-            bands=ML_BANDS[key],
-            tier_source=ML_TIER_SOURCE,
-            n=len(ended),
-            note=open_note,
+        _duration(
+            float(ended["days_to_recover"].median()), key, label, unit, formula, sql, len(ended), open_note
         )
     )
 
@@ -315,17 +304,15 @@ def model_staleness(
     days = float(latest["staleness_days"])
     mean = float(weeks["staleness_days"].mean())
     return _r(
-        duration_key(
+        _duration(
             days,
-            key=key,
-            label=label,
-            unit=unit,
-            formula=formula,
-            sql=sql,
-            bands=ML_BANDS[key],
-            tier_source=ML_TIER_SOURCE,
-            n=len(weeks),
-            note=f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
+            key,
+            label,
+            unit,
+            formula,
+            sql,
+            len(weeks),
+            f"week {int(latest['week'])} served by v{int(latest['model_version'])}; "
             f"mean {format_duration(mean)} over {len(weeks)} weeks",
         )
     )
