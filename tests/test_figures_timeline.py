@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from dashboard import theme
-from dashboard.figures.timeline import EVENT_COLUMNS, clicked_run, timeline_events, timeline_figure
+from dashboard.figures.timeline import (
+    EVENT_COLUMNS,
+    clicked_run,
+    events_of_kinds,
+    timeline_events,
+    timeline_figure,
+)
 
 T = pd.Timestamp
 
@@ -187,3 +193,8 @@ def test_hovering_a_week_says_what_was_in_production() -> None:
     assert list(errors.customdata) == ["release a1b2c3d, model v1", "release a1b2c3d, model v2",
                                        "release e4f5a6b, model v2", "release none, model none"]  # fmt: skip
     assert "in production: %{customdata}" in errors.hovertemplate
+
+
+def test_no_events_of_any_kind_keep_their_columns() -> None:
+    none = timeline_events(pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert list(events_of_kinds(none, {("devops", "release")}).columns) == EVENT_COLUMNS

@@ -68,3 +68,12 @@ def test_empty_workspace_shows_what_to_do(app_env: Path) -> None:
     at = _page("empty")
     assert any("no history yet" in str(i.value) for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_a_play_stopped_before_its_first_marker_shows_no_error(app_env: Path) -> None:
+    """A play stopped before anything shipped leaves a run but no marker (CI caught the Timeline
+    failing with KeyError 'run_id': filtering no events by kind dropped their columns)."""
+    Store(app_env).start_run(workspace="stopped-early", kind="devops", trigger="commit", sim_time=None)
+    at = _page("stopped-early")
+    assert not at.get("plotly_chart")
+    assert any("no scenario week" in str(i.value) for i in at.info)

@@ -175,7 +175,8 @@ def timeline_events(runs: pd.DataFrame, deployments: pd.DataFrame, incidents: pd
 def events_of_kinds(events: pd.DataFrame, kinds: set[tuple[str, str]]) -> pd.DataFrame:
     """Only the events whose (lane, event) is one of `kinds`."""
     keep = [(lane, event) in kinds for lane, event in zip(events["lane"], events["event"], strict=True)]
-    return events[keep].reset_index(drop=True)
+    # .loc: `events[[]]` would select no columns, `events.loc[[]]` selects no rows
+    return events.loc[keep].reset_index(drop=True)
 
 
 # How each kind of marker is drawn: its strip row, symbol, outline colour, fill and legend name.
