@@ -252,3 +252,17 @@ def test_a_job_that_dies_without_a_sentence_says_how_it_ended(tmp_path: Path) ->
     job.proc.kill()  # no Ctrl-C, no sentence: as when the machine kills it for memory
     _wait(job)
     assert job.status == "failed" and job.error.startswith("the command was killed by signal 9")
+
+
+def test_thousands_of_deploys_draw_as_the_count_at_each_weeks_end() -> None:
+    """7,830 points a line with a ref each to hover took the browser seconds (issue 12): past 500
+    deploys the line keeps each week's last, still the exact cumulative count there."""
+    times = pd.date_range("2011-01-03", periods=2000, freq="3h")
+    deployments = pd.DataFrame(
+        {"kind": "release", "unplanned": False, "sim_time": times, "ref": [f"r{i}" for i in range(2000)]}
+    )
+    line = overview.assets_over_time(deployments).data[0]
+    week_ends = pd.Series(range(1, 2001), index=times).groupby(times.to_period("W")).last()
+    assert list(line.y) == list(week_ends)
+    assert len(line.x) == len(week_ends) < 60
+    assert "r55" in line.hovertext[0] and "56 this week" in line.hovertext[0]

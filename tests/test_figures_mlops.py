@@ -223,3 +223,37 @@ def test_tables_summarise_runs_registry_and_moves() -> None:
     moves = fig.moves_table(_moves())
     assert list(moves["previous"])[:2] == ["v1", "v2"]
     assert moves.loc[len(moves) - 1, "previous"] == "–"
+
+
+def _many_moves(weeks: int = 80, per_week: int = 10) -> pd.DataFrame:
+    """A big registry: each week `per_week` challengers, every other one promoted."""
+    rows, version = [], 0
+    for week in range(weeks):
+        for k in range(per_week):
+            version += 1
+            at = T("2011-01-03") + pd.Timedelta(weeks=week, hours=k)
+            rows.append(
+                {"alias": "challenger", "version": version, "sim_time": at, "reason": "newly trained"}
+            )
+            if k % 2 == 0:
+                rows.append(
+                    {"alias": "champion", "version": version, "sim_time": at, "reason": "promote: better"}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_a_big_registry_draws_its_markers_one_per_week_and_says_so() -> None:
+    """Thousands of diamonds took the browser seconds (issue 12): past MAX_MARKERS a trace draws the
+    week's last version with how many the week had; the champion line stays exact."""
+    moves = _many_moves()
+    figure = fig.champion_figure(moves)
+    traces = {trace.name: trace for trace in figure.data}
+    assert len(traces["champion"].y) == 400  # every move: a line is one path, cheap to draw
+    became = traces["became champion (one marker per week)"]
+    kept = traces["kept out by the gate (one marker per week)"]
+    assert len(became.x) == len(kept.x) == 80
+    assert list(became.y[:2]) == [9, 19] and list(kept.y[:2]) == [10, 20]  # the week's last version
+    assert [row[1] for row in became.customdata[:2]] == [5, 5]  # and how many the week had
+    assert "%{customdata[1]}" in became.hovertemplate and "%{customdata[1]}" in kept.hovertemplate
+    small = {trace.name for trace in fig.champion_figure(_many_moves(weeks=4)).data}
+    assert small == {"champion", "became champion", "kept out by the gate"}  # few: one diamond each

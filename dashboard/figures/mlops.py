@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
+from dashboard.figures import MAX_MARKERS, last_of_each_week
 from pipelines.quality import Metric, recorded_metric
 
 __all__ = [
@@ -121,7 +122,7 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
 
     Each version that became champion (the first model, a promoted retrain, a rollback) is a filled
     diamond on the champion line; a challenger the gate kept out is an open grey diamond at its own
-    version.
+    version. More diamonds of a kind than MAX_MARKERS draw one a week (`_version_markers`).
     """
     if moves.empty or not {"alias", "version", "sim_time"} <= set(moves.columns):
         raise ValueError("champion_figure needs the alias moves (alias, version, sim_time)")
@@ -147,39 +148,12 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
                 hovertemplate="%{x|%Y-%m-%d}: champion v%{y}<extra></extra>",
             )
         )
-        fig.add_trace(
-            go.Scatter(
-                name="became champion",  # the first model, a promoted retrain or a rollback
-                x=champion["sim_time"],
-                y=champion["version"].astype(int),
-                mode="markers",
-                marker={
-                    "symbol": theme.MARKER["retrain"],
-                    "size": 11,
-                    "color": theme.LIFECYCLE["mlops"],
-                    "line": {"color": "#333333", "width": 1},
-                },
-                customdata=champion[["reason"]].fillna("") if "reason" in champion else None,
-                hovertemplate="v%{y} became champion on %{x|%Y-%m-%d}<br>%{customdata[0]}<extra></extra>",
-            )
-        )
+        fig.add_trace(_version_markers(champion, "became champion", theme.MARKER["retrain"],
+                                       theme.LIFECYCLE["mlops"], "became champion"))  # fmt: skip
     kept = challengers.loc[~challengers["version"].astype(int).isin(promoted)]
     if not kept.empty:
-        fig.add_trace(
-            go.Scatter(
-                name="kept out by the gate",
-                x=kept["sim_time"],
-                y=kept["version"].astype(int),
-                mode="markers",
-                marker={
-                    "symbol": theme.MARKER["retrain"] + "-open",
-                    "size": 11,
-                    "color": theme.NEVER_RETRAINED,
-                    "line": {"width": 2},
-                },
-                hovertemplate="v%{y} trained on %{x|%Y-%m-%d}, not promoted<extra></extra>",
-            )
-        )
+        fig.add_trace(_version_markers(kept, "kept out by the gate", theme.MARKER["retrain"] + "-open",
+                                       theme.NEVER_RETRAINED, "trained, not promoted"))  # fmt: skip
     fig.update_xaxes(title="sim time (scenario clock)")
     top = int(moves["version"].max())
     fig.update_yaxes(
@@ -187,6 +161,29 @@ def champion_figure(moves: pd.DataFrame, end: pd.Timestamp | None = None) -> go.
     )
     theme.apply(fig, height=300)
     return fig
+
+
+def _version_markers(moves: pd.DataFrame, name: str, symbol: str, colour: str, what: str) -> go.Scatter:
+    """A diamond per version of `moves` at its move; past MAX_MARKERS one a week, the week's last
+    version, whose hover says how many versions the week had."""
+    weekly = len(moves) > MAX_MARKERS
+    shown = last_of_each_week(moves) if weekly else moves.assign(week_count=1)
+    reasons = shown["reason"].fillna("") if "reason" in shown else pd.Series("", index=shown.index)
+    hover = (
+        f"v%{{y}} {what} on %{{x|%Y-%m-%d}}, the last of %{{customdata[1]}} that week<br>%{{customdata[0]}}"
+        if weekly
+        else f"v%{{y}} {what} on %{{x|%Y-%m-%d}}<br>%{{customdata[0]}}"
+    )
+    outline = {"color": "#333333", "width": 1} if not symbol.endswith("-open") else {"width": 2}
+    return go.Scatter(
+        name=f"{name} (one marker per week)" if weekly else name,
+        x=shown["sim_time"],
+        y=shown["version"].astype(int),
+        mode="markers",
+        marker={"symbol": symbol, "size": 11, "color": colour, "line": outline},
+        customdata=list(zip(reasons, shown["week_count"].astype(int), strict=True)),
+        hovertemplate=hover + "<extra></extra>",
+    )
 
 
 def quality_figure(weekly: pd.DataFrame, retrains: pd.DataFrame | None = None) -> go.Figure:

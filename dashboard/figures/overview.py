@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
+from dashboard.figures import MAX_MARKERS, last_of_each_week
 
 __all__ = [
     "assets_over_time",
@@ -56,17 +57,24 @@ def lifecycle_loops(step_counts: pd.DataFrame) -> go.Figure:
 
 
 def assets_over_time(deployments: pd.DataFrame) -> go.Figure:
-    """What is shipped: releases of code vs versions of the model, cumulative over scenario time."""
+    """What is shipped: releases of code vs versions of the model, cumulative over scenario time.
+    More deploys of a kind than MAX_MARKERS draw the count at each week's last one (still exact
+    there), whose hover says how many the week had."""
     fig = go.Figure()
     for kind, name in (("release", "code releases (DevOps)"), ("model", "model versions deployed (MLOps)")):
         rows = deployments.loc[(deployments["kind"] == kind) & ~deployments["unplanned"].astype(bool)]
-        rows = rows.sort_values("sim_time")
+        rows = rows.sort_values("sim_time").assign(cumulative=range(1, len(rows) + 1))
         lifecycle = "devops" if kind == "release" else "mlops"
+        weekly = len(rows) > MAX_MARKERS
+        if weekly:
+            rows = last_of_each_week(rows)
+            hover = [f"{ref} · {n} this week" for ref, n in zip(rows["ref"], rows["week_count"], strict=True)]
         fig.add_trace(go.Scatter(
-            x=rows["sim_time"], y=list(range(1, len(rows) + 1)), line_shape="hv", name=name,
-            mode="lines+markers" if len(rows) <= 500 else "lines",  # thousands of markers draw as a line
+            x=rows["sim_time"], y=rows["cumulative"], line_shape="hv", name=name,
+            mode="lines" if weekly else "lines+markers",
             marker={"symbol": theme.MARKER["release" if kind == "release" else "retrain"], "size": 8},
-            line={"color": theme.lifecycle_colour(lifecycle)}, hovertext=rows["ref"], hoverinfo="x+y+text",
+            line={"color": theme.lifecycle_colour(lifecycle)}, hovertext=hover if weekly else rows["ref"],
+            hoverinfo="x+y+text",
         ))  # fmt: skip
     fig.update_yaxes(title="cumulative deploys")
     fig.update_xaxes(title="scenario time")

@@ -202,7 +202,8 @@ def density_note(counts: Mapping[tuple[str, str], int], dense: list[tuple[str, s
     return (
         "Too many to draw one by one, so drawn as weekly counts (one marker per week, its size and hover give "
         f"the count): {', '.join(parts)}. Every other marker is drawn and opens its run; open the others "
-        "from the DevOps and MLOps pages' run tables."
+        "from the DevOps and MLOps pages' run tables. With this many markers there is no range "
+        "slider: drag across the chart to zoom (double-click zooms out) or use the 3 m / 6 m / 1 y buttons."
     )
 
 
@@ -376,7 +377,9 @@ def timeline_figure(
     all on the scenario clock, hover linked across lanes, a range slider on the bottom axis.
 
     `density` (lane, event, bucket, count, detail) draws the kinds of marker too many to draw one by
-    one as a marker per week sized by its count (`pipelines.store.pages_sql.timeline_density`)."""
+    one as a marker per week sized by its count (`pipelines.store.pages_sql.timeline_density`). Such
+    a history has no range slider: it draws every trace a second time (a second of Chromium's time
+    at 100k runs); dragging across the chart zooms instead (`density_note` says so)."""
     if weekly is None or weekly.empty:
         raise ValueError("the timeline needs at least one week of history (the weekly table is empty)")
     metric = weekly_metric(weekly)
@@ -477,7 +480,7 @@ def timeline_figure(
             "showticklabels": True,
             "showspikes": True, "spikemode": "across", "spikesnap": "cursor", "spikethickness": 1,
             "spikecolor": "#666666", "spikedash": "dot",
-            "rangeslider": {"visible": True, "thickness": 0.04},
+            "rangeslider": {"visible": density is None or density.empty, "thickness": 0.04},
             "rangeselector": {
                 "buttons": [
                     {"count": 3, "label": "3 m", "step": "month", "stepmode": "backward"},

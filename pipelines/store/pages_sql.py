@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 # Above this many markers of one kind a chart draws them as weekly counts: one marker per week
-# (its size and hover give the count) instead of thousands nobody can tell apart.
-MAX_MARKERS = 1000
+# (its size and hover give the count) instead of thousands nobody can tell apart, and that take a
+# browser seconds to draw (a 100k-run history: 1,300 timeline markers took Chromium 4 s).
+MAX_MARKERS = 300
 
 STEP_STATUS_COUNTS_SQL = """
 SELECT r.kind, s.name, s.status, count(*) AS runs
