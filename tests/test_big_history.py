@@ -86,6 +86,7 @@ def test_the_timeline_draws_weekly_counts_when_markers_are_too_many_and_says_so(
     assert sum(int(h.split("<b>")[1].split(" ")[0].replace(",", "")) for h in counted["hovertext"]) == failed
     assert any(f"{failed:,} pipelines failed" in i.value and "weekly counts" in i.value for i in at.info)
     assert any("drag across the chart to zoom" in i.value for i in at.info)
+    assert not any("slider" in c.value for c in at.caption if "Hover a week" in c.value)
 
 
 def test_the_devops_runs_table_says_which_runs_it_shows_and_pages_through_all(big_env: Path) -> None:

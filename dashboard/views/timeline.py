@@ -9,25 +9,32 @@ from dashboard.figures.timeline import clicked_run, density_note, quality_readin
 from dashboard.story import show_story
 
 PAGE_OF_KIND = {"devops": "views/devops.py", "mlops": "views/mlops.py"}
+READING_PLAYED = (
+    "DevOps above, MLOps below, on the scenario's clock. Hover a week to read every lane at once; {zoom}; "
+    "click a marker to open its run."
+)
+ZOOM_WITH_SLIDER = "drag the slider under the chart or use the 3 m / 6 m / 1 y buttons to zoom"
+ZOOM_BY_DRAGGING = "drag across the chart to zoom (double-click to zoom out)"
 
 db, ws = state.db_path(), state.workspace()
 version = data.db_version(db, ws)
 
 sources = imported.sources(db, ws, version)
 st.title("Timeline: code and models on one clock")
-st.caption(
-    "DevOps above, MLOps below, on the scenario's clock. Hover a week to read every lane at once; "
-    "drag the slider under the chart or use the 3 m / 6 m / 1 y buttons to zoom; click a marker to open its run."
-    if not sources
-    else f"DevOps above, MLOps below, {imported.origin_line(sources)}, on the source's own clock (UTC). Hover a "
-    "marker to read it, drag across the chart to zoom (double-click to zoom out), click a marker to open its run."
-)
+caption = st.empty()  # filled once the history says whether the chart has a range slider
 if not data.has_history(db, ws, version):
+    caption.caption(READING_PLAYED.format(zoom=ZOOM_WITH_SLIDER))
     ui.empty_state(ws)
     st.stop()
 
 weekly = data.weekly(db, ws, version)
 marks = data.timeline(db, ws, version)
+caption.caption(
+    READING_PLAYED.format(zoom=ZOOM_BY_DRAGGING if marks["dense"] else ZOOM_WITH_SLIDER)
+    if not sources
+    else f"DevOps above, MLOps below, {imported.origin_line(sources)}, on the source's own clock (UTC). Hover a "
+    f"marker to read it, {ZOOM_BY_DRAGGING}, click a marker to open its run."
+)
 events, incidents = marks["events"], marks["incidents"]
 info = data.workspace_info(db, ws, version) or {}
 settings = info.get("settings") or {}
