@@ -83,7 +83,7 @@ def _navigate(page, path: str, timeout_s: float) -> float:  # type: ignore[no-un
     between pages (the app stays loaded; `_visit` loads it anew, as a link opened in a new tab does)."""
     page.evaluate(WATCH_RUN)
     started = time.perf_counter()
-    page.locator(f'a[data-testid="stSidebarNavLink"][href^="{path}?"]').first.click()
+    page.locator(f'a[data-testid="stSidebarNavLink"][href^="{path}?"]').first.click(timeout=timeout_s * 1000)
     page.wait_for_function(RAN_AND_DRAWN, timeout=timeout_s * 1000)
     return time.perf_counter() - started
 
@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
                 # clicking from page to page waits, without the app's own reload.
                 _visit(page, f"{base}/?workspace={WORKSPACE}", args.timeout)
                 print(f"{'page':<10} {'by a sidebar click, s (median of 2)':>36}  (target <= 2 s)")
-                for path in [p for p in args.pages if p != "/"] + ["/"]:
+                # (the Presenter hides the sidebar: a click there could not come back)
+                for path in [p for p in args.pages if p not in ("/", "/present")] + ["/"]:
                     clicks = []
                     for _ in range(2):
                         try:
