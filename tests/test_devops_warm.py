@@ -18,7 +18,7 @@ from pipelines.devops.changes import get_change, render_edits
 from pipelines.devops.errors import DeployError
 from pipelines.devops.service import ServiceProcess, running_services, server_env, smoke_test
 from pipelines.devops.testing import run_service_tests, suite_env
-from pipelines.devops.warm import PYTEST_PRELOAD, WarmStarter
+from pipelines.devops.warm import PYTEST_PRELOAD, SET_ON_IMPORT, WarmStarter, prestart
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "pipelines" / "devops" / "service_template"
 
@@ -123,3 +123,26 @@ def test_a_forked_child_reports_its_exit_code_and_wait_times_out_like_popen(tmp_
         assert (tmp_path / "q.log").read_text().strip() == "bye"
     finally:
         starter.close()
+
+
+def test_a_fork_server_started_ahead_is_the_one_a_play_uses(tmp_path: Path) -> None:
+    """`prestart` (a play, before its own imports) starts the fork server its WarmStarter then adopts:
+    the same process, not a second one, even though importing scikit-learn set KMP_* since."""
+    env = {k: v for k, v in server_env().items() if k not in SET_ON_IMPORT}
+    prestart((), env)
+    starter = WarmStarter(preload=())
+    starter.prepare({**env, "KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"})
+    other = WarmStarter(preload=())  # nothing left ahead for a second starter: it starts its own
+    other.prepare(env)
+    try:
+        assert starter._server is not None and other._server is not None
+        ahead = starter._server.process.pid
+        assert other._server.process.pid != ahead
+        (tmp_path / "hi.py").write_text("print('hi')\n")
+        child = starter.launch([sys.executable, "-P", str(tmp_path / "hi.py")], env=env, cwd=tmp_path,
+                               log_path=tmp_path / "child.log")  # fmt: skip
+        assert child.wait(timeout=30) == 0 and (tmp_path / "child.log").read_text() == "hi\n"
+        assert starter._server.process.pid == ahead  # the adopted one started it: no cold start
+    finally:
+        starter.close()
+        other.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.scenario.slots import max_plays, play_slot
+from pipelines.scenario.slots import max_plays, play_slot, slot_free
 from pipelines.store import RunHistory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,3 +90,13 @@ def test_two_seats_with_one_slot_play_in_turn_and_both_succeed(tmp_path: Path) -
     )
     assert len(spans) == 2
     assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(spans))  # one at a time
+
+
+def test_a_free_slot_is_seen_without_taking_it(tmp_path: Path) -> None:
+    """A play starts its fork servers ahead only when it need not wait (`slot_free`)."""
+    assert slot_free(tmp_path / "none yet", 1)
+    with play_slot(tmp_path, 1):
+        assert not slot_free(tmp_path, 1)
+    assert slot_free(tmp_path, 1)
+    with play_slot(tmp_path, 1):  # looking did not take it
+        pass

@@ -234,9 +234,17 @@ def play(
     slots: Path | None = None,
 ) -> int:
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
+    from pipelines.scenario.slots import max_plays, play_slot, slot_free
+
+    # A play of the sample service's data (DevOps plays too) that need not wait for a slot starts its
+    # fork servers now, so that they import while this process imports the engine. A waiting seat
+    # starts them later, as before, rather than burn the busy cores on imports that can wait.
+    if settings.data in ("simulated", "bike-sharing") and (slots is None or slot_free(slots)):
+        from pipelines.devops.warm import prestart_for_play
+
+        prestart_for_play()
     from pipelines.devops.changes import validate_change_sequence
     from pipelines.scenario.engine import check_playable, load_scenario_data, run_scenario, scenario_clock
-    from pipelines.scenario.slots import max_plays, play_slot
     from pipelines.scenario.summary import summarize_and_tell
 
     # Everything the play was given is checked before the first line of progress and the first

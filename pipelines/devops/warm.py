@@ -33,13 +33,18 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .service import PARENT_PID_ENV, Process
+from .service import PARENT_PID_ENV, Process, server_env
+from .testing import suite_env
 
-__all__ = ["PRELOAD", "PYTEST_PRELOAD", "ForkedProcess", "WarmStarter"]
+__all__ = ["PRELOAD", "PYTEST_PRELOAD", "ForkedProcess", "WarmStarter", "prestart", "prestart_for_play"]
 
 # What unpickling a champion (pipelines.mlops.training.build_model) and predicting with it import.
 PRELOAD = ("pandas", "sklearn.pipeline", "sklearn.compose", "sklearn.preprocessing", "sklearn.ensemble")
 PYTEST_PRELOAD = ("pytest",)
+# Set by the preloaded libraries themselves as they import (scikit-learn's `os.environ.setdefault`):
+# a fork server started before its starter imported them differs from one started after only in
+# these, and every child gets its order's environment anyway.
+SET_ON_IMPORT = frozenset({"KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"})
 # The exit code of a child whose fork server died before it could say (only a killed one does).
 LOST_EXIT_CODE = 255
 
@@ -273,7 +278,7 @@ class WarmStarter:
         """Have a fork server importing for commands started with `env` (so even the first one is warm)."""
         with self._lock:
             if self._server is None and not self._closed:
-                self._server = _ForkServer(self.preload, _start_env(env))
+                self._server = _adopt(self.preload, env) or _ForkServer(self.preload, _start_env(env))
 
     def launch(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path) -> Process:
         """Start `command` (``[python, -P, script, ...]`` or ``[python, -P, -m, module, ...]``) in a
@@ -284,7 +289,7 @@ class WarmStarter:
             if warm and not self._closed:
                 current = self._server
                 if current is not None and (
-                    current.process.poll() is not None or current.env != _start_env(env)
+                    current.process.poll() is not None or not _same_start(current.env, env)
                 ):
                     self._retired.append(current)  # this start goes cold; the next is warm again
                     self._server = _ForkServer(self.preload, _start_env(env))
@@ -317,3 +322,45 @@ class WarmStarter:
 def _start_env(env: Mapping[str, str]) -> dict[str, str]:
     """What an interpreter needs from `env` at start-up; PYTHONPATH is the order's, not the fork server's."""
     return {key: value for key, value in env.items() if key != "PYTHONPATH"}
+
+
+def _same_start(started: Mapping[str, str], env: Mapping[str, str]) -> bool:
+    """Would an interpreter started with `env` start as one started with `started` did?"""
+    return _start_key(started) == _start_key(env)
+
+
+def _start_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in _start_env(env).items() if k not in SET_ON_IMPORT))
+
+
+# Fork servers started ahead (`prestart`) until a WarmStarter adopts them, by preload and start env.
+_AHEAD: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], _ForkServer] = {}
+_AHEAD_LOCK = threading.Lock()
+
+
+def prestart(preload: Sequence[str], env: Mapping[str, str]) -> None:
+    """Start now the fork server that a later `WarmStarter(preload).prepare(env)` would start.
+
+    A play calls this before its own imports: the fork server imports pandas and scikit-learn (or
+    pytest) on the other core meanwhile, instead of after them, while the first release waits. One
+    that nothing adopts exits with this process (its stdin closes).
+    """
+    key = (tuple(preload), _start_key(env))
+    with _AHEAD_LOCK:
+        if key not in _AHEAD:
+            _AHEAD[key] = _ForkServer(tuple(preload), _start_env(env))
+
+
+def prestart_for_play() -> None:
+    """`prestart` the fork servers of a play with the sample service: its servers' and its test runs'."""
+    prestart(PRELOAD, server_env())
+    prestart(PYTEST_PRELOAD, suite_env(None))
+
+
+def _adopt(preload: Sequence[str], env: Mapping[str, str]) -> _ForkServer | None:
+    """The fork server `prestart` started for `preload` and `env`, if it is still there and alive."""
+    with _AHEAD_LOCK:
+        server = _AHEAD.pop((tuple(preload), _start_key(env)), None)
+    if server is not None and server.process.poll() is not None:
+        return None
+    return server

@@ -36,6 +36,21 @@ def max_plays() -> int:
         raise ValueError(f"OPSLAB_MAX_PLAYS must be a whole number of plays, not {raw!r}") from None
 
 
+def slot_free(folder: Path, limit: int | None = None) -> bool:
+    """Is one of `limit` play slots in `folder` free right now? (A hint: another play may take it next.)"""
+    if fcntl is None or not folder.is_dir():
+        return True
+    for number in range(max_plays() if limit is None else limit):
+        with open(folder / f"slot-{number}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def play_slot(
     folder: Path,
