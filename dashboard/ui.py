@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -52,7 +53,7 @@ RECEIPT_ROWS = 200  # rows of a key's receipt shown on the page; all of them in 
 def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = False, key: str = "") -> None:
     """One metric a key, its tier as a badge; with `receipts`, a popover under each opens its rows."""
     cols = st.columns(columns)
-    rows_of = _receipts(keys) if receipts else {}
+    opened: list[tuple[Any, KeyResult]] = []
     for col, result in zip(cols, keys, strict=False):
         with col:
             tier = f":{_tier_colour(result.tier)}-badge[{result.tier}]" if result.tier else ""
@@ -61,8 +62,16 @@ def key_cards(keys: Sequence[KeyResult], columns: int = 5, *, receipts: bool = F
                 st.markdown(tier)
             if receipts and result.receipt_sql:
                 rows = f"{result.n} row{'' if result.n == 1 else 's'}"
-                with st.popover(rows, help="The rows this key was computed from, and the SQL"):
-                    receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
+                popover = st.popover(rows, help="The rows this key was computed from, and the SQL",
+                                     key=f"{key}_{result.key}_receipt_open", on_change="rerun")  # fmt: skip
+                if popover.open:
+                    opened.append((popover, result))
+    # A receipt is read and drawn when its popover is opened, not on every visit (issue 12: ten
+    # receipts of up to 200 rows each were most of what the Overview sent to the browser).
+    rows_of = _receipts([result for _, result in opened])
+    for popover, result in opened:
+        with popover:
+            receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
     unknown: dict[str, list[str]] = {}  # why -> the keys it leaves unknown: said once, under the cards
     for result in keys:
         if result.display == UNKNOWN:
@@ -125,9 +134,15 @@ def receipt(result: KeyResult, key: str, rows: pd.DataFrame | None = None) -> No
 
 def key_details(keys: Sequence[KeyResult], key: str = "details") -> None:
     """Each key in an expander: formula, tier table source, the rows it was computed from, the SQL."""
-    rows_of = _receipts(keys)
+    opened = []
     for result in keys:
-        with st.expander(f"{result.label}: {result.display}" + (f" ({result.tier})" if result.tier else "")):
+        label = f"{result.label}: {result.display}" + (f" ({result.tier})" if result.tier else "")
+        expander = st.expander(label, key=f"{key}_{result.key}_open", on_change="rerun")
+        if expander.open:  # read and drawn when opened, as `key_cards`' receipts
+            opened.append((expander, result))
+    rows_of = _receipts([result for _, result in opened])
+    for expander, result in opened:
+        with expander:
             receipt(result, key=f"{key}_{result.key}", rows=rows_of.get(result.key))
 
 

@@ -367,10 +367,14 @@ def test_the_2024_table_is_kept_cell_by_cell() -> None:
 
 
 # -- the app ----------------------------------------------------------------------------------------
-def _page(path: str | None = None) -> AppTest:
+def _page(path: str | None = None, *, opened: tuple[str, ...] = ()) -> AppTest:
     """The app on `path`, or on its default page (the Overview): AppTest drops the widget state of
-    a rerun when `switch_page` named the default page, so the Overview is opened as the default."""
+    a rerun when `switch_page` named the default page, so the Overview is opened as the default.
+    `opened`: the keys of the popovers and expanders opened as a click would (their receipts are
+    drawn only then)."""
     at = AppTest.from_file(str(APP), default_timeout=60)
+    for key in opened:
+        at.session_state[key] = True
     if path:
         at.switch_page(path)
     at.run()
@@ -416,14 +420,15 @@ def test_overview_and_devops_receipts_hold_the_rows(app_env: Path) -> None:
     store = Store(app_env)
     keys = {k.key: k for k in dora.dora_keys(store, "demo")}
     mirrors = {k.key: k for k in ml.ml_keys(store, "demo")}
-    at = _page()
+    at = _page(opened=("overview_dora_change_failure_rate_receipt_open",
+                       "overview_ml_retraining_frequency_receipt_open"))  # fmt: skip
     failures = _frames_with(at, {"deployment_id", "failed", "incidents"})
     releases = next(f for f in failures if not f["ref"].str.startswith("v").all())
     assert len(releases) == keys["change_failure_rate"].n and releases["failed"].any()
     retrains = _frames_with(at, {"run_id", "trigger"})
     assert [len(f) for f in retrains] == [mirrors["retraining_frequency"].n]
 
-    devops = _page("views/devops.py")
+    devops = _page("views/devops.py", opened=("details_failed_deployment_recovery_time_open",))
     expander = next(e for e in devops.expander if e.label.startswith("Failed deployment recovery time"))
     incidents = expander.dataframe[0].value
     assert len(incidents) == keys["failed_deployment_recovery_time"].n

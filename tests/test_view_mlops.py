@@ -190,6 +190,9 @@ def test_a_run_shows_its_gantt_parameters_and_compares_with_another(app_env: Pat
     assert {"seed", "window_weeks", "as_of", "model.learning_rate", "drift.method", "policy.kind"} <= set(
         recorded
     )
+    assert not [d for d in at.dataframe if "run A" in d.value.columns]  # drawn when opened
+    at.session_state["mlops_compare_open"] = True
+    at.run()
     compared = [d.value for d in at.dataframe if "run A" in d.value.columns]
     assert len(compared) == 2  # parameters, then metrics
     by_key = compared[0].set_index("key")

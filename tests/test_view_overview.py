@@ -88,3 +88,17 @@ def test_a_concept_drift_play_does_not_tell_the_quiet_tale(calm_env: Path, view:
     assert len(not_kept) == 1
     assert "Expected exactly 0 retrains; the play had" in not_kept[0]
     assert any("retrain" in m and "on quality decay" in m for m in markdown)  # counted from the history
+
+
+def test_a_keys_receipt_is_read_and_drawn_when_its_popover_opens(app_env: Path) -> None:
+    """Ten receipts (rows and SQL) were drawn hidden on every visit: most of what the Overview sent
+    the browser on a big history (issue 12). Now a popover's receipt comes when it is opened."""
+    at = _page("views/overview.py")
+    assert not at.code and not any("it was computed from" in m for m in _markdown(at))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["overview_dora_deployment_frequency_receipt_open"] = True  # as a click would
+    at.switch_page("views/overview.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("it was computed from" in m for m in _markdown(at))
+    assert any("SELECT" in c.value.upper() for c in at.code)

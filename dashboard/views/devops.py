@@ -170,8 +170,11 @@ with diff_tab:
     else:
         st.caption("What this run built: `git show --stat -p` of its commit in the workspace's repository.")
         run_panels.commit_diff(db, ws, version, run.get("input_fingerprint"))
-with st.expander("Compare two runs side by side"):
-    run_panels.compare_runs(db, ws, version, "devops", ids, label_of.get, run_id)
+if (
+    compare := st.expander("Compare two runs side by side", key="devops_compare_open", on_change="rerun")
+).open:
+    with compare:  # drawn when opened: two pickers of every run and two runs' records
+        run_panels.compare_runs(db, ws, version, "devops", ids, label_of.get, run_id)
 
 st.subheader("Trends")
 left, right = st.columns(2)

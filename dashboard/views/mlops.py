@@ -35,8 +35,11 @@ def _pick_row() -> None:
 st.subheader("ML lifecycle keys")
 keys = data.ml(db, ws, version)
 ui.key_cards(keys)
-with st.expander("How each key is computed (formula and SQL)"):
-    ui.key_details(keys)
+if (
+    how := st.expander("How each key is computed (formula and SQL)", key="mlops_keys_open", on_change="rerun")
+).open:
+    with how:  # drawn when opened (its receipts are read then too)
+        ui.key_details(keys)
 
 # -- quality over time -------------------------------------------------------------------------
 weekly = data.weekly(db, ws, version)
@@ -168,8 +171,11 @@ else:
                     st.warning(f"**{step['name']} failed:** {step['error']}")
         st.markdown("**Parameters** · the model's settings, seed, data window, drift and retraining settings")
         run_panels.params_table(db, ws, version, run, key="mlops_params")
-    with st.expander("Compare two runs side by side"):
-        run_panels.compare_runs(db, ws, version, "mlops", ids, labels.get, chosen)
+    if (
+        compare := st.expander("Compare two runs side by side", key="mlops_compare_open", on_change="rerun")
+    ).open:
+        with compare:  # drawn when opened: two pickers of every run and two runs' records
+            run_panels.compare_runs(db, ws, version, "mlops", ids, labels.get, chosen)
     st.subheader("Pipeline trends")
     st.caption(
         "p50 and p95 duration and the share of finished runs that succeeded, per span of scenario time."
