@@ -166,3 +166,13 @@ def test_weeks_of_agrees_with_week_of() -> None:
     moments = [pd.Timestamp("2010-12-01"), ends[0] - pd.Timedelta(weeks=1), ends[0], ends[2] + pd.Timedelta(hours=1),
                ends[4], ends[4] + pd.Timedelta(days=1)]  # fmt: skip
     assert weeks_of(ends, moments) == [week_of(ends, m) for m in moments] == [0, 0, 1, 4, 5, 6]
+
+
+def test_the_champion_chart_says_when_it_draws_a_diamond_a_week(big_env: Path) -> None:
+    at = _page("views/mlops.py")
+    spec = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("mlops_champion")).proto.spec
+    )
+    weekly = [t["name"] for t in spec["data"] if t["name"].endswith("(one marker per week)")]
+    assert weekly, [t["name"] for t in spec["data"]]  # this history has thousands of versions
+    assert any("one diamond a week" in c.value for c in at.caption)

@@ -192,8 +192,12 @@ if versions.empty:
 else:
     end = weekly["sim_time"].max() if not weekly.empty else None
     if not moves.empty:
-        st.caption("Which version was champion over time. Open diamonds: challengers the gate kept out.")
-        st.plotly_chart(fig.champion_figure(moves, end), width="stretch", key="mlops_champion")
+        champions = fig.champion_figure(moves, end)
+        weekly_marks = any((trace.name or "").endswith("(one marker per week)") for trace in champions.data)
+        st.caption("Which version was champion over time. Open diamonds: challengers the gate kept out"
+                   + ("; too many to draw one by one, so one diamond a week: that week's last version, its "
+                      "hover says how many the week had." if weekly_marks else "."))  # fmt: skip
+        st.plotly_chart(champions, width="stretch", key="mlops_champion")
     registry = fig.registry_table(versions, moves)
     reg_tab, move_tab = st.tabs(["Versions", "Alias moves"])
     with reg_tab:
