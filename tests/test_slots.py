@@ -100,3 +100,24 @@ def test_a_free_slot_is_seen_without_taking_it(tmp_path: Path) -> None:
     assert slot_free(tmp_path, 1)
     with play_slot(tmp_path, 1):  # looking did not take it
         pass
+
+
+def test_a_dashboard_play_gives_way_before_it_starts_its_fork_servers(tmp_path: Path) -> None:
+    """OPSLAB_PLAY_NICE (the dashboard's plays) must reach the fork servers a play starts ahead:
+    they are started with the play's priority, so the nice comes first."""
+    code = (
+        "import os, sys\n"
+        "import pipelines.devops.warm as warm\n"
+        "def ahead():\n"
+        "    print(os.getpriority(os.PRIO_PROCESS, 0)); sys.exit(0)\n"
+        "warm.prestart_for_play = ahead\n"
+        "from pipelines.cli.scenario import play\n"
+        "from pipelines.scenario.presets import PRESETS\n"
+        "from pipelines.store import Store\n"
+        "play(Store(sys.argv[1]), 'demo', PRESETS['workshop-drift'], replace=False, json_out=False)\n"
+    )
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "h.duckdb")], capture_output=True, text=True,
+                         env={**os.environ, "OPSLAB_PLAY_NICE": "7"}, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) == min(base + 7, 19)

@@ -236,6 +236,11 @@ def play(
     """Play `settings` into `workspace`, in one of the history's play slots (`slots`, a folder)."""
     from pipelines.scenario.slots import max_plays, play_slot, slot_free
 
+    # First, so that the fork servers started below give way too
+    if nice := os.environ.get("OPSLAB_PLAY_NICE"):  # the dashboard's plays give way to its pages
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            os.nice(int(nice))
+
     # A play of the sample service's data (DevOps plays too) that need not wait for a slot starts its
     # fork servers now, so that they import while this process imports the engine. A waiting seat
     # starts them later, as before, rather than burn the busy cores on imports that can wait.
@@ -256,9 +261,6 @@ def play(
     check_playable(store, workspace, replace=replace)
     bar = _ScenarioBar()
     limit = max_plays()
-    if nice := os.environ.get("OPSLAB_PLAY_NICE"):  # the dashboard's plays give way to its pages
-        with contextlib.suppress(ValueError, OSError, AttributeError):
-            os.nice(int(nice))
 
     told: list[bool] = []
 
