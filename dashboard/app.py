@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data_room, serving, sidebar, state, theme, ui
 from pipelines.errors import OpsLabError
-from pipelines.store import StoreLocked
+from pipelines.store import StoreLocked, query_interrupted
 
 VIEWS = Path(__file__).parent / "views"
 log = logging.getLogger("opslab.dashboard")
@@ -55,9 +55,12 @@ except StoreLocked as exc:
 except OpsLabError as exc:  # expected: bad input, a busy database, a missing file
     st.error(str(exc), icon="⚠️")
 except Exception as exc:  # a bug: one sentence on screen, the traceback in the server log
-    log.exception("page %s failed", page.title)
-    st.error(
-        f"This page hit an unexpected error ({type(exc).__name__}: {exc}). The details are in the "
-        "server log; other pages still work.",
-        icon="🛑",
-    )
+    if query_interrupted(exc):  # the server is stopping: its signal reached a running query
+        log.info("page %s stopped with the server", page.title)
+    else:
+        log.exception("page %s failed", page.title)
+        st.error(
+            f"This page hit an unexpected error ({type(exc).__name__}: {exc}). The details are in the "
+            "server log; other pages still work.",
+            icon="🛑",
+        )

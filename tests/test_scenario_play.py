@@ -323,3 +323,33 @@ def test_the_seed_knob_equals_the_seed_flag_and_seeds_3_and_4_differ(tmp_path: P
     knob, other = play("--set", "seed=3"), play("--set", "seed=4")
     assert [w["quality"] for w in knob[0]] != [w["quality"] for w in other[0]]
     assert knob[1] != other[1]
+
+
+@pytest.mark.parametrize("taken", ["InterruptException", "RuntimeError"])
+def test_ctrl_c_during_a_query_is_a_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: str
+) -> None:
+    """Ctrl-C that lands while DuckDB runs a query on the play's thread reaches Python as DuckDB's
+    InterruptException, not KeyboardInterrupt (CI caught a stopped play exiting 1 with 'unexpected
+    error'), or as RuntimeError('Query interrupted') while fetching into pandas. The play is
+    interrupted, not failed, and the command still exits 130."""
+    import duckdb
+
+    import pipelines.scenario.engine as engine
+
+    finish = engine._State.finish_week
+
+    def interrupted(self, week, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if week == 2:
+            if taken == "RuntimeError":
+                raise RuntimeError("Query interrupted")
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        return finish(self, week, *args, **kwargs)
+
+    monkeypatch.setattr(engine._State, "finish_week", interrupted)
+    store = Store(tmp_path / "h.duckdb")
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(store, "demo", PRESETS["workshop-drift"].with_weeks(4))
+    (status,) = store.scenario_runs("demo")["status"].tolist()
+    assert status == "interrupted"
+    assert "running" not in set(store.select("runs", "demo")["status"])

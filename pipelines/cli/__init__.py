@@ -29,7 +29,7 @@ from pipelines.cli import (
 from pipelines.cli.support import SentenceParser
 from pipelines.errors import OpsLabError
 from pipelines.paths import DEFAULT_WORKSPACE, check_workspace_name, resolve_db_path
-from pipelines.store import RunHistory, Store
+from pipelines.store import RunHistory, Store, query_interrupted
 
 __all__ = ["build_parser", "main"]
 
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"opslab: {exc.strerror or exc}{where}; nothing more was done.", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug: still one sentence, and --debug shows where
+        if query_interrupted(exc):  # Ctrl-C taken by DuckDB during a query: a Ctrl-C all the same
+            print("opslab: stopped (Ctrl-C); unfinished runs are marked interrupted.", file=sys.stderr)
+            return 130
         if args.debug:
             raise
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

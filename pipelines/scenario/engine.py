@@ -39,7 +39,7 @@ from pipelines.mlops.sources import Dataset, load_dataset
 from pipelines.paths import data_dir
 from pipelines.runner import RunInterrupted
 from pipelines.scenario.settings import CALENDAR_COLUMNS, ScenarioSettings, settings_dict, settings_hash
-from pipelines.store import Store
+from pipelines.store import Store, query_interrupted
 from pipelines.store import records as rec
 
 __all__ = [
@@ -327,17 +327,21 @@ def _play(
                 with timer.stage("wait"):
                     line.join()
                 line.raise_error()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Exception) as exc:
+        # Ctrl-C that lands while DuckDB runs a query on this thread reaches Python as DuckDB's
+        # interruption, not KeyboardInterrupt: the same stop, said as one.
+        stopped = isinstance(exc, KeyboardInterrupt) or query_interrupted(exc)
         _stop(worker, line)  # let a running pipeline record its end before marking the rest
         _record_served(unrecorded)
-        store.interrupt_running(workspace, "interrupted by the user (Ctrl-C)")
-        store.finish_scenario_run(scenario_run, "interrupted", "interrupted by the user (Ctrl-C)")
-        raise
-    except Exception as exc:
-        _stop(worker, line)
-        _record_served(unrecorded)
-        store.interrupt_running(workspace, f"the scenario stopped: {exc}")
-        store.finish_scenario_run(scenario_run, "failed", f"{type(exc).__name__}: {exc}")
+        why = "interrupted by the user (Ctrl-C)" if stopped else f"the scenario stopped: {exc}"
+        store.interrupt_running(workspace, why)
+        store.finish_scenario_run(
+            scenario_run,
+            "interrupted" if stopped else "failed",
+            why if stopped else f"{type(exc).__name__}: {exc}",
+        )
+        if stopped and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
         raise
     finally:
         production.close()

@@ -20,7 +20,7 @@ import duckdb
 
 from pipelines.errors import OpsLabError
 
-__all__ = ["StoreError", "StoreLocked", "lock_timeout_s", "open_connection"]
+__all__ = ["StoreError", "StoreLocked", "lock_timeout_s", "open_connection", "query_interrupted"]
 
 DEFAULT_LOCK_TIMEOUT_S = 15.0
 _PID = re.compile(r"\(PID (\d+)\)")
@@ -32,6 +32,15 @@ class StoreError(OpsLabError):
 
 class StoreLocked(StoreError):
     """The database file stayed locked by another process for longer than the bound."""
+
+
+def query_interrupted(exc: BaseException) -> bool:
+    """Was `exc` a query's interruption? Ctrl-C that lands while DuckDB runs a query on the main
+    thread is taken by DuckDB, which raises InterruptException, or RuntimeError("Query interrupted")
+    while fetching into pandas, instead of KeyboardInterrupt."""
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
 
 
 def lock_timeout_s() -> float:
