@@ -10,17 +10,14 @@ Ready = websocket connected, script finished, every plotly chart drawn (BROWSER.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from benchmarks.bench_dashboard import DRAWN, FLAGS, READY
+from benchmarks.bench_dashboard import DRAWN, FLAGS, READY, serve
 from benchmarks.bench_store import generate_workspace
 from pipelines.store import RunHistory
 
@@ -29,32 +26,6 @@ PAGES = ["/", "/control", "/timeline", "/present", "/devops", "/mlops", "/drift"
 WORKSPACE = "big"
 SMALL = "small"  # 300 runs: a fresh server's first page without a big history's first queries
 PAGE_TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(history: Path) -> tuple[subprocess.Popen[bytes], str, float]:
-    """A fresh dashboard on `history`: the process, its base URL and the seconds until it answered."""
-    port = _free_port()
-    env = {**os.environ, "OPSLAB_DB": str(history)}
-    started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.05)
-    return server, base, time.perf_counter() - started
 
 
 def _visit(page, url: str, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
@@ -122,14 +93,14 @@ def main(argv: list[str] | None = None) -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             for name in (SMALL, WORKSPACE):
-                server, base, boot = _serve(history)
+                server, base, boot = serve(history)
                 try:
                     first = _visit(page, f"{base}/?workspace={name}", args.timeout)
                 finally:
                     _stop(server)
                 print(f"fresh server: answered in {boot:.2f} s, first page (/) of {name!r} ready {first:.2f} s "
                       "later (target <= 3 s)")  # fmt: skip
-            server, base, _ = _serve(history)
+            server, base, _ = serve(history)
             try:
                 print(f"{'page':<10} {'first s':>8} {'warm s (median of 2)':>22}  (target <= 2 s)")
                 for path in args.pages:
